@@ -1,0 +1,250 @@
+"""Corruptions: one implementation shared by training, the benchmark and the app.
+
+A corruption is named by a spec string ``kind:severity``:
+
+==============  =====================================================  ==========
+spec            what it does                                           mask
+==============  =====================================================  ==========
+gaussian:σ      add N(0, σ²) noise to every value                       —
+erasure:p       each pixel set to 0 with probability p                  erased
+blur:σ          Gaussian blur, σ in pixels                              —
+block:s         one s×s square, uniformly placed, set to 0              the square
+saltpepper:p    each pixel set to 0 or 1 (half each) with probability p  hit pixels
+lowres:f        average-pool by f, then upsample back (nearest)         —
+none            leave the image alone                                   —
+mix             per image, a random kind and severity (blind training)  per kind
+==============  =====================================================  ==========
+
+Inputs are float batches (N, C, H, W) in [0, 1] on any device; the output is clamped to [0, 1].
+All randomness is drawn on the CPU from a seeded generator, so a seed gives the same corruption on
+every device. ``mask`` is a (N, 1, H, W) float tensor, 1 where a pixel was destroyed, or ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+KINDS = ("gaussian", "erasure", "blur", "block", "saltpepper", "lowres")
+
+# What each severity means and its allowed range (checked when a spec is parsed).
+SEVERITY = {
+    "gaussian": ("noise σ", 0.0, 2.0),
+    "erasure": ("erased fraction p", 0.0, 1.0),
+    "blur": ("blur σ (pixels)", 0.0, 10.0),
+    "block": ("square side s (pixels)", 0.0, 32.0),
+    "saltpepper": ("hit fraction p", 0.0, 1.0),
+    "lowres": ("downscale factor f", 1.0, 8.0),
+}
+
+# Severity ranges that `mix` draws from, uniformly (block and lowres are rounded to integers).
+MIX_RANGES = {
+    "gaussian": (0.05, 0.7),
+    "erasure": (0.1, 0.95),
+    "blur": (0.5, 4.5),
+    "block": (4, 18),
+    "saltpepper": (0.02, 0.35),
+    "lowres": (2, 4),
+}
+MIX_CLEAN_FRACTION = 0.05  # a blind restorer should also leave clean images alone
+
+
+@dataclass(frozen=True)
+class Corruption:
+    kind: str  # one of KINDS, "none" or "mix"
+    severity: float = 0.0
+
+    def __str__(self) -> str:
+        if self.kind in ("none", "mix"):
+            return self.kind
+        return f"{self.kind}:{self.severity:g}"
+
+
+def parse_spec(spec: str | Corruption | None) -> Corruption:
+    """``"gaussian:0.5"`` → Corruption("gaussian", 0.5). Raises ValueError with a clear message."""
+    if isinstance(spec, Corruption):
+        return spec
+    if spec is None or str(spec).strip().lower() in ("", "none", "clean"):
+        return Corruption("none")
+    text = str(spec).strip().lower()
+    if text == "mix":
+        return Corruption("mix")
+    kind, sep, value = text.partition(":")
+    if kind not in KINDS:
+        raise ValueError(
+            f"unknown corruption {kind!r} in {spec!r}; use one of "
+            + ", ".join(f"{k}:<{SEVERITY[k][0]}>" for k in KINDS) + ", mix or none"
+        )
+    if not sep:
+        raise ValueError(f"corruption {spec!r} needs a severity, e.g. {kind}:{MIX_RANGES[kind][1]}")
+    try:
+        severity = float(value)
+    except ValueError:
+        raise ValueError(f"severity in {spec!r} is not a number") from None
+    what, lo, hi = SEVERITY[kind]
+    if not (lo <= severity <= hi):  # also rejects NaN
+        raise ValueError(f"{kind} severity ({what}) must be in [{lo:g}, {hi:g}], got {value}")
+    if kind in ("block", "lowres"):
+        severity = float(round(severity))
+    return Corruption(kind, severity)
+
+
+def corrupt(
+    x: torch.Tensor, spec: str | Corruption | None, seed: int | torch.Generator = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Corrupt a batch ``x`` (N, C, H, W) in [0, 1]. Returns ``(corrupted, mask)``."""
+    c = parse_spec(spec)
+    if x.ndim != 4:
+        raise ValueError(f"expected a batch (N, C, H, W), got shape {tuple(x.shape)}")
+    gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+    n = x.shape[0]
+    if c.kind == "none":
+        return x.clone(), None
+    if c.kind == "mix":
+        return _mix(x, gen)
+    sev = torch.full((n,), c.severity)
+    return _apply(c.kind, x, sev, gen)
+
+
+def _apply(kind: str, x: torch.Tensor, sev: torch.Tensor, gen: torch.Generator):
+    """Apply ``kind`` with a per-image severity ``sev`` (N,) (a CPU tensor)."""
+    fn = _KIND_FNS[kind]
+    y, mask = fn(x, sev, gen)
+    return y.clamp_(0.0, 1.0), mask
+
+
+def _rand(shape, gen, device):
+    return torch.rand(shape, generator=gen).to(device)
+
+
+def _per_image(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return v.to(x.device, x.dtype).view(-1, 1, 1, 1)
+
+
+def _gaussian(x, sigma, gen):
+    noise = torch.randn(x.shape, generator=gen).to(x.device, x.dtype)
+    return x + noise * _per_image(sigma, x), None
+
+
+def _erasure(x, p, gen):
+    n, _, h, w = x.shape
+    mask = (_rand((n, 1, h, w), gen, x.device) < _per_image(p, x)).to(x.dtype)
+    return x * (1 - mask), mask
+
+
+def _saltpepper(x, p, gen):
+    n, _, h, w = x.shape
+    hit = (_rand((n, 1, h, w), gen, x.device) < _per_image(p, x)).to(x.dtype)
+    salt = (_rand((n, 1, h, w), gen, x.device) < 0.5).to(x.dtype)
+    return x * (1 - hit) + hit * salt, hit
+
+
+def _block(x, s, gen):
+    n, _, h, w = x.shape
+    s = s.round().long().clamp(0, min(h, w))
+    # top-left corner uniform over the positions that keep the square inside the image
+    top = (torch.rand(n, generator=gen) * (h - s + 1).float()).long()
+    left = (torch.rand(n, generator=gen) * (w - s + 1).float()).long()
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    inside = (
+        (rows >= top.view(-1, 1, 1)) & (rows < (top + s).view(-1, 1, 1))
+        & (cols >= left.view(-1, 1, 1)) & (cols < (left + s).view(-1, 1, 1))
+    )
+    mask = inside.unsqueeze(1).to(x.device, x.dtype)
+    return x * (1 - mask), mask
+
+
+def gaussian_kernels(sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """1-D normalised Gaussian kernels, one row per σ (σ = 0 gives the identity)."""
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    s = sigma.float().clamp_min(1e-6).view(-1, 1)
+    k = torch.exp(-0.5 * (t / s) ** 2)
+    return k / k.sum(dim=1, keepdim=True)
+
+
+def _blur(x, sigma, gen):
+    n, c, h, w = x.shape
+    radius = int(math.ceil(3 * float(sigma.max()))) if len(sigma) else 0
+    radius = max(0, min(radius, h - 1, w - 1))  # reflect padding needs radius < size
+    if radius == 0:
+        return x.clone(), None
+    k = gaussian_kernels(sigma, radius).to(x.device, x.dtype)  # (N, K)
+    k = k.repeat_interleave(c, dim=0)  # one kernel per (image, channel)
+    y = x.reshape(1, n * c, h, w)
+    y = F.pad(y, (radius, radius, radius, radius), mode="reflect")
+    y = F.conv2d(y, k.view(n * c, 1, 1, -1), groups=n * c)
+    y = F.conv2d(y, k.view(n * c, 1, -1, 1), groups=n * c)
+    return y.reshape(n, c, h, w), None
+
+
+def _lowres(x, f, gen):
+    n, c, h, w = x.shape
+    f = f.round().long().clamp(1, min(h, w))
+    y = x.clone()
+    for factor in f.unique().tolist():
+        if factor == 1:
+            continue
+        idx = (f == factor).nonzero().view(-1).to(x.device)
+        small = F.avg_pool2d(x[idx], factor, ceil_mode=True)
+        y[idx] = F.interpolate(small, size=(h, w), mode="nearest")
+    return y, None
+
+
+_KIND_FNS = {
+    "gaussian": _gaussian,
+    "erasure": _erasure,
+    "blur": _blur,
+    "block": _block,
+    "saltpepper": _saltpepper,
+    "lowres": _lowres,
+}
+
+
+def _mix(x: torch.Tensor, gen: torch.Generator):
+    """Per image: a random kind (or none) and a random severity from MIX_RANGES."""
+    n, _, h, w = x.shape
+    choice = torch.randint(0, len(KINDS), (n,), generator=gen)
+    clean = torch.rand(n, generator=gen) < MIX_CLEAN_FRACTION
+    choice[clean] = -1
+    u = torch.rand(n, generator=gen)
+    y = x.clone()
+    mask = torch.zeros(n, 1, h, w, device=x.device, dtype=x.dtype)
+    scale = min(h, w) / 28  # block sizes scale with the image
+    for i, kind in enumerate(KINDS):
+        idx = (choice == i).nonzero().view(-1)
+        if len(idx) == 0:
+            continue
+        lo, hi = MIX_RANGES[kind]
+        sev = lo + (hi - lo) * u[idx]
+        if kind == "block":
+            sev = sev * scale
+        if kind in ("block", "lowres"):
+            sev = sev.round()
+        didx = idx.to(x.device)
+        yi, mi = _apply(kind, x[didx], sev, gen)
+        y[didx] = yi
+        if mi is not None:
+            mask[didx] = mi
+    return y, mask
+
+
+def describe(spec: str | Corruption) -> str:
+    """A human label, e.g. 'Gaussian noise σ=0.5'."""
+    c = parse_spec(spec)
+    labels = {
+        "gaussian": "Gaussian noise σ={:g}",
+        "erasure": "pixel erasure p={:g}",
+        "blur": "Gaussian blur σ={:g}",
+        "block": "block mask {:g}px",
+        "saltpepper": "salt-and-pepper p={:g}",
+        "lowres": "low resolution ×{:g}",
+    }
+    if c.kind == "none":
+        return "no corruption"
+    if c.kind == "mix":
+        return "random mix of corruptions"
+    return labels[c.kind].format(c.severity)

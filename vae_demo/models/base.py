@@ -1,0 +1,126 @@
+"""The one interface shared by every model.
+
+- ``encode(x)``: the latent code; VAEs return ``(mean, logvar)``.
+- ``embed(x)``: the deterministic latent code (a VAE's posterior mean) for every model.
+- ``decode(z)``: images in [0, 1].
+- ``reconstruct(x)``: ``decode(embed(x))``, deterministic (no sampling).
+- ``loss(x_in, x_target)``: dict of named per-image terms: ``recon`` (BCE or squared error summed
+  over pixels), ``kl`` (VAEs, closed form, times β in ``loss``) and ``loss``, all means over the batch.
+  Training a denoiser is just ``loss(corrupted, clean)``.
+- ``sample(n)``: draws from the prior (generative models only).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MODELS: dict[str, type["Autoencoder"]] = {}
+
+
+def register(name: str):
+    def deco(cls):
+        cls.kind = name
+        MODELS[name] = cls
+        return cls
+
+    return deco
+
+
+def build_model(kind: str, image_shape, latent_dim: int, **hparams) -> "Autoencoder":
+    if kind not in MODELS:
+        raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[kind](tuple(image_shape), int(latent_dim), **hparams)
+
+
+class Autoencoder(nn.Module):
+    kind = "autoencoder"
+    generative = False  # True for models with a prior to sample from
+    trainable = True  # False for closed-form models (PCA)
+    description = ""
+
+    def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):
+        super().__init__()
+        if recon not in ("bce", "mse"):
+            raise ValueError(f"recon must be 'bce' or 'mse', got {recon!r}")
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.latent_dim = int(latent_dim)
+        self.recon = recon
+
+    # --- to be provided by each model ---
+    def encode(self, x):
+        raise NotImplementedError
+
+    def decode_logits(self, z):
+        raise NotImplementedError
+
+    def hparams(self) -> dict:
+        """Constructor arguments besides image_shape and latent_dim (saved with checkpoints)."""
+        return {"recon": self.recon}
+
+    # --- shared ---
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    def embed(self, x):
+        return self.encode(x)
+
+    def decode(self, z):
+        return torch.sigmoid(self.decode_logits(z))
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        return self.decode(self.embed(x))
+
+    def recon_loss(self, logits, target):
+        if self.recon == "bce":
+            per = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        else:
+            per = (torch.sigmoid(logits) - target) ** 2
+        return per.flatten(1).sum(1)
+
+    def loss(self, x_in, x_target=None):
+        x_target = x_in if x_target is None else x_target
+        recon = self.recon_loss(self.decode_logits(self.encode(x_in)), x_target).mean()
+        return {"recon": recon, "loss": recon}
+
+    def sample(self, n: int, generator=None):
+        raise NotImplementedError(f"{self.kind} is not generative: it has no prior to sample from")
+
+
+class VAE(Autoencoder):
+    generative = True
+
+    def __init__(self, image_shape, latent_dim: int, recon: str = "bce", beta: float = 1.0):
+        super().__init__(image_shape, latent_dim, recon)
+        self.beta = float(beta)
+
+    def hparams(self) -> dict:
+        return {"recon": self.recon, "beta": self.beta}
+
+    def embed(self, x):
+        return self.encode(x)[0]
+
+    @staticmethod
+    def kl(mu, logvar):
+        """KL(N(mu, exp(logvar)) || N(0, I)) in closed form, summed over latent dims."""
+        return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+
+    def loss(self, x_in, x_target=None):
+        x_target = x_in if x_target is None else x_target
+        mu, logvar = self.encode(x_in)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterization
+        recon = self.recon_loss(self.decode_logits(z), x_target).mean()
+        kl = self.kl(mu, logvar).mean()
+        return {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator=None):
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return self.decode(z)

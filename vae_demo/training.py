@@ -1,0 +1,239 @@
+"""The training loop: plain PyTorch over whole-split tensors on the training device.
+
+``train(config, train_set, test_set)`` returns the trained model and its per-epoch history.
+Hooks let a caller watch and stop it: ``on_epoch(metrics, model)`` after each epoch and
+``on_batch(done, total)`` after each batch; either may return True to request a stop (the
+epoch in progress is abandoned, the model keeps the last finished epoch's weights).
+Any model can be trained as a denoiser: give a corruption spec and inputs are corrupted while
+targets stay clean.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from vae_demo.corruptions import corrupt, parse_spec
+from vae_demo.data import ImageSet
+from vae_demo.metrics import psnr_from_mse
+from vae_demo.models import build_model
+
+TEST_CORRUPTION_SEED = 1234  # the test inputs of a denoiser are corrupted the same way every epoch
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); earlier results are untouched."""
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "mnist"
+    model: str = "mlp_vae"
+    latent_dim: int = 20
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0
+    corruption: str = "none"
+    recon: str = "bce"
+    seed: int = 0
+    device: str = "auto"
+    train_limit: int = 0  # use only the first N training images (0: all)
+
+    def validate(self) -> "TrainConfig":
+        from vae_demo.data import DATASETS
+        from vae_demo.models import MODELS
+
+        problems = []
+        if self.dataset not in DATASETS:
+            problems.append(f"unknown dataset {self.dataset!r} (choose {', '.join(DATASETS)})")
+        if self.model not in MODELS:
+            problems.append(f"unknown model {self.model!r} (choose {', '.join(MODELS)})")
+        if not (1 <= self.latent_dim <= 512):
+            problems.append(f"latent dim must be 1..512, got {self.latent_dim}")
+        if not (1 <= self.epochs <= 1000):
+            problems.append(f"epochs must be 1..1000, got {self.epochs}")
+        if not (1 <= self.batch_size <= 65536):
+            problems.append(f"batch size must be 1..65536, got {self.batch_size}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
+            problems.append(f"learning rate must be in (0, 1], got {self.lr}")
+        if not (math.isfinite(self.beta) and 0 <= self.beta <= 1000):
+            problems.append(f"beta must be in [0, 1000], got {self.beta}")
+        if self.recon not in ("bce", "mse"):
+            problems.append(f"recon must be bce or mse, got {self.recon!r}")
+        if self.train_limit < 0:
+            problems.append("train limit must be ≥ 0")
+        try:
+            parse_spec(self.corruption)
+        except ValueError as err:
+            problems.append(str(err))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    history: list[dict] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    device: str = "cpu"
+    stopped: bool = False
+    config: TrainConfig | None = None
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    @property
+    def metrics(self) -> dict:
+        return dict(self.history[-1]) if self.history else {}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA if present, else Apple's MPS, else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def make_model(cfg: TrainConfig, image_shape):
+    hp = {"recon": "mse" if cfg.model == "pca" else cfg.recon}
+    if cfg.model.endswith("vae"):
+        hp["beta"] = cfg.beta
+    return build_model(cfg.model, image_shape, cfg.latent_dim, **hp)
+
+
+@torch.no_grad()
+def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int = 1000) -> dict:
+    """Mean loss terms and reconstruction PSNR on ``x_clean`` (inputs corrupted if a spec is given)."""
+    model.eval()
+    spec = parse_spec(corruption)
+    gen = torch.Generator().manual_seed(TEST_CORRUPTION_SEED)
+    sums: dict[str, float] = {}
+    sq_err = 0.0
+    for i in range(0, len(x_clean), batch):
+        target = x_clean[i:i + batch]
+        x_in = target if spec.kind == "none" else corrupt(target, spec, gen)[0]
+        terms = model.loss(x_in, target)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(target)
+        sq_err += float((model.reconstruct(x_in).float() - target).pow(2).sum())
+    n = len(x_clean)
+    out = {k: v / n for k, v in sums.items()}
+    out["psnr"] = psnr_from_mse(sq_err / x_clean.numel())
+    return out
+
+
+def train(
+    cfg: TrainConfig,
+    train_set: ImageSet,
+    test_set: ImageSet | None = None,
+    on_epoch=None,
+    on_batch=None,
+    progress: bool = False,
+) -> TrainResult:
+    cfg.validate()
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    images = train_set.images[: cfg.train_limit or None]
+    x_train = images.to(device).float().div_(255.0)
+    x_test = test_set.floats(device=device) if test_set is not None else None
+    model = make_model(cfg, tuple(x_train.shape[1:])).to(device)
+    spec = parse_spec(cfg.corruption)
+    result = TrainResult(model=model, device=str(device), config=cfg)
+    t0 = time.perf_counter()
+
+    if not model.trainable:  # closed form (PCA): one "epoch"
+        model.fit(x_train)
+        metrics = {"epoch": 1, **_prefixed(evaluate(model, x_train[:10000], cfg.corruption), "train")}
+        if x_test is not None:
+            metrics.update(_prefixed(evaluate(model, x_test, cfg.corruption), "test"))
+        result.wall_time_s = metrics["time_s"] = round(time.perf_counter() - t0, 3)
+        result.history.append(metrics)
+        if on_epoch:
+            on_epoch(metrics, model)
+        return result
+
+    fused = device.type in ("cpu", "cuda")  # one kernel for the whole update: ~25% faster on CPU
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=fused)
+    use_bf16 = device.type == "cuda"
+    n = len(x_train)
+    steps = math.ceil(n / cfg.batch_size)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps * cfg.epochs, unit="batch", dynamic_ncols=True)
+    last_good = copy.deepcopy(model.state_dict())
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            perm = torch.randperm(n, generator=gen).to(device)
+            sums: dict[str, torch.Tensor] = {}
+            for step in range(steps):
+                idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                target = x_train[idx]
+                x_in = target if spec.kind == "none" else corrupt(target, spec, gen)[0]
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    terms = model.loss(x_in, target)
+                loss = terms["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0) + v.detach().float() * len(idx)
+                if bar is not None:
+                    bar.update(1)
+                if on_batch is not None and on_batch(step + 1 + (epoch - 1) * steps, steps * cfg.epochs):
+                    result.stopped = True
+                    break
+            if result.stopped:
+                model.load_state_dict(last_good)
+                break
+            metrics = {"epoch": epoch}
+            metrics.update({f"train_{k}": float(v) / n for k, v in sums.items()})
+            if not math.isfinite(metrics["train_loss"]):
+                model.load_state_dict(last_good)
+                raise TrainingError(
+                    f"loss became {metrics['train_loss']} in epoch {epoch}; "
+                    "try a smaller learning rate. Nothing was saved from this epoch."
+                )
+            if x_test is not None:
+                metrics.update(_prefixed(evaluate(model, x_test, cfg.corruption), "test"))
+            metrics["time_s"] = round(time.perf_counter() - t0, 3)
+            last_good = copy.deepcopy(model.state_dict())
+            result.history.append(metrics)
+            if bar is not None:
+                shown = {k: round(v, 2) for k, v in metrics.items() if k.endswith("loss")}
+                bar.set_postfix(shown, refresh=False)
+                bar.write(f"epoch {epoch}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()
+                                                         if k not in ("epoch", "time_s")))
+            if on_epoch is not None and on_epoch(metrics, model):
+                result.stopped = epoch < cfg.epochs
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    model.eval()
+    result.wall_time_s = time.perf_counter() - t0
+    return result
+
+
+def _prefixed(d: dict, prefix: str) -> dict:
+    return {f"{prefix}_{k}": v for k, v in d.items()}
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)
