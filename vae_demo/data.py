@@ -138,7 +138,7 @@ def load_dataset(
 
 
 def _to_imageset(info: DatasetInfo, split: str, x: np.ndarray, y: np.ndarray) -> ImageSet:
-    x = np.asarray(x, dtype=np.uint8)
+    x = np.array(x, dtype=np.uint8)  # a writable copy
     if x.ndim == 3:  # N, H, W  (grayscale)
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):  # N, H, W, C

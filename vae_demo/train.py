@@ -45,6 +45,8 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
         "--beta", f"{cfg.beta:g}", "--corruption", str(parse_spec(cfg.corruption)),
         "--recon", cfg.recon, "--seed", str(cfg.seed), "--device", cfg.device,
     ]
+    if cfg.channels:
+        args += ["--channels", ",".join(str(c) for c in cfg.channels)]
     if cfg.train_limit:
         args += ["--train-limit", str(cfg.train_limit)]
     return shlex.join(args + ["--name", name])
@@ -94,6 +96,13 @@ def run(cfg: TrainConfig, name: str, data_dir=None, download=True, checkpoint_di
     return train(cfg, train_set, test_set, on_epoch=save, on_batch=on_batch, progress=progress)
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m vae_demo.train", description=__doc__.split("\n")[0],
@@ -110,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recon", choices=["bce", "mse"], default=d.recon, help="reconstruction loss")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
+    p.add_argument("--channels", type=_int_list, default=(),
+                   help="conv models: channels of each stride-2 layer, e.g. 64,128")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--name", default=None, help="checkpoint name (default: from the settings)")
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
@@ -125,6 +136,7 @@ def main(argv=None) -> int:
         dataset=args.dataset, model=args.model, latent_dim=args.latent_dim, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, corruption=args.corruption,
         recon=args.recon, seed=args.seed, device=args.device, train_limit=args.train_limit,
+        channels=args.channels,
     )
     try:
         cfg.validate()

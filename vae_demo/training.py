@@ -43,8 +43,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     train_limit: int = 0  # use only the first N training images (0: all)
+    channels: tuple[int, ...] = ()  # conv models: channels per stride-2 layer (empty: the default)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         from vae_demo.data import DATASETS
         from vae_demo.models import MODELS
 
@@ -65,6 +66,9 @@ class TrainConfig:
             problems.append(f"beta must be in [0, 1000], got {self.beta}")
         if self.recon not in ("bce", "mse"):
             problems.append(f"recon must be bce or mse, got {self.recon!r}")
+        if self.channels and (not self.model.startswith("conv") or len(self.channels) > 5
+                              or not all(1 <= int(c) <= 1024 for c in self.channels)):
+            problems.append("channels: 1-5 values in 1..1024, for conv models only")
         if self.train_limit < 0:
             problems.append("train limit must be ≥ 0")
         try:
@@ -111,6 +115,8 @@ def make_model(cfg: TrainConfig, image_shape):
     hp = {"recon": "mse" if cfg.model == "pca" else cfg.recon}
     if cfg.model.endswith("vae"):
         hp["beta"] = cfg.beta
+    if cfg.channels:
+        hp["channels"] = tuple(int(c) for c in cfg.channels)
     return build_model(cfg.model, image_shape, cfg.latent_dim, **hp)
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-MODELS: dict[str, type["Autoencoder"]] = {}
+MODELS: dict[str, type[Autoencoder]] = {}
 
 
 def register(name: str):
@@ -28,7 +28,7 @@ def register(name: str):
     return deco
 
 
-def build_model(kind: str, image_shape, latent_dim: int, **hparams) -> "Autoencoder":
+def build_model(kind: str, image_shape, latent_dim: int, **hparams) -> Autoencoder:
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
     return MODELS[kind](tuple(image_shape), int(latent_dim), **hparams)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Re-create every committed checkpoint with the project's own training command.
+# Usage: VAE_DEMO_DATA=/path/to/data bash scripts/make_checkpoints.sh [name-filter]
+# Each command below is also recorded, exactly, in its checkpoint's JSON ("command").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+only="${1:-}"
+T="python -m vae_demo.train --device auto --seed 0"
+run() {  # run NAME ARGS...: train checkpoint NAME unless a filter excludes it
+  local name=$1; shift
+  if [ -n "$only" ] && [[ "$name" != *"$only"* ]]; then return; fi
+  echo "== $name"
+  $T --name "$name" "$@"
+}
+# MNIST
+run mnist_pca_z64          --dataset mnist --model pca --latent-dim 64 --epochs 1
+run mnist_mlp_vae_z2       --dataset mnist --model mlp_vae --latent-dim 2 --epochs 30
+run mnist_conv_ae_z16      --dataset mnist --model conv_ae --latent-dim 16 --epochs 12
+run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --epochs 12
+run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --beta 4 --epochs 12
+run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 64 --channels 64,128 --corruption mix --epochs 15
+# Fashion-MNIST
+run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
+run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 64 --channels 64,128 --corruption mix --epochs 15
+# CIFAR-10
+run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 64,128,256 --epochs 12
+run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 64,128,256 --recon mse --corruption mix --epochs 12

@@ -1,0 +1,133 @@
+import math
+
+import pytest
+import torch
+
+from vae_demo.corruptions import KINDS, corrupt, describe, parse_spec
+
+SHAPES = [(1, 28, 28), (3, 32, 32)]
+
+
+def images(n, shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((n, *shape), generator=g)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("spec", ["gaussian:0.5", "erasure:0.5", "blur:2", "block:10",
+                                  "saltpepper:0.2", "lowres:2", "lowres:3", "mix", "none"])
+def test_shape_range_and_reproducible(shape, spec):
+    x = images(16, shape)
+    y1, m1 = corrupt(x, spec, seed=7)
+    y2, m2 = corrupt(x, spec, seed=7)
+    assert y1.shape == x.shape and y1.dtype == x.dtype
+    assert float(y1.min()) >= 0.0 and float(y1.max()) <= 1.0
+    assert torch.equal(y1, y2)  # same seed, same output
+    if m1 is not None:
+        assert m1.shape == (16, 1, *shape[1:]) and torch.equal(m1, m2)
+    if spec != "none":
+        assert not torch.equal(y1, x)
+    if spec not in ("none", "blur:2", "lowres:2", "lowres:3"):  # random corruptions depend on the seed
+        assert not torch.equal(y1, corrupt(x, spec, seed=8)[0])
+
+
+def test_erasure_fraction_and_mask():
+    x = images(64, (3, 32, 32)) * 0.9 + 0.05  # no pixel is 0 before erasure
+    for p in (0.1, 0.5, 0.9):
+        y, m = corrupt(x, f"erasure:{p}", seed=1)
+        assert abs(float(m.mean()) - p) < 0.01
+        erased = m.expand_as(y).bool()
+        assert torch.all(y[erased] == 0) and torch.all(y[~erased] == x[~erased])
+
+
+def test_block_area_is_s_squared_and_inside():
+    x = images(50, (1, 28, 28)) + 0.01
+    for s in (1, 10, 16, 28):
+        y, m = corrupt(x.clamp(max=1), f"block:{s}", seed=s)
+        assert torch.all(m.sum(dim=(1, 2, 3)) == s * s)
+        assert torch.all(y[m.bool()] == 0)
+        rows = m[:, 0].amax(dim=2)  # (N, H): which rows hold the square
+        assert torch.all(rows.sum(1) == s)
+    # positions vary uniformly: the corner takes many values
+    _, m = corrupt(x, "block:10", seed=0)
+    tops = m[:, 0].amax(dim=2).argmax(dim=1)
+    assert len(tops.unique()) > 8
+
+
+def test_blur_keeps_mean_and_smooths():
+    x = images(8, (3, 32, 32))
+    for sigma in (1, 2, 4):
+        y, mask = corrupt(x, f"blur:{sigma}")
+        assert mask is None
+        assert torch.allclose(y.mean(dim=(1, 2, 3)), x.mean(dim=(1, 2, 3)), atol=0.01)
+        assert y.std() < x.std() * 0.6
+    assert torch.equal(corrupt(x, "blur:0")[0], x)
+
+
+def test_gaussian_noise_statistics():
+    x = torch.full((32, 1, 28, 28), 0.5)
+    y, _ = corrupt(x, "gaussian:0.1", seed=3)
+    d = y - x
+    assert abs(float(d.mean())) < 0.005 and abs(float(d.std()) - 0.1) < 0.005
+
+
+def test_saltpepper_fraction_and_values():
+    x = torch.full((32, 3, 32, 32), 0.5)
+    y, m = corrupt(x, "saltpepper:0.3", seed=3)
+    assert abs(float(m.mean()) - 0.3) < 0.02
+    hit = y[m.expand_as(y).bool()]
+    assert set(hit.unique().tolist()) == {0.0, 1.0}
+    assert abs(float((hit == 1).float().mean()) - 0.5) < 0.05
+
+
+def test_lowres_is_blockwise_average():
+    x = images(4, (1, 28, 28))
+    y, _ = corrupt(x, "lowres:2")
+    blocks = y.unfold(2, 2, 2).unfold(3, 2, 2)  # (N, C, 14, 14, 2, 2)
+    assert torch.allclose(blocks.amax((-1, -2)), blocks.amin((-1, -2)))
+    assert torch.allclose(blocks[..., 0, 0], torch.nn.functional.avg_pool2d(x, 2), atol=1e-6)
+
+
+def test_mix_uses_many_kinds():
+    x = images(200, (1, 28, 28)) * 0.8 + 0.1
+    y, m = corrupt(x, "mix", seed=0)
+    changed = (y != x).flatten(1).any(1)
+    assert 0.85 < float(changed.float().mean()) < 1.0  # a few images left clean on purpose
+    assert float(m.flatten(1).any(1).float().mean()) > 0.3  # erasure/block/saltpepper masks
+
+
+def test_batch_of_severities_via_seed_generator():
+    g = torch.Generator().manual_seed(0)
+    x = images(4, (1, 28, 28))
+    a, _ = corrupt(x, "gaussian:0.3", g)
+    b, _ = corrupt(x, "gaussian:0.3", g)  # the generator moves on
+    assert not torch.equal(a, b)
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ("foo:1", "unknown corruption"), ("gaussian", "needs a severity"), ("gaussian:abc", "not a number"),
+    ("gaussian:-1", "must be in"), ("erasure:1.5", "must be in"), ("blur:nan", "must be in"),
+    ("block:inf", "must be in"),
+])
+def test_spec_errors(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        parse_spec(bad)
+
+
+def test_spec_round_trip_and_labels():
+    for kind in KINDS:
+        c = parse_spec(f"{kind}:{'0.5' if kind in ('erasure', 'saltpepper') else '2'}")
+        assert parse_spec(str(c)) == c
+        assert describe(c)
+    assert str(parse_spec(" Gaussian:0.50 ")) == "gaussian:0.5"
+    assert parse_spec("block:9.6").severity == 10
+    assert math.isclose(parse_spec("erasure:0.9").severity, 0.9)
+    with pytest.raises(ValueError):
+        corrupt(torch.rand(28, 28), "blur:1")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+def test_same_result_on_gpu():
+    x = images(8, (3, 32, 32))
+    for spec in ("gaussian:0.3", "erasure:0.5", "block:10", "mix"):
+        assert torch.allclose(corrupt(x, spec, 5)[0], corrupt(x.cuda(), spec, 5)[0].cpu(), atol=1e-5)

@@ -1,0 +1,119 @@
+import math
+
+import pytest
+import torch
+
+from tests.conftest import synthetic_images
+from vae_demo.models import MODELS, build_model
+from vae_demo.models.base import VAE
+
+SHAPES = [(1, 28, 28), (3, 32, 32)]
+
+
+def batch(shape, n=64, seed=0):
+    hw = shape[1:] + ((3,) if shape[0] == 3 else ())
+    x = torch.from_numpy(synthetic_images(n, hw, seed)).float() / 255
+    return x.permute(0, 3, 1, 2).contiguous() if shape[0] == 3 else x.unsqueeze(1)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_every_model_learns_and_keeps_the_interface(kind, shape):
+    torch.manual_seed(0)
+    x = batch(shape)
+    m = build_model(kind, shape, 8)
+    if not m.trainable:
+        before = float(m.loss(x)["loss"])
+        m.fit(x)
+        after = float(m.loss(x)["loss"])
+    else:
+        opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+        with torch.no_grad():
+            before = float(m.loss(x)["recon"])
+        for _ in range(40):
+            terms = m.loss(x)
+            opt.zero_grad()
+            terms["loss"].backward()
+            opt.step()
+        with torch.no_grad():
+            after = float(m.loss(x)["recon"])
+    assert after < 0.8 * before, (before, after)
+    # interface: shapes, ranges, names
+    with torch.no_grad():
+        z = m.embed(x)
+        assert z.shape == (64, 8) and m.latent_dim == 8
+        y = m.reconstruct(x)
+        assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+        assert torch.equal(y, m.reconstruct(x))  # deterministic: posterior mean, no sampling
+        assert m.decode(z).shape == x.shape
+        terms = m.loss(x)
+        assert "loss" in terms and "recon" in terms and all(t.ndim == 0 for t in terms.values())
+        if isinstance(m, VAE):
+            mu, logvar = m.encode(x)
+            assert mu.shape == logvar.shape == (64, 8) and torch.equal(mu, z)
+            assert "kl" in terms and float(terms["kl"]) >= 0
+            assert m.generative and m.sample(5).shape == (5, *shape)
+        else:
+            assert not m.generative
+            with pytest.raises(NotImplementedError, match="not generative"):
+                m.sample(2)
+
+
+def test_kl_closed_form_matches_monte_carlo():
+    torch.manual_seed(0)
+    mu = torch.randn(4, 6)
+    logvar = torch.randn(4, 6) * 0.5
+    closed = VAE.kl(mu, logvar)
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    z = q.sample((200_000,))
+    mc = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
+    assert torch.allclose(closed, mc, rtol=0.02, atol=0.02), (closed, mc)
+
+
+def test_beta_weights_the_kl():
+    torch.manual_seed(0)
+    x = batch((1, 28, 28), 8)
+    m = build_model("mlp_vae", (1, 28, 28), 4, beta=4.0)
+    with torch.no_grad():
+        t = m.loss(x)
+    assert math.isclose(float(t["loss"]), float(t["recon"] + 4.0 * t["kl"]), rel_tol=1e-5)
+
+
+def test_pca_full_rank_reconstructs_exactly():
+    shape = (1, 8, 8)
+    x = torch.rand(500, *shape) * 0.8 + 0.1
+    m = build_model("pca", shape, 64, max_components=64)
+    m.fit(x)
+    assert torch.allclose(m.reconstruct(x), x, atol=1e-4)
+    ratio = m.variances[:-1] / m.variances[1:].clamp_min(1e-12)
+    assert torch.all(ratio >= 1 - 1e-6)  # components ordered by variance
+    # fewer components: error grows as d shrinks
+    errs = []
+    for d in (4, 16, 64):
+        m.latent_dim = d
+        errs.append(float((m.reconstruct(x) - x).pow(2).mean()))
+    assert errs[0] > errs[1] > errs[2]
+
+
+def test_mse_recon_and_bad_arguments():
+    x = batch((1, 28, 28), 4)
+    m = build_model("conv_ae", (1, 28, 28), 3, recon="mse")
+    with torch.no_grad():
+        assert math.isclose(float(m.loss(x)["recon"]),
+                            float((m.reconstruct(x) - x).pow(2).flatten(1).sum(1).mean()), rel_tol=1e-5)
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("gan", (1, 28, 28), 2)
+    with pytest.raises(ValueError, match="recon"):
+        build_model("conv_vae", (1, 28, 28), 2, recon="l1")
+
+
+def test_denoising_loss_targets_the_clean_image():
+    torch.manual_seed(0)
+    clean = batch((1, 28, 28), 16)
+    noisy = (clean + 0.3 * torch.randn_like(clean)).clamp(0, 1)
+    m = build_model("conv_ae", (1, 28, 28), 8)
+    with torch.no_grad():
+        a = float(m.loss(noisy, clean)["recon"])
+        b = float(m.loss(noisy)["recon"])
+    assert a != b

@@ -1,0 +1,141 @@
+import json
+import math
+
+import pytest
+import torch
+
+from vae_demo import training
+from vae_demo.checkpoints import load_checkpoint
+from vae_demo.data import load_dataset
+from vae_demo.train import main, run
+from vae_demo.training import TrainConfig, TrainingError, train
+
+
+def tiny(data_dir, **kw):
+    cfg = TrainConfig(**{"dataset": "mnist", "model": "conv_vae", "latent_dim": 4, "epochs": 2,
+                         "batch_size": 16, "lr": 3e-3, "device": "cpu", **kw})
+    return cfg, load_dataset(cfg.dataset, "train", data_dir), load_dataset(cfg.dataset, "test", data_dir)
+
+
+def test_train_records_per_epoch_history(data_dir):
+    cfg, tr, te = tiny(data_dir, epochs=3)
+    res = train(cfg, tr, te)
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]
+    h = res.history
+    for key in ("train_loss", "train_recon", "train_kl", "test_loss", "test_recon", "test_kl", "test_psnr"):
+        assert all(math.isfinite(e[key]) for e in h), key
+    assert h[-1]["train_loss"] < h[0]["train_loss"] and h[-1]["test_loss"] < h[0]["test_loss"]
+    assert res.device == "cpu" and not res.stopped and res.wall_time_s > 0
+
+
+def test_same_seed_same_model(data_dir):
+    cfg, tr, te = tiny(data_dir, epochs=1)
+    a = train(cfg, tr, te).model.state_dict()
+    b = train(cfg, tr, te).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_denoiser_mode_corrupts_inputs_only(data_dir):
+    cfg, tr, te = tiny(data_dir, model="conv_ae", epochs=1, corruption="gaussian:0.5", seed=1)
+    res = train(cfg, tr, te)
+    clean = training.evaluate(res.model, te.floats())
+    noisy = training.evaluate(res.model, te.floats(), "gaussian:0.5")
+    # test metrics are measured on corrupted inputs against clean targets
+    assert res.history[0]["test_psnr"] == pytest.approx(noisy["psnr"])
+    assert noisy["psnr"] != pytest.approx(clean["psnr"])
+
+
+def test_stop_after_an_epoch_and_mid_epoch(data_dir):
+    cfg, tr, te = tiny(data_dir, epochs=5)
+    res = train(cfg, tr, te, on_epoch=lambda m, model: True)
+    assert res.epochs_done == 1 and res.stopped
+    snapshot = {}
+
+    def keep(metrics, model):
+        snapshot.update({k: v.clone() for k, v in model.state_dict().items()})
+
+    res = train(cfg, tr, te, on_epoch=keep, on_batch=lambda done, total: done > 8)  # 6 batches/epoch
+    assert res.epochs_done == 1 and res.stopped
+    state = res.model.state_dict()
+    assert all(torch.equal(state[k], snapshot[k]) for k in state)  # half an epoch is thrown away
+
+
+def test_nan_loss_raises_and_keeps_last_good_weights(data_dir, monkeypatch):
+    cfg, tr, te = tiny(data_dir, epochs=3)
+    real = training.make_model
+    calls = {"n": 0}
+
+    def poisoned(cfg, shape):
+        model = real(cfg, shape)
+        original = model.loss
+
+        def loss(x_in, x_target=None):
+            calls["n"] += 1
+            terms = original(x_in, x_target)
+            if calls["n"] > 7:  # second epoch
+                terms["loss"] = terms["loss"] * float("nan")
+            return terms
+
+        model.loss = loss
+        return model
+
+    monkeypatch.setattr(training, "make_model", poisoned)
+    seen = []
+    with pytest.raises(TrainingError, match="loss became nan in epoch 2"):
+        train(cfg, tr, te, on_epoch=lambda m, model: seen.append(m))
+    assert len(seen) == 1
+
+
+def test_pca_trains_in_closed_form(data_dir):
+    cfg, tr, te = tiny(data_dir, model="pca", latent_dim=8)
+    res = train(cfg, tr, te)
+    assert res.epochs_done == 1 and res.history[0]["test_psnr"] > 15
+
+
+@pytest.mark.parametrize("bad", [dict(epochs=0), dict(lr=float("nan")), dict(batch_size=-1),
+                                 dict(model="gan"), dict(dataset="svhn"), dict(corruption="blur:99"),
+                                 dict(beta=-1), dict(latent_dim=0)])
+def test_config_validation(bad):
+    with pytest.raises(ValueError):
+        TrainConfig(**bad).validate()
+
+
+def test_cli_writes_a_complete_checkpoint(data_dir, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    rc = main(["--dataset", "cifar10", "--model", "conv_ae", "--latent-dim", "6", "--epochs", "2",
+               "--batch-size", "32", "--corruption", "mix", "--device", "cpu", "--checkpoint-dir", str(ck)])
+    assert rc == 0
+    name = "cifar10_conv_ae_z6_mix"
+    assert f"saved checkpoint '{name}' after 2 epoch(s)" in capsys.readouterr().out
+    meta = json.loads((ck / f"{name}.json").read_text())
+    assert meta["command"].startswith("python -m vae_demo.train --dataset cifar10 --model conv_ae")
+    assert "--corruption mix" in meta["command"] and f"--name {name}" in meta["command"]
+    assert meta["epochs"] == 2 and len(meta["history"]) == 2 and meta["wall_time_s"] > 0
+    assert meta["corruption"] == "mix" and meta["image_shape"] == [3, 32, 32] and meta["device"] == "cpu"
+    assert set(meta["versions"]) >= {"torch", "python"} and meta["data"]["train_images"] == 96
+    assert "test_loss" in meta["metrics"] and "test_psnr" in meta["metrics"]
+    c = load_checkpoint(name, ck)
+    assert c.extras["test_latents"].shape == (48, 6) and c.extras["test_labels"].shape == (48,)
+    assert (ck / f"{name}.safetensors").stat().st_size < 10 * 1024 * 1024
+
+
+def test_cli_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VAE_DEMO_DATA", str(tmp_path / "empty"))
+    assert main(["--epochs", "1", "--no-download", "--checkpoint-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: dataset 'mnist' not found") and "Traceback" not in err
+    assert main(["--corruption", "blur:-3"]) == 2
+    assert "must be in" in capsys.readouterr().err
+    assert main(["--name", "../evil", "--no-download"]) == 2
+    assert "invalid checkpoint name" in capsys.readouterr().err
+
+
+def test_stopping_early_leaves_the_previous_complete_checkpoint(data_dir, tmp_path):
+    cfg, _, _ = tiny(data_dir, epochs=4)
+    ck = tmp_path / "ck"
+    res = run(cfg, "early", checkpoint_dir=ck, progress=False,
+              on_batch=lambda done, total: done > 14)  # 6 batches per epoch: dies in epoch 3
+    assert res.stopped
+    c = load_checkpoint("early", ck)
+    assert c.meta["epochs"] == 2 and len(c.meta["history"]) == 2
+    assert not [p for p in ck.iterdir() if p.suffix == ".tmp"]
