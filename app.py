@@ -1,4 +1,103 @@
-"""vae_demo app (placeholder until the app issue lands)."""
+"""The vae_demo app: ``python app.py`` (a Hugging Face Space runs this file too).
+
+Environment:
+- ``VAE_DEMO_DATA``: folder with mnist.npz / fashion_mnist.npz / cifar10.npz (test images, training);
+- ``VAE_DEMO_CHECKPOINTS``: checkpoints folder (default ./checkpoints);
+- ``VAE_DEMO_DOWNLOAD=1``: allow torchvision downloads of missing datasets (off by default: the app
+  never hangs on a network it does not have);
+- ``VAE_DEMO_MAX_EPOCHS`` / ``VAE_DEMO_MAX_TRAIN_IMAGES``: caps for the Train tab;
+- ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``: where to listen (Gradio reads them).
+
+Nothing is trained or downloaded at start-up; checkpoints are loaded once and test images lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from vae_demo.data import DATASETS
+from vae_demo.services.jobs import JobManager
+from vae_demo.services.registry import ModelRegistry
+from vae_demo.services.testdata import TestImages, offline_banner
+from vae_demo.ui import interpolate, latent_map, restore, sliders, train
+from vae_demo.ui.common import Context, default_dataset, safe
+
+TITLE = "Autoencoders & VAEs, hands on"
+CSS = """
+#restore-row img, #restore-input img, #sliders-image img, #map-decoded img, #map-manifold img,
+#interp-pixel img, #interp-linear img, #interp-slerp img, #interp-gif img, #train-recon img,
+#restore-gallery img { image-rendering: pixelated; }
+#offline-banner { background: #fff4ce; border: 1px solid #e0b000; border-radius: 6px; padding: 4px 12px; }
+.explain { font-size: 0.95em; opacity: 0.9; }
+"""
+
+
+def build_app(registry: ModelRegistry | None = None, images: TestImages | None = None,
+              jobs: JobManager | None = None) -> gr.Blocks:
+    """Build the Blocks (not launched). Services default to the environment's folders."""
+    registry = registry if registry is not None else ModelRegistry()
+    images = images if images is not None else TestImages()
+    jobs = jobs if jobs is not None else JobManager(registry, images.data_dir)
+    ctx = Context(registry, images, jobs)
+    start_dataset = default_dataset(registry, images)
+
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nCorrupt real images and watch autoencoders restore them, drive the latent "
+                    "space, compare interpolations, and train your own model.")
+        banner = offline_banner(images)
+        gr.Markdown(banner, visible=bool(banner), elem_id="offline-banner")
+        with gr.Row(equal_height=True):
+            ctx.dataset = gr.Radio(list(DATASETS), value=start_dataset, label="Dataset (all tabs)",
+                                   elem_id="dataset", scale=4)
+            rescan = gr.Button("↻ Rescan checkpoints", size="sm", scale=1, elem_id="rescan")
+        models_note = gr.Markdown(_models_note(registry), elem_id="models-note")
+        ctx.models_version = gr.State(registry.version)
+        ctx.current = gr.State(None)
+        with gr.Tabs():
+            with gr.Tab("Corrupt & restore", id="restore"):
+                restore.build(ctx, start_dataset)
+            with gr.Tab("Latent sliders", id="sliders"):
+                sliders.build(ctx)
+            with gr.Tab("Latent map", id="map"):
+                latent_map.build(ctx)
+            with gr.Tab("Interpolation", id="interpolate"):
+                interpolate.build(ctx)
+            with gr.Tab("Train", id="train"):
+                train.build(ctx)
+
+        @safe(2)
+        def on_rescan():
+            warnings = registry.refresh()
+            for w in warnings:
+                gr.Warning(w)
+            return registry.version, _models_note(registry)
+
+        rescan.click(on_rescan, None, [ctx.models_version, models_note])
+        ctx.models_version.change(lambda: _models_note(registry), None, models_note, show_progress="hidden")
+        for fn, inputs, outputs in ctx.load_events:
+            demo.load(fn, inputs, outputs, show_progress="hidden")
+    return demo
+
+
+def _models_note(registry: ModelRegistry) -> str:
+    counts = {d: len(registry.names(d)) for d in DATASETS}
+    text = "Checkpoints: " + ", ".join(f"{d} {n}" for d, n in counts.items())
+    if registry.warnings:
+        text += f" · {len(registry.warnings)} skipped (see the log)"
+    if not any(counts.values()):
+        text += f" — none in `{registry.directory}` yet: train one in the Train tab."
+    return text
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    demo = build_app()
+    demo.queue(default_concurrency_limit=2)
+    # server name/port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by launch() itself
+    demo.launch(css=CSS, max_file_size="20mb", footer_links=["api", "gradio"])
+
 
 if __name__ == "__main__":
-    raise SystemExit("the Gradio app is not built yet; see README.md")
+    main()

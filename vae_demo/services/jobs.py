@@ -1,0 +1,252 @@
+"""Training from the app: one job at a time, in a background thread, stoppable, observable.
+
+``JobManager.start(cfg)`` validates the settings, caps the epochs (``$VAE_DEMO_MAX_EPOCHS``, default
+20) and the training images (``$VAE_DEMO_MAX_TRAIN_IMAGES``, default all), and runs
+:func:`vae_demo.train.run`, which saves the checkpoint after every epoch. ``snapshot()`` is what the
+UI polls: status, progress, ETA, per-epoch metrics, a grid of test reconstructions after each epoch.
+Failures (NaN loss, missing data, a full disk, anything else) end the job with a clear message; the
+rest of the app keeps serving. When a job ends, the registry is refreshed so the new checkpoint
+appears in every picker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from vae_demo.checkpoints import CheckpointError
+from vae_demo.data import DataNotFoundError
+from vae_demo.services.images import UserInputError, display, grid
+from vae_demo.services.registry import ModelRegistry
+from vae_demo.services.testdata import download_allowed
+from vae_demo.training import TrainConfig, TrainingError, pick_device
+
+log = logging.getLogger(__name__)
+
+MAX_EPOCHS_ENV = "VAE_DEMO_MAX_EPOCHS"
+MAX_IMAGES_ENV = "VAE_DEMO_MAX_TRAIN_IMAGES"
+DEFAULT_MAX_EPOCHS = 20
+GRID_IMAGES = 8
+
+
+def max_epochs() -> int:
+    try:
+        return max(1, int(os.environ.get(MAX_EPOCHS_ENV, DEFAULT_MAX_EPOCHS)))
+    except ValueError:
+        return DEFAULT_MAX_EPOCHS
+
+
+def max_train_images() -> int:
+    try:
+        return max(0, int(os.environ.get(MAX_IMAGES_ENV, 0)))
+    except ValueError:
+        return 0
+
+
+def device_description() -> str:
+    dev = pick_device("auto")
+    if dev.type == "cuda":
+        return f"GPU ({torch.cuda.get_device_name(0)})"
+    if dev.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads; no GPU found)"
+
+
+def _num(value, name: str, lo: float, hi: float, integer: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserInputError(f"{name} must be a number") from None
+    if not math.isfinite(v):
+        raise UserInputError(f"{name} must be a finite number")
+    v = min(max(v, lo), hi)
+    return int(round(v)) if integer else v
+
+
+def make_config(dataset, model, latent_dim, beta, corruption, epochs, batch_size, lr, train_limit=0,
+                seed=0) -> tuple[TrainConfig, list[str]]:
+    """A validated TrainConfig from UI/API values (numbers clamped), plus notes on what was capped."""
+    notes = []
+    cap = max_epochs()
+    e = _num(epochs, "epochs", 1, 10_000, integer=True)
+    if e > cap:
+        notes.append(f"epochs capped at {cap} (set {MAX_EPOCHS_ENV} to change)")
+        e = cap
+    limit = _num(train_limit or 0, "training images", 0, 10_000_000, integer=True)
+    img_cap = max_train_images()
+    if img_cap and (limit == 0 or limit > img_cap):
+        notes.append(f"training images capped at {img_cap} (set {MAX_IMAGES_ENV} to change)")
+        limit = img_cap
+    cfg = TrainConfig(
+        dataset=str(dataset), model=str(model),
+        latent_dim=_num(latent_dim, "latent size", 1, 512, integer=True),
+        epochs=e,
+        batch_size=_num(batch_size, "batch size", 1, 4096, integer=True),
+        lr=_num(lr, "learning rate", 1e-6, 1.0),
+        beta=_num(beta, "β", 0.0, 1000.0),
+        corruption=str(corruption or "none"),
+        train_limit=limit,
+        seed=_num(seed, "seed", 0, 2**31 - 1, integer=True),
+    )
+    try:
+        cfg.validate()
+    except ValueError as err:
+        raise UserInputError(str(err)) from None
+    return cfg, notes
+
+
+@dataclass
+class JobState:
+    status: str = "idle"  # idle, running, stopping, done, stopped, failed
+    name: str = ""
+    config: TrainConfig | None = None
+    device: str = ""
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+    done_batches: int = 0
+    total_batches: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    history: list[dict] = field(default_factory=list)
+    grid: np.ndarray | None = None  # originals (top) and reconstructions (bottom), display-ready
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "stopping")
+
+    @property
+    def fraction(self) -> float:
+        return self.done_batches / self.total_batches if self.total_batches else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.running or self.done_batches == 0 or not self.total_batches:
+            return None
+        spent = time.time() - self.started
+        return spent / self.done_batches * (self.total_batches - self.done_batches)
+
+
+class JobManager:
+    def __init__(self, registry: ModelRegistry, data_dir=None):
+        self.registry = registry
+        self.data_dir = data_dir
+        self._lock = threading.Lock()
+        self._state = JobState()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> JobState:
+        with self._lock:
+            s = replace(self._state)
+            s.history = [dict(h) for h in self._state.history]
+            s.notes = list(self._state.notes)
+            return s
+
+    def _update(self, **kw) -> None:
+        with self._lock:
+            for k, v in kw.items():
+                setattr(self._state, k, v)
+
+    def start(self, cfg: TrainConfig, name: str | None = None, notes: list[str] | None = None) -> JobState:
+        """Start a job; UserInputError if one is running. Returns the first snapshot."""
+        from vae_demo.train import default_name
+
+        with self._lock:
+            if self._state.running:
+                raise UserInputError(f"a training job is already running ({self._state.name}); "
+                                     "wait for it or press Stop")
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = name or f"{default_name(cfg)}_app{stamp}"
+            self._stop.clear()
+            self._state = JobState(status="running", name=name, config=cfg, device=device_description(),
+                                   message="loading data …", notes=list(notes or []), started=time.time())
+            self._thread = threading.Thread(target=self._run, args=(cfg, name), name=f"train-{name}", daemon=True)
+            self._thread.start()
+            return replace(self._state)
+
+    def stop(self) -> bool:
+        with self._lock:
+            if not self._state.running:
+                return False
+            self._state.status = "stopping"
+            self._state.message = "stopping after the current batch …"
+        self._stop.set()
+        return True
+
+    def wait(self, timeout: float | None = None) -> JobState:
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+        return self.snapshot()
+
+    def _run(self, cfg: TrainConfig, name: str) -> None:
+        from vae_demo.train import run
+
+        grid_x = None
+
+        def on_batch(done, total):
+            steps = max(1, total // cfg.epochs)
+            self._update(done_batches=done, total_batches=total,
+                         message=f"epoch {min(cfg.epochs, (done - 1) // steps + 1)} of {cfg.epochs}")
+            return self._stop.is_set()
+
+        def on_epoch(metrics, model):
+            nonlocal grid_x
+            picture = None
+            try:
+                if grid_x is None:
+                    from vae_demo.data import load_dataset
+
+                    test = load_dataset(cfg.dataset, "test", self.data_dir, download=False)
+                    grid_x = test.floats(slice(0, GRID_IMAGES))
+                with torch.no_grad():
+                    model.eval()
+                    recon = model.reconstruct(grid_x.to(model.device)).float().cpu()
+                picture = display(grid(torch.cat([grid_x, recon]), GRID_IMAGES), 720)
+            except Exception as err:  # a picture is nice to have, never worth failing the job
+                log.warning("recon grid failed: %s", err)
+            with self._lock:
+                self._state.history.append(dict(metrics))
+                if picture is not None:
+                    self._state.grid = picture
+                self._state.message = f"epoch {metrics.get('epoch')} of {cfg.epochs} done, checkpoint saved"
+                if not self._state.total_batches:  # PCA: no batches
+                    self._state.done_batches = self._state.total_batches = 1
+            return self._stop.is_set()
+
+        status, message = "done", ""
+        try:
+            result = run(cfg, name, self.data_dir, download_allowed(), self.registry.directory, on_epoch=on_epoch,
+                         on_batch=on_batch, progress=False)
+            if result.stopped or self._stop.is_set():
+                status = "stopped"
+                message = (f"stopped after {result.epochs_done} epoch(s); " +
+                           (f"checkpoint {name} saved" if result.epochs_done else "nothing was saved"))
+            else:
+                message = f"finished {result.epochs_done} epoch(s) in {result.wall_time_s:.1f} s; checkpoint {name} saved"
+        except TrainingError as err:
+            status, message = "failed", f"training failed: {err}"
+        except DataNotFoundError as err:
+            status, message = "failed", f"no training data: {err}"
+        except (CheckpointError, ValueError) as err:
+            status, message = "failed", f"failed: {err}"
+        except OSError as err:
+            status, message = "failed", (f"could not write the checkpoint to {self.registry.directory}: "
+                                         f"{err.strerror or err} (disk full or read-only?)")
+        except Exception as err:  # never let a job take the app down
+            log.error("training job crashed:\n%s", traceback.format_exc())
+            status, message = "failed", f"training crashed: {type(err).__name__}: {err}"
+        try:
+            self.registry.refresh()
+        except Exception as err:
+            log.warning("registry refresh after training failed: %s", err)
+        self._update(status=status, message=message, finished=time.time())

@@ -1,0 +1,347 @@
+"""The latent space: which dims matter, slider decoding, the 2-D map, the manifold grid, interpolation.
+
+Slider values are in *standard units* of each latent dim: ``z_d = mean_d + v · std_d``. For a VAE the
+prior is N(0, I), so mean 0 and std 1 and a slider value is z itself; for an autoencoder or PCA the
+mean and std come from the test-set encodings stored with the checkpoint (PCA: its eigenvalues), so
+±3 covers the data whatever the scale of the code.
+
+Everything expensive (encodings, KL per dim, projections, t-SNE) is computed once per model and
+cached on its registry entry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vae_demo.services.images import UserInputError, display, grid, to_uint8
+from vae_demo.services.registry import ModelEntry
+from vae_demo.services.testdata import TestImages
+
+MAX_SLIDERS = 16
+SLIDER_RANGE = 3.0
+ENCODE_LIMIT = 2000  # test images encoded when a checkpoint has no stored encodings
+KL_IMAGES = 1000  # test images used for the exact KL per dim of a VAE
+TSNE_POINTS = 2000  # t-SNE is O(n log n) but slow on two cores: a subsample
+
+
+# --- stored encodings and per-dim statistics --------------------------------------------------------
+
+def _cached(entry: ModelEntry, key, fn):
+    """entry.cache[key], computed by ``fn`` outside the lock (a slow t-SNE must not block sliders);
+    two racing callers may both compute it, the first result wins."""
+    with entry.lock:
+        if key in entry.cache:
+            return entry.cache[key]
+    value = fn()
+    with entry.lock:
+        return entry.cache.setdefault(key, value)
+
+
+def encodings(entry: ModelEntry, images: TestImages | None) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """(latents (N, D) float32, labels (N,), source) of test images, or None when there are none.
+
+    Preferred source: the encodings stored in the checkpoint (no data needed). Fallback: encode up to
+    ENCODE_LIMIT test images now (cached)."""
+
+    def compute():
+        ex = entry.ckpt.extras
+        if "test_latents" in ex and ex["test_latents"].ndim == 2 and ex["test_latents"].shape[1] == entry.latent_dim:
+            z = ex["test_latents"].float().numpy()
+            labels = ex.get("test_labels")
+            y = labels.long().numpy() if labels is not None and len(labels) == len(z) else np.zeros(len(z), int)
+            return np.nan_to_num(z), y, "stored with the checkpoint"
+        s = images.get(entry.dataset) if images is not None else None
+        if s is None:
+            return None
+        x = s.floats(slice(0, ENCODE_LIMIT))
+        with torch.no_grad():
+            z = torch.cat([entry.model.embed(x[i:i + 500]).float() for i in range(0, len(x), 500)])
+        return z.numpy(), s.labels[:ENCODE_LIMIT].numpy(), "encoded from the test images"
+
+    return _cached(entry, "encodings", compute)
+
+
+@dataclass
+class LatentStats:
+    mean: np.ndarray  # (D,)
+    std: np.ndarray  # (D,)
+    score: np.ndarray  # (D,) informativeness, larger first
+    order: np.ndarray  # dims sorted by score, descending
+    what: str  # what the score is, for the UI
+
+    @property
+    def shown(self) -> np.ndarray:
+        return self.order[:MAX_SLIDERS]
+
+
+def latent_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
+    """Mean, std and informativeness order of the latent dims.
+
+    - VAE: mean KL(q(z_d|x) ‖ N(0,1)) per dim over test images (exact, from the encoder's mean and
+      log-variance) when test images are present; otherwise the variance of the stored posterior
+      means ("activity", which ranks dims the same way in practice). Mean 0, std 1 (the prior).
+    - PCA: the eigenvalues (variance explained); mean 0, std √eigenvalue.
+    - AE: the variance of the test encodings.
+    """
+    return _cached(entry, "stats", lambda: _compute_stats(entry, images))
+
+
+def _compute_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
+    d = entry.latent_dim
+    model = entry.model
+    if entry.is_pca:
+        var = model.variances[:d].double().numpy()
+        std = np.sqrt(np.maximum(var, 1e-12))
+        return LatentStats(np.zeros(d), std, var, np.argsort(-var, kind="stable"), "variance explained (eigenvalue)")
+    enc = encodings(entry, images)
+    if entry.is_vae:
+        s = images.get(entry.dataset) if images is not None else None
+        if s is not None:
+            x = s.floats(slice(0, KL_IMAGES))
+            with torch.no_grad():
+                mu, logvar = model.encode(x)
+                kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+            score = kl.double().mean(0).numpy()
+            what = "mean KL per dim (nats)"
+        elif enc is not None:
+            score = enc[0].astype(np.float64).var(0)
+            what = "variance of the posterior means (activity)"
+        else:
+            score = np.zeros(d)
+            what = "unordered (no encodings stored)"
+        return LatentStats(np.zeros(d), np.ones(d), score, np.argsort(-score, kind="stable"), what)
+    if enc is None:
+        return LatentStats(np.zeros(d), np.ones(d), np.zeros(d), np.arange(d), "unordered (no encodings stored)")
+    z = enc[0].astype(np.float64)
+    var = z.var(0)
+    return LatentStats(z.mean(0), np.sqrt(np.maximum(var, 1e-12)), var, np.argsort(-var, kind="stable"),
+                       "variance of the codes")
+
+
+# --- sliders ----------------------------------------------------------------------------------------
+
+def clean_values(values, n: int, name: str = "latent values") -> np.ndarray:
+    """A list from the UI/API → float array of length n, NaN → 0, clamped to ±SLIDER_RANGE."""
+    try:
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise UserInputError(f"{name} must be numbers") from None
+    if len(v) != n:
+        raise UserInputError(f"{name}: expected {n} numbers (the model's latent size), got {len(v)}")
+    return np.clip(np.nan_to_num(v, nan=0.0, posinf=SLIDER_RANGE, neginf=-SLIDER_RANGE), -SLIDER_RANGE, SLIDER_RANGE)
+
+
+def to_latent(stats: LatentStats, values: np.ndarray) -> torch.Tensor:
+    """Standard units → a latent batch (1, D)."""
+    return torch.from_numpy((stats.mean + values * stats.std).astype(np.float32)).unsqueeze(0)
+
+
+def from_latent(stats: LatentStats, z: torch.Tensor) -> np.ndarray:
+    v = (z.detach().double().cpu().numpy().reshape(-1) - stats.mean) / stats.std
+    return np.clip(np.nan_to_num(v), -SLIDER_RANGE, SLIDER_RANGE)
+
+
+@torch.no_grad()
+def decode(entry: ModelEntry, z: torch.Tensor, size: int = 224) -> np.ndarray:
+    return display(entry.model.decode(z)[0], size)
+
+
+def slider_decode(entry: ModelEntry, stats: LatentStats, base, shown_values) -> tuple[np.ndarray, np.ndarray]:
+    """The slider handler: ``base`` (all D dims, standard units) with the shown dims replaced by
+    ``shown_values`` (in ``stats.shown`` order) → (image, full values)."""
+    d = entry.latent_dim
+    v = clean_values(base, d, "base latent")
+    shown = stats.shown
+    sv = np.asarray(shown_values, dtype=np.float64).reshape(-1)[: len(shown)]
+    sv = np.clip(np.nan_to_num(sv), -SLIDER_RANGE, SLIDER_RANGE)
+    v[shown[: len(sv)]] = sv
+    return decode(entry, to_latent(stats, v)), v
+
+
+def random_values(entry: ModelEntry, seed=None) -> np.ndarray:
+    """A draw from the prior (VAE) or from N(0, 1) in standard units (AE/PCA: a Gaussian fit)."""
+    rng = np.random.default_rng(None if seed is None else int(seed))
+    return np.clip(rng.standard_normal(entry.latent_dim), -SLIDER_RANGE, SLIDER_RANGE)
+
+
+@torch.no_grad()
+def encode_values(entry: ModelEntry, stats: LatentStats, x: torch.Tensor) -> np.ndarray:
+    """Standard-unit values of an image's code (a VAE's posterior mean)."""
+    return from_latent(stats, entry.model.embed(x.to(torch.float32)))
+
+
+def slider_labels(entry: ModelEntry, stats: LatentStats) -> list[str]:
+    out = []
+    for rank, d in enumerate(stats.shown):
+        out.append(f"#{rank + 1}: z[{d}] · {stats.score[d]:.3g}")
+    return out
+
+
+# --- the latent map ----------------------------------------------------------------------------------
+
+@dataclass
+class LatentMap:
+    xy: np.ndarray  # (N, 2)
+    labels: np.ndarray  # (N,)
+    latents: np.ndarray  # (N, D), the codes the points come from
+    method: str  # "native", "pca" or "tsne"
+    center: np.ndarray | None  # PCA projection: z = center + x·axes[0] + y·axes[1]
+    axes: np.ndarray | None
+    source: str
+    note: str
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        lo = np.percentile(self.xy, 1, axis=0)
+        hi = np.percentile(self.xy, 99, axis=0)
+        pad = 0.05 * np.maximum(hi - lo, 1e-6)
+        return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
+
+    def latent_at(self, x: float, y: float) -> torch.Tensor:
+        """The latent code for a map position: itself (2-D model), the inverse PCA projection, or
+        (t-SNE, which has no inverse) the code of the nearest point."""
+        x = float(np.nan_to_num(x))
+        y = float(np.nan_to_num(y))
+        if self.method == "native":
+            z = np.array([x, y])
+        elif self.method == "pca":
+            z = self.center + x * self.axes[0] + y * self.axes[1]
+        else:
+            i = int(np.argmin(((self.xy - [x, y]) ** 2).sum(1)))
+            z = self.latents[i]
+        return torch.from_numpy(np.asarray(z, dtype=np.float32)).unsqueeze(0)
+
+
+MAP_METHODS = ("auto", "pca", "tsne")
+
+
+def latent_map(entry: ModelEntry, images: TestImages | None, method: str = "auto") -> LatentMap:
+    """The points of the latent map (cached per model and method). Raises UserInputError when the
+    checkpoint stores no encodings and there are no test images to encode."""
+    if method not in MAP_METHODS:
+        raise UserInputError(f"unknown projection {str(method)[:20]!r}; choose auto, pca or tsne")
+    if method == "auto":
+        method = "native" if entry.latent_dim == 2 else "pca"
+    if method == "pca" and entry.latent_dim <= 2:
+        method = "native"
+    return _cached(entry, ("map", method), lambda: _compute_map(entry, images, method))
+
+
+def _compute_map(entry: ModelEntry, images, method: str) -> LatentMap:
+    enc = encodings(entry, images)
+    if enc is None:
+        raise UserInputError(f"{entry.name} stores no test encodings and there are no test images to encode")
+    z, y, source = enc
+    if method == "native":
+        xy = z[:, :2] if z.shape[1] >= 2 else np.concatenate([z, np.zeros_like(z)], 1)
+        return LatentMap(xy.astype(np.float64), y, z, "native", None, None, source,
+                         "the latent space itself (z is 2-D)")
+    if method == "pca":
+        center = z.mean(0)
+        _, s, vt = np.linalg.svd((z - center).astype(np.float64), full_matrices=False)
+        axes = vt[:2]
+        xy = (z - center) @ axes.T
+        explained = (s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12)
+        return LatentMap(xy, y, z, "pca", center, axes, source,
+                         f"PCA projection of the {z.shape[1]}-D codes ({explained:.0%} of their variance)")
+    from sklearn.manifold import TSNE
+
+    n = min(len(z), TSNE_POINTS)
+    xy = TSNE(n_components=2, init="pca", perplexity=30, random_state=0, max_iter=500).fit_transform(z[:n])
+    return LatentMap(xy.astype(np.float64), y[:n], z[:n], "tsne", None, None, source,
+                     f"t-SNE of {n} codes (no inverse: a position decodes its nearest point)")
+
+
+def map_figure(m: LatentMap, class_names, point: tuple[float, float] | None = None, title: str = ""):
+    """Plotly scatter, one trace per class (hover shows the class), plus a crosshair at ``point``."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for c in np.unique(m.labels):
+        sel = m.labels == c
+        name = class_names[int(c)] if 0 <= int(c) < len(class_names) else str(c)
+        fig.add_trace(go.Scattergl(
+            x=m.xy[sel, 0], y=m.xy[sel, 1], mode="markers", name=name,
+            marker={"size": 4, "opacity": 0.7}, hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+        ))
+    if point is not None:
+        x, y = point
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name="decoded point",
+                                 marker={"symbol": "cross-thin-open", "size": 26, "line": {"width": 3, "color": "black"}},
+                                 hovertemplate="decoded point (%{x:.2f}, %{y:.2f})<extra></extra>"))
+        fig.add_hline(y=y, line_width=1, line_dash="dot", line_color="black")
+        fig.add_vline(x=x, line_width=1, line_dash="dot", line_color="black")
+    x0, x1, y0, y1 = m.extent
+    axis = {"native": ("z[0]", "z[1]"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[m.method]
+    fig.update_layout(title=title or m.note, xaxis_title=axis[0], yaxis_title=axis[1], height=520,
+                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"itemsizing": "constant"},
+                      xaxis={"range": [x0, x1]}, yaxis={"range": [y0, y1]}, template="plotly_white")
+    return fig
+
+
+@torch.no_grad()
+def manifold_grid(entry: ModelEntry, m: LatentMap, k: int = 15) -> np.ndarray:
+    """Decode a k×k grid of map positions over the map's extent (top row = largest y)."""
+    if m.method == "tsne":
+        raise UserInputError("a t-SNE map has no inverse: the manifold grid needs the native or PCA map")
+    k = int(min(max(int(np.nan_to_num(k, nan=15)), 2), 30))
+    x0, x1, y0, y1 = m.extent
+    zs = [m.latent_at(x, y) for y in np.linspace(y1, y0, k) for x in np.linspace(x0, x1, k)]
+    imgs = entry.model.decode(torch.cat(zs))
+    return display(grid(imgs, k, pad=0), 720)
+
+
+# --- interpolation ----------------------------------------------------------------------------------
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between codes (falls back to linear when they are nearly parallel)."""
+    a, b = z0.reshape(-1).double(), z1.reshape(-1).double()
+    cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    t = t.double().view(-1, 1)
+    if float(omega) < 1e-4:
+        out = (1 - t) * a + t * b
+    else:
+        so = torch.sin(omega)
+        out = torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+    return out.float()
+
+
+def clamp_steps(steps) -> int:
+    try:
+        s = float(steps)
+    except (TypeError, ValueError):
+        raise UserInputError("steps must be a number") from None
+    return int(min(max(int(np.nan_to_num(s, nan=8)), 2), 24))
+
+
+@torch.no_grad()
+def interpolate(entry: ModelEntry, xa: torch.Tensor, xb: torch.Tensor, steps=8) -> dict[str, torch.Tensor]:
+    """Three paths from image a to image b, each (steps, C, H, W): pixel blend, latent linear, latent slerp."""
+    n = clamp_steps(steps)
+    t = torch.linspace(0, 1, n)
+    za, zb = entry.model.embed(xa), entry.model.embed(xb)
+    pixel = (1 - t.view(-1, 1, 1, 1)) * xa + t.view(-1, 1, 1, 1) * xb
+    linear = entry.model.decode((1 - t.view(-1, 1)) * za + t.view(-1, 1) * zb)
+    spherical = entry.model.decode(slerp(za, zb, t))
+    return {"pixel": pixel, "linear": linear, "slerp": spherical}
+
+
+def path_strip(images: torch.Tensor, height: int = 112) -> np.ndarray:
+    """A row of images with 1-pixel gaps, upscaled (nearest) so each is about ``height`` pixels tall."""
+    strip = to_uint8(grid(images, len(images), pad=1))
+    f = max(1, height // images.shape[-2])
+    return np.repeat(np.repeat(strip, f, axis=0), f, axis=1)
+
+
+def gif_frames(images: torch.Tensor, size: int = 224) -> list[np.ndarray]:
+    return [display(im, size) for im in images]
+
+
+def angle_between(za: torch.Tensor, zb: torch.Tensor) -> float:
+    a, b = za.reshape(-1).double(), zb.reshape(-1).double()
+    return math.degrees(float(torch.arccos((a @ b / (a.norm() * b.norm()).clamp_min(1e-12)).clamp(-1, 1))))

@@ -1,0 +1,173 @@
+"""The model registry: every checkpoint in the checkpoints folder, loaded once, shared by all tabs.
+
+``refresh()`` rescans the folder (after a training job, or when someone presses "refresh"):
+new or changed checkpoints are loaded, vanished ones dropped, unchanged ones kept as they are.
+A checkpoint that cannot be loaded (bad JSON, missing or tampered weights, weights that do not fit)
+is skipped with a warning naming its file; the others keep serving. Nothing depends on particular
+checkpoint names: pickers list whatever fits the dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from vae_demo.checkpoints import Checkpoint, CheckpointError, checkpoint_dir, load_checkpoint
+from vae_demo.corruptions import parse_spec
+from vae_demo.services.images import UserInputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelEntry:
+    """One loaded checkpoint plus lazily computed, cached facts about its latent space."""
+
+    name: str
+    ckpt: Checkpoint
+    stamp: tuple  # (mtime_ns, size) of its two files: a change means reload
+    cache: dict = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.ckpt.model
+
+    @property
+    def meta(self) -> dict:
+        return self.ckpt.meta
+
+    @property
+    def dataset(self) -> str:
+        return self.ckpt.meta["dataset"]
+
+    @property
+    def kind(self) -> str:
+        return self.ckpt.meta["model"]
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.model.latent_dim)
+
+    @property
+    def is_vae(self) -> bool:
+        return bool(getattr(self.model, "generative", False))
+
+    @property
+    def is_pca(self) -> bool:
+        return self.kind == "pca"
+
+    @property
+    def corruption(self) -> str:
+        try:
+            return str(parse_spec(self.meta.get("corruption", "none")))
+        except ValueError:
+            return "none"
+
+    @property
+    def is_restorer(self) -> bool:
+        """Trained to undo corruptions ('mix' or a fixed one): a blind restorer."""
+        return self.corruption != "none"
+
+    @property
+    def label(self) -> str:
+        """Dropdown text: name and what it is."""
+        desc = getattr(self.model, "description", self.kind) or self.kind
+        extra = f", restorer trained on {self.corruption}" if self.is_restorer else ""
+        beta = self.meta.get("hparams", {}).get("beta")
+        if self.is_vae and beta not in (None, 1, 1.0):
+            extra += f", β={beta:g}"
+        return f"{self.name} — {desc}, z={self.latent_dim}{extra}"
+
+
+class ModelRegistry:
+    """Thread-safe cache of loaded checkpoints from one folder (default: ``$VAE_DEMO_CHECKPOINTS``)."""
+
+    def __init__(self, directory=None, device: str = "cpu"):
+        self.directory = Path(checkpoint_dir(directory))
+        self.device = device
+        self._lock = threading.RLock()
+        self._entries: dict[str, ModelEntry] = {}
+        self.warnings: list[str] = []
+        self.version = 0  # bumped whenever the set of models changes
+        self.refresh()
+
+    def _stamp(self, name: str) -> tuple:
+        out = []
+        for suffix in (".json", ".safetensors"):
+            st = (self.directory / f"{name}{suffix}").stat()
+            out += [st.st_mtime_ns, st.st_size]
+        return tuple(out)
+
+    def refresh(self) -> list[str]:
+        """Rescan the folder; returns the warnings (one per skipped file)."""
+        with self._lock:
+            warnings: list[str] = []
+            seen = set()
+            changed = False
+            stems = sorted(p.stem for p in self.directory.glob("*.json")) if self.directory.is_dir() else []
+            for stem in stems:
+                seen.add(stem)
+                try:
+                    stamp = self._stamp(stem)
+                except OSError:
+                    warnings.append(f"skipped checkpoint {stem}.json: {stem}.safetensors is missing")
+                    stamp = None
+                old = self._entries.get(stem)
+                if stamp is not None and old is not None and old.stamp == stamp:
+                    continue
+                if old is not None:
+                    del self._entries[stem]
+                    changed = True
+                if stamp is None:
+                    continue
+                try:
+                    ckpt = load_checkpoint(stem, self.directory, device=self.device)
+                except (CheckpointError, OSError, RuntimeError, ValueError, KeyError) as err:
+                    warnings.append(f"skipped checkpoint {stem}.safetensors: {err}")
+                    continue
+                self._entries[stem] = ModelEntry(stem, ckpt, stamp)
+                changed = True
+            for gone in set(self._entries) - seen:
+                del self._entries[gone]
+                changed = True
+            self.warnings = warnings
+            for w in warnings:
+                log.warning(w)
+            if changed:
+                self.version += 1
+            return list(warnings)
+
+    def entries(self, dataset: str | None = None) -> list[ModelEntry]:
+        """Loaded models (for one dataset), restorers first, then VAEs, AEs, PCA; by name within."""
+        with self._lock:
+            out = [e for e in self._entries.values() if dataset is None or e.dataset == dataset]
+
+        def rank(e: ModelEntry):
+            return (0 if e.is_restorer else 1 if e.is_vae else 3 if e.is_pca else 2, e.name)
+
+        return sorted(out, key=rank)
+
+    def names(self, dataset: str | None = None) -> list[str]:
+        return [e.name for e in self.entries(dataset)]
+
+    def choices(self, dataset: str | None = None, where=None) -> list[tuple[str, str]]:
+        """(label, name) pairs for a ``gr.Dropdown``; ``where`` filters entries."""
+        return [(e.label, e.name) for e in self.entries(dataset) if where is None or where(e)]
+
+    def get(self, name: str, dataset: str | None = None) -> ModelEntry:
+        """The model called ``name``; UserInputError if unknown or from another dataset."""
+        with self._lock:
+            entry = self._entries.get(name) if isinstance(name, str) else None
+        if entry is None:
+            if not name:
+                raise UserInputError("no model chosen" + (f" (none is available for {dataset})" if dataset and
+                                                          not self.names(dataset) else ""))
+            raise UserInputError(f"unknown model {str(name)[:80]!r}: press ↻ to rescan the checkpoints")
+        if dataset is not None and entry.dataset != dataset:
+            raise UserInputError(f"model {name} was trained on {entry.dataset}, not {dataset}")
+        return entry

@@ -1,0 +1,146 @@
+"""Tab 4 — Interpolation: pixel blend vs latent linear vs latent spherical, and a GIF of the path."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import gradio as gr
+
+from vae_demo.data import dataset_info
+from vae_demo.services import latent
+from vae_demo.services.images import display, write_gif
+from vae_demo.ui.common import Context, as_tensor, explain, safe
+
+EXPLAIN = r"""
+**Two ways to go from A to B.** A *pixel* blend $x_t=(1-t)\,x_A+t\,x_B$ is a double exposure: halfway it
+is neither. A *latent* path encodes both, moves between the codes and decodes every step, so each frame
+is something the model thinks is a plausible image: $x_t = g\big((1-t)\,z_A + t\,z_B\big)$.
+Under a Gaussian prior most probability mass sits on a shell of radius $\approx\sqrt{d}$, and the straight
+line between two codes passes closer to the origin than either; **spherical** interpolation keeps the norm:
+$$\mathrm{slerp}(z_A,z_B;t)=\frac{\sin((1-t)\Omega)}{\sin\Omega}z_A+\frac{\sin(t\Omega)}{\sin\Omega}z_B,
+\qquad \cos\Omega=\frac{z_A\cdot z_B}{\lVert z_A\rVert\,\lVert z_B\rVert}.$$
+"""
+
+GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
+
+
+def _prune_old_gifs(max_age_s: float = 3600) -> None:
+    """GIFs are per request; drop ones older than an hour so a long-running Space does not fill up."""
+    now = time.time()
+    for p in GIF_DIR.glob("latent_path_*.gif"):
+        try:
+            if now - p.stat().st_mtime > max_age_s:
+                p.unlink()
+        except OSError:
+            pass
+
+
+def build(ctx: Context) -> None:
+    with gr.Row():
+        model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model")
+        steps = gr.Slider(2, 24, value=8, step=1, label="Steps N", elem_id="interp-steps")
+    with gr.Row():
+        with gr.Column():
+            a_img = gr.Image(label="A", type="numpy", interactive=False, height=160, format="png", buttons=[],
+                             elem_id="interp-a")
+            with gr.Row():
+                a_idx = gr.Number(label="A: test image #", value=0, precision=0, minimum=0, elem_id="interp-a-index")
+                a_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-a-class")
+            a_cur = gr.Button("A = image picked in “Corrupt & restore”", size="sm")
+        with gr.Column():
+            b_img = gr.Image(label="B", type="numpy", interactive=False, height=160, format="png", buttons=[],
+                             elem_id="interp-b")
+            with gr.Row():
+                b_idx = gr.Number(label="B: test image #", value=1, precision=0, minimum=0, elem_id="interp-b-index")
+                b_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-b-class")
+            rand = gr.Button("Random pair", elem_id="interp-random")
+    go = gr.Button("Interpolate", variant="primary", elem_id="interp-go")
+    pixel = gr.Image(label="pixel blend", type="numpy", interactive=False, format="png", buttons=[],
+                     elem_id="interp-pixel")
+    lin = gr.Image(label="latent, linear", type="numpy", interactive=False, format="png", buttons=[],
+                   elem_id="interp-linear")
+    sph = gr.Image(label="latent, spherical (slerp)", type="numpy", interactive=False, format="png", buttons=[],
+                   elem_id="interp-slerp")
+    with gr.Row():
+        gif = gr.Image(label="latent path, animated", type="filepath", interactive=False, height=240,
+                       buttons=[], elem_id="interp-gif")
+        download = gr.DownloadButton("Download the GIF", value=None, elem_id="interp-download")
+        info = gr.Markdown("", elem_id="interp-info")
+    explain(EXPLAIN)
+    xa = gr.State(None)
+    xb = gr.State(None)
+
+    @safe(2)
+    def by_index(dataset, i):
+        x, _, _ = ctx.images.image(dataset, i)
+        return x.numpy(), display(x[0], 160)
+
+    @safe(3)
+    def by_class(dataset, label):
+        if label is None or label == "":
+            return gr.skip(), gr.skip(), gr.skip()
+        i = ctx.images.random_index(dataset, label=int(label))
+        x, i, _ = ctx.images.image(dataset, i)
+        return x.numpy(), display(x[0], 160), i
+
+    @safe(6)
+    def random_pair(dataset):
+        i, j = ctx.images.random_index(dataset), ctx.images.random_index(dataset)
+        a, b = by_index(dataset, i), by_index(dataset, j)
+        return (*a, i, *b, j)
+
+    @safe(2)
+    def from_current(dataset, x):
+        t = as_tensor(x, dataset)
+        return t.numpy(), display(t[0], 160)
+
+    @safe(6)
+    def run(dataset, name, x_a, x_b, n):
+        e = ctx.registry.get(name, dataset)
+        ta, tb = as_tensor(x_a, dataset), as_tensor(x_b, dataset)
+        rows = latent.interpolate(e, ta, tb, n)
+        GIF_DIR.mkdir(parents=True, exist_ok=True)
+        _prune_old_gifs()
+        path = write_gif(latent.gif_frames(rows["slerp"]), GIF_DIR / f"latent_path_{uuid.uuid4().hex[:10]}.gif")
+        with_angle = latent.angle_between(e.model.embed(ta), e.model.embed(tb))
+        text = (f"{len(rows['linear'])} steps with {e.name}; the codes are {with_angle:.0f}° apart. "
+                "The GIF plays the spherical path forth and back.")
+        return (latent.path_strip(rows["pixel"]), latent.path_strip(rows["linear"]),
+                latent.path_strip(rows["slerp"]), str(path), gr.update(value=str(path)), text)
+
+    @safe(2)
+    def on_dataset(dataset):
+        names = dataset_info(dataset).class_names
+        choices = [(n, i) for i, n in enumerate(names)]
+        return gr.update(choices=choices, value=None), gr.update(choices=choices, value=None)
+
+    def relist(dataset, current):
+        return ctx.model_dropdown_update(dataset, current)
+
+    outs = [pixel, lin, sph, gif, download, info]
+    run_inputs = [ctx.dataset, model, xa, xb, steps]
+    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    ctx.dataset.change(on_dataset, ctx.dataset, [a_cls, b_cls], show_progress="hidden")
+    ctx.dataset.change(by_index, [ctx.dataset, a_idx], [xa, a_img]).then(by_index, [ctx.dataset, b_idx], [xb, b_img])
+    a_idx.submit(by_index, [ctx.dataset, a_idx], [xa, a_img])
+    b_idx.submit(by_index, [ctx.dataset, b_idx], [xb, b_img])
+    a_cls.input(by_class, [ctx.dataset, a_cls], [xa, a_img, a_idx])
+    b_cls.input(by_class, [ctx.dataset, b_cls], [xb, b_img, b_idx])
+    a_cur.click(from_current, [ctx.dataset, ctx.current], [xa, a_img])
+    rand.click(random_pair, ctx.dataset, [xa, a_img, a_idx, xb, b_img, b_idx]).then(run, run_inputs, outs)
+    go.click(run, run_inputs, outs)
+    steps.release(run, run_inputs, outs, show_progress="hidden", trigger_mode="always_last")
+
+    def initial(dataset, i, j, current, n):
+        a, b = by_index(dataset, i), by_index(dataset, j)
+        models = relist(dataset, current)
+        name = models.get("value") if isinstance(models, dict) else None
+        result = run(dataset, name, a[0], b[0], n) if name and a[0] is not None and b[0] is not None \
+            else tuple(gr.skip() for _ in outs)
+        return (models, *on_dataset(dataset), *a, *b, *result)
+
+    ctx.load_events.append((initial, [ctx.dataset, a_idx, b_idx, model, steps],
+                            [model, a_cls, b_cls, xa, a_img, xb, b_img, *outs]))

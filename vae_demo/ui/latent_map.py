@@ -1,0 +1,90 @@
+"""Tab 3 — Latent map: test-set codes as a scatter coloured by class; decode any position."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from vae_demo.data import dataset_info
+from vae_demo.services import latent
+from vae_demo.ui.common import Context, explain, safe
+
+EXPLAIN = r"""
+**Where the test images land.** Each dot is the code of one test image (a VAE's posterior mean
+$\mu_\phi(x)$), coloured by its class. With a 2-D latent space the map *is* the space; otherwise it is a
+PCA projection of the codes, and a position $(x, y)$ decodes as $z = \bar z + x\,u_1 + y\,u_2$ (mean code
+plus the two principal directions). t-SNE keeps neighbourhoods better but has no inverse: a position then
+decodes the code of the nearest dot. A VAE's KL term pulls the codes towards $\mathcal N(0, I)$, so its
+map is compact and has few holes; a plain autoencoder's map can have gaps that decode to nonsense.
+The **manifold** below decodes a regular grid over the map: the model's whole repertoire at a glance.
+"""
+
+
+def build(ctx: Context) -> None:
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                model = gr.Dropdown(label="Model", choices=[], elem_id="map-model")
+                method = gr.Radio([("auto (native 2-D, else PCA)", "auto"), ("PCA", "pca"),
+                                   ("t-SNE (slow the first time)", "tsne")], value="auto", label="Projection",
+                                  elem_id="map-method")
+            plot = gr.Plot(label="Latent map", elem_id="map-plot")
+            info = gr.Markdown("", elem_id="map-info")
+        with gr.Column(scale=2, min_width=280):
+            x = gr.Slider(-3, 3, value=0, step=0.01, label="x", elem_id="map-x")
+            y = gr.Slider(-3, 3, value=0, step=0.01, label="y", elem_id="map-y")
+            decoded = gr.Image(label="Decoded at the crosshair", type="numpy", interactive=False, height=260,
+                               format="png", elem_id="map-decoded", buttons=[])
+            manifold = gr.Image(label="Decoded manifold over the map", type="numpy", interactive=False,
+                                format="png", elem_id="map-manifold", visible=False)
+    explain(EXPLAIN)
+
+    def _map(dataset, name, how):
+        e = ctx.registry.get(name, dataset)
+        return e, latent.latent_map(e, ctx.images, how)
+
+    def _figure(dataset, e, m, px, py):
+        return latent.map_figure(m, dataset_info(dataset).class_names, (px, py),
+                                 title=f"{e.name}: {len(m.xy)} test images")
+
+    @safe(6)
+    def on_model(dataset, name, how):
+        if not name:
+            return None, f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update(), None, \
+                gr.update(visible=False)
+        e, m = _map(dataset, name, how)
+        x0, x1, y0, y1 = m.extent
+        cx, cy = round((x0 + x1) / 2, 2), round((y0 + y1) / 2, 2)
+        step_x, step_y = max((x1 - x0) / 200, 1e-3), max((y1 - y0) / 200, 1e-3)
+        show_grid = m.method != "tsne"
+        grid_img = latent.manifold_grid(e, m) if show_grid else None
+        text = (f"{m.note}. {len(m.xy)} points, one per test image (codes {m.source}); "
+                "drag x/y to move the crosshair"
+                + ("; the manifold below decodes a 15×15 grid over this extent." if show_grid else "."))
+        return (_figure(dataset, e, m, cx, cy), text,
+                gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x),
+                gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y),
+                latent.decode(e, m.latent_at(cx, cy)),
+                gr.update(value=grid_img, visible=show_grid))
+
+    @safe(1)
+    def on_move(dataset, name, how, px, py):
+        e, m = _map(dataset, name, how)
+        return latent.decode(e, m.latent_at(px, py))
+
+    @safe(1)
+    def on_release(dataset, name, how, px, py):
+        e, m = _map(dataset, name, how)
+        return _figure(dataset, e, m, px, py)
+
+    def relist(dataset, current):
+        return ctx.model_dropdown_update(dataset, current)
+
+    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
+          [plot, info, x, y, decoded, manifold], show_progress="minimal")
+    for s in (x, y):
+        s.input(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
+                trigger_mode="always_last", concurrency_limit=None)
+        s.release(on_release, [ctx.dataset, model, method, x, y], plot, show_progress="hidden",
+                  trigger_mode="always_last")
+    ctx.load_events.append((relist, [ctx.dataset, model], [model]))

@@ -1,0 +1,141 @@
+"""Tab 5 — Train: one background job at a time, live curves and reconstructions, Stop."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from vae_demo.corruptions import KINDS
+from vae_demo.models import MODELS
+from vae_demo.services.jobs import JobState, device_description, make_config, max_epochs
+from vae_demo.services.restore import default_severity
+from vae_demo.ui.common import Context, explain, safe
+
+EXPLAIN = r"""
+**What the loss is.** An autoencoder minimises the reconstruction error. A VAE maximises the evidence
+lower bound (ELBO) on $\log p(x)$:
+$$\log p(x) \;\ge\; \mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big] \;-\; \beta\,\mathrm{KL}\big(q_\phi(z\mid x)\,\Vert\,p(z)\big),$$
+so the curves show the two terms: *recon* ($-\log p_\theta(x\mid z)$, binary cross-entropy summed over
+pixels) and *kl*, with loss = recon + β·kl. For a Gaussian encoder $q_\phi(z\mid x)=\mathcal N(\mu,\mathrm{diag}\,\sigma^2)$
+the KL has a closed form, and sampling uses the **reparameterization trick** $z=\mu+\sigma\odot\varepsilon$,
+$\varepsilon\sim\mathcal N(0,I)$, so gradients flow through $\mu$ and $\sigma$. β > 1 trades sharpness for a
+smoother, more disentangled latent space. With a corruption, the model learns to denoise: inputs are
+corrupted, targets stay clean. The checkpoint is saved after every epoch and appears in every tab.
+"""
+
+CORRUPTION_CHOICES = [("none (plain autoencoder)", "none"), ("mix (blind restorer)", "mix")] + [
+    (f"{k}:{default_severity(k):g}", f"{k}:{default_severity(k):g}") for k in KINDS
+]
+METRIC_KEYS = ("loss", "recon", "kl", "psnr")
+
+
+def curves_figure(history: list[dict]):
+    """Loss terms per epoch, train (solid) and test (dashed); PSNR on its own axis."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss terms (per image)", "test PSNR (dB)"))
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    for key in ("loss", "recon", "kl"):
+        for split, dash in (("train", "solid"), ("test", "dash")):
+            k = f"{split}_{key}"
+            if any(k in h for h in history):
+                fig.add_trace(go.Scatter(x=epochs, y=[h.get(k) for h in history], name=f"{split} {key}",
+                                         mode="lines+markers", line={"dash": dash}), row=1, col=1)
+    if any("test_psnr" in h for h in history):
+        fig.add_trace(go.Scatter(x=epochs, y=[h.get("test_psnr") for h in history], name="test PSNR",
+                                 mode="lines+markers"), row=1, col=2)
+    fig.update_layout(height=340, margin={"l": 40, "r": 10, "t": 40, "b": 40}, template="plotly_white")
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    return fig
+
+
+def status_text(s: JobState) -> str:
+    if s.status == "idle":
+        return f"No training job yet. Training runs on **{device_description()}**."
+    eta = s.eta_s
+    parts = [f"**{s.status}** · `{s.name}` on {s.device}", s.message]
+    if s.running and s.total_batches:
+        parts.append(f"{s.fraction:.0%} of the batches" + (f", about {eta:.0f} s left" if eta is not None else ""))
+    if s.notes:
+        parts.append("; ".join(s.notes))
+    return " — ".join(p for p in parts if p)
+
+
+def build(ctx: Context) -> None:
+    gr.Markdown(f"Training runs on **{device_description()}**. One job at a time for the whole app; "
+                f"epochs are capped at {max_epochs()} here.", elem_id="train-device")
+    with gr.Row():
+        model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value="conv_vae",
+                            label="Model", elem_id="train-model")
+        latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent")
+        beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (KL weight, VAEs)", elem_id="train-beta")
+        corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
+                                 elem_id="train-corruption")
+    with gr.Row():
+        epochs = gr.Number(value=2, precision=0, minimum=1, maximum=max_epochs(), label="Epochs",
+                           elem_id="train-epochs")
+        batch = gr.Number(value=128, precision=0, minimum=1, maximum=4096, label="Batch size", elem_id="train-batch")
+        lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
+        limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
+                          elem_id="train-limit")
+    with gr.Row():
+        start = gr.Button("Train", variant="primary", elem_id="train-start")
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+    status = gr.Markdown(status_text(ctx.jobs.snapshot()), elem_id="train-status")
+    with gr.Row():
+        curves = gr.Plot(label="Loss curves", elem_id="train-curves")
+        recon = gr.Image(label="Test images (top) and reconstructions (bottom), after each epoch", type="numpy",
+                         interactive=False, format="png", buttons=[], elem_id="train-recon")
+    explain(EXPLAIN)
+
+    def _outputs(s: JobState, version):
+        return (status_text(s), curves_figure(s.history) if s.history else None,
+                s.grid if s.grid is not None else gr.skip(), version)
+
+    def follow(progress=gr.Progress()):  # noqa: B008  (gradio injects the tracker through this default)
+        """Stream the running job's state to this page until it ends."""
+        last_epochs = -1
+        s = ctx.jobs.snapshot()
+        while s.running:
+            if s.total_batches:
+                eta = s.eta_s
+                progress(s.fraction, desc=s.message + (f" · ETA {eta:.0f} s" if eta is not None else ""))
+            else:
+                progress(None, desc=s.message)
+            if len(s.history) != last_epochs:
+                last_epochs = len(s.history)
+                yield _outputs(s, gr.skip())
+            else:
+                yield status_text(s), gr.skip(), gr.skip(), gr.skip()
+            time.sleep(0.5)
+            s = ctx.jobs.snapshot()
+        if s.status == "failed":
+            gr.Warning(s.message)
+        elif s.status in ("done", "stopped"):
+            gr.Info(s.message)
+        yield _outputs(s, ctx.registry.version)
+
+    @safe(1)
+    def on_start(dataset, model_, z, b, corr, ep, bs, lr_, lim):
+        cfg, notes = make_config(dataset, model_, z, b, corr, ep, bs, lr_, lim)
+        s = ctx.jobs.start(cfg, notes=notes)
+        return status_text(s)
+
+    def on_stop():
+        if ctx.jobs.stop():
+            gr.Info("Stopping after the current batch; the last finished epoch stays saved.")
+        else:
+            gr.Info("No training job is running.")
+
+    start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit], status,
+                concurrency_limit=None).then(
+        follow, None, [status, curves, recon, ctx.models_version], concurrency_limit=None)
+    stop.click(on_stop, None, None, concurrency_limit=None)
+
+    def initial():
+        s = ctx.jobs.snapshot()
+        return _outputs(s, gr.skip())
+
+    ctx.load_events.append((initial, [], [status, curves, recon, ctx.models_version]))
