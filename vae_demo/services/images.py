@@ -90,8 +90,8 @@ def grid(images: torch.Tensor, ncols: int, pad: int = 1, pad_value: float = 0.35
     return out
 
 
-def write_gif(frames: list[np.ndarray], path: str | os.PathLike, duration_ms: int = 120,
-              bounce: bool = True) -> Path:
+def write_gif(frames: list[np.ndarray], path: str | os.PathLike, duration_ms: int = 150,
+              bounce: bool = False) -> Path:
     """Write uint8 frames as a looping animated GIF. Each frame gets a thin progress bar along its
     bottom edge (so no two frames are identical and PIL never merges them); with ``bounce`` the
     path is played forth and back. Returns the path."""

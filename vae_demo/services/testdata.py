@@ -48,6 +48,8 @@ class TestImages:
     """Lazily loaded, cached test splits. Thread-safe; a failed load is remembered, not retried
     on every click (``forget()`` retries)."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __init__(self, data_dir=None):
         self.data_dir = data_dir
         self._sets: dict[str, ImageSet | None] = {}

@@ -104,7 +104,8 @@ def build(ctx: Context) -> None:
         rows = latent.interpolate(e, ta, tb, n)
         GIF_DIR.mkdir(parents=True, exist_ok=True)
         _prune_old_gifs()
-        path = write_gif(latent.gif_frames(rows["slerp"]), GIF_DIR / f"latent_path_{uuid.uuid4().hex[:10]}.gif")
+        path = write_gif(latent.gif_frames(rows["slerp"]), GIF_DIR / f"latent_path_{uuid.uuid4().hex[:10]}.gif",
+                         bounce=False)
         with_angle = latent.angle_between(e.model.embed(ta), e.model.embed(tb))
         text = (f"{len(rows['linear'])} steps with {e.name}; the codes are {with_angle:.0f}° apart. "
                 "The GIF plays the spherical path forth and back.")

@@ -1,0 +1,526 @@
+"""The app's handlers as plain functions (no browser): vae_demo.services and the UI's wiring helpers.
+
+Tiny synthetic data (Keras npz layout) and tiny checkpoints trained for one epoch in a tmp dir.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import write_npz
+from vae_demo.services import images as img_mod
+from vae_demo.services import latent
+from vae_demo.services.images import UserInputError, load_user_image, write_gif
+from vae_demo.services.jobs import JobManager, make_config
+from vae_demo.services.registry import ModelRegistry
+from vae_demo.services.restore import default_severity, make_spec, restore_row
+from vae_demo.services.testdata import TestImages, offline_banner
+from vae_demo.train import run
+from vae_demo.training import TrainConfig, TrainingError
+
+MNIST = (1, 28, 28)
+TINY_MODELS = [  # name, dataset, model, latent, corruption
+    ("t_mlp_vae_z2", "mnist", "mlp_vae", 2, "none"),
+    ("t_conv_vae_z3", "mnist", "conv_vae", 3, "none"),
+    ("t_conv_ae_z4_mix", "mnist", "conv_ae", 4, "mix"),
+    ("t_pca_z8", "mnist", "pca", 8, "none"),
+    ("t_cifar_vae_z4", "cifar10", "conv_vae", 4, "none"),
+]
+
+
+def make_tiny_world(root: Path) -> tuple[Path, Path]:
+    """(data dir, checkpoint dir) with tiny data and one-epoch checkpoints. Shared with test_e2e."""
+    data, ck = root / "data", root / "ck"
+    write_npz(data, "mnist.npz", (28, 28), n_train=128, n_test=64, seed=0)
+    write_npz(data, "fashion_mnist.npz", (28, 28), n_train=128, n_test=64, seed=10)
+    write_npz(data, "cifar10.npz", (32, 32, 3), n_train=128, n_test=64, seed=20)
+    for name, ds, model, z, corr in TINY_MODELS:
+        cfg = TrainConfig(dataset=ds, model=model, latent_dim=z, epochs=1, batch_size=32, corruption=corr,
+                          train_limit=128, device="cpu")
+        run(cfg, name, data, download=False, checkpoint_dir=ck, progress=False)
+    return data, ck
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return make_tiny_world(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture
+def env(world, monkeypatch):
+    data, ck = world
+    monkeypatch.setenv("VAE_DEMO_DATA", str(data))
+    monkeypatch.setenv("VAE_DEMO_CHECKPOINTS", str(ck))
+    monkeypatch.delenv("VAE_DEMO_DOWNLOAD", raising=False)
+    return data, ck
+
+
+@pytest.fixture
+def registry(env):
+    return ModelRegistry(env[1])
+
+
+@pytest.fixture
+def test_images(env):
+    return TestImages(env[0])
+
+
+# --- registry ---------------------------------------------------------------------------------------
+
+def test_registry_lists_models_per_dataset(registry):
+    assert set(registry.names("mnist")) == {n for n, ds, *_ in TINY_MODELS if ds == "mnist"}
+    assert registry.names("cifar10") == ["t_cifar_vae_z4"]
+    assert registry.names("fashion-mnist") == []
+    assert registry.entries("mnist")[0].is_restorer  # restorers first
+    with pytest.raises(UserInputError, match="unknown model"):
+        registry.get("nope")
+    with pytest.raises(UserInputError, match="trained on mnist"):
+        registry.get("t_pca_z8", "cifar10")
+
+
+def test_registry_skips_broken_checkpoint_with_warning(env, tmp_path):
+    ck = tmp_path / "ck"
+    shutil.copytree(env[1], ck)
+    blob = (ck / "t_pca_z8.safetensors").read_bytes()
+    (ck / "t_pca_z8.safetensors").write_bytes(blob[: len(blob) // 2])  # truncated weights
+    (ck / "junk.json").write_text("{not json")
+    reg = ModelRegistry(ck)
+    assert "t_pca_z8" not in reg.names()
+    assert "t_conv_vae_z3" in reg.names()
+    assert any("t_pca_z8.safetensors" in w for w in reg.warnings)
+    assert any("junk.json" in w for w in reg.warnings)
+
+
+def test_registry_empty_folder(tmp_path):
+    reg = ModelRegistry(tmp_path / "none")
+    assert reg.names() == [] and reg.warnings == []
+
+
+# --- corrupt & restore ------------------------------------------------------------------------------
+
+def test_restore_row_shapes_and_labels(registry, test_images):
+    x, i, _ = test_images.image("mnist", 3)
+    panels, summary = restore_row(registry, "mnist", x, "gaussian", 0.4, seed=1, classical=False)
+    titles = [p.title for p in panels]
+    assert titles[0] == "original" and titles[1].startswith("corrupted")
+    assert len(panels) == 2 + 4  # every mnist model
+    assert "4 model(s)" in summary
+    for p in panels:
+        assert p.image.shape == (224, 224)
+        assert p.labelled().shape[1] == 224  # title + numbers written under the image
+    for p in panels[1:]:
+        assert math.isfinite(p.psnr) and -1 <= p.ssim <= 1
+        assert "PSNR" in p.caption and "SSIM" in p.caption
+        num = float(p.caption.split("PSNR ")[1].split(" dB")[0])
+        assert num == pytest.approx(p.psnr, abs=0.06)
+    assert all(p.how == "blind" for p in panels[2:])
+    assert any("restorer (mix)" in t for t in titles)
+
+
+def test_restore_row_colour_and_mask_aware(registry, test_images):
+    x, _, _ = test_images.image("cifar10", 0)
+    panels, _ = restore_row(registry, "cifar10", x, "erasure", 0.5, seed=0, mask_aware=True, classical=False)
+    assert panels[0].image.shape == (224, 224, 3)
+    assert [p.how for p in panels[2:]] == ["mask-aware"]
+
+
+def test_restore_row_same_seed_same_result(registry, test_images):
+    x, _, _ = test_images.image("mnist", 0)
+    a, _ = restore_row(registry, "mnist", x, "block", 10, seed=5, classical=False)
+    b, _ = restore_row(registry, "mnist", x, "block", 10, seed=5, classical=False)
+    c, _ = restore_row(registry, "mnist", x, "block", 10, seed=6, classical=False)
+    assert np.array_equal(a[1].image, b[1].image)
+    assert not np.array_equal(a[1].image, c[1].image)
+
+
+def test_restore_inputs_are_validated():
+    assert make_spec("gaussian", float("nan")) == f"gaussian:{default_severity('gaussian'):g}"  # NaN → default
+    assert make_spec("erasure", -3) == "erasure:0"  # clamped
+    assert make_spec("block", 1e9, image_size=28) == "block:28"
+    with pytest.raises(UserInputError, match="unknown corruption"):
+        make_spec("acid", 0.5)
+    with pytest.raises(UserInputError):
+        make_spec("blur", "lots")
+
+
+def test_restore_row_without_image(registry):
+    with pytest.raises(UserInputError, match="image"):
+        restore_row(registry, "mnist", None, "blur", 1.0)
+
+
+# --- latent sliders ---------------------------------------------------------------------------------
+
+def test_slider_decode_changes_image(registry, test_images):
+    e = registry.get("t_conv_vae_z3")
+    stats = latent.latent_stats(e, test_images)
+    base = np.zeros(3)
+    a, _ = latent.slider_decode(e, stats, base, [0.0] * len(stats.shown))
+    b, values = latent.slider_decode(e, stats, base, [2.5, -2.5, 1.0][: len(stats.shown)])
+    assert a.shape == (224, 224) and a.dtype == np.uint8
+    assert not np.array_equal(a, b)
+    assert values[stats.shown[0]] == 2.5
+    # NaN and out-of-range values are clamped, not crashes
+    c, v = latent.slider_decode(e, stats, base, [float("nan"), 99, -99])
+    assert np.isfinite(v).all() and np.abs(v).max() <= latent.SLIDER_RANGE
+    with pytest.raises(UserInputError, match="expected 3"):
+        latent.slider_decode(e, stats, np.zeros(5), [0, 0, 0])
+
+
+def test_dims_ordered_by_kl(registry, test_images):
+    e = registry.get("t_conv_vae_z3")
+    stats = latent.latent_stats(e, test_images)
+    x = test_images.get("mnist").floats(slice(0, latent.KL_IMAGES))
+    with torch.no_grad():
+        mu, logvar = e.model.encode(x)
+    kl = (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)).double().mean(0).numpy()
+    assert np.allclose(stats.score, kl, rtol=1e-4, atol=1e-6)
+    assert list(stats.order) == list(np.argsort(-kl, kind="stable"))
+    assert "KL" in stats.what
+
+
+def test_dims_order_pca_and_ae(registry, test_images):
+    pca = latent.latent_stats(registry.get("t_pca_z8"), test_images)
+    assert list(pca.order) == list(range(8))  # eigenvalues are sorted already
+    assert np.all(np.diff(pca.score) <= 1e-9)
+    ae = latent.latent_stats(registry.get("t_conv_ae_z4_mix"), test_images)
+    assert np.all(np.diff(ae.score[ae.order]) <= 0)
+
+
+def test_vae_order_without_test_images_uses_stored_codes(registry, tmp_path):
+    offline = TestImages(tmp_path / "nothing")
+    e = registry.get("t_conv_vae_z3")
+    e.cache.clear()
+    try:
+        stats = latent.latent_stats(e, offline)
+        assert "activity" in stats.what
+        assert len(stats.order) == 3
+    finally:
+        e.cache.clear()
+
+
+def test_sample_reset_and_encode(registry, test_images):
+    e = registry.get("t_mlp_vae_z2")
+    stats = latent.latent_stats(e, test_images)
+    v = latent.random_values(e, seed=0)
+    assert v.shape == (2,)
+    x, _, _ = test_images.image("mnist", 0)
+    enc = latent.encode_values(e, stats, x)
+    with torch.no_grad():
+        mu = e.model.encode(x)[0][0].numpy()
+    assert np.allclose(enc, np.clip(mu, -3, 3), atol=1e-5)
+
+
+def test_slider_handler_as_wired(registry, test_images, env):
+    from vae_demo.services.jobs import JobManager as JM
+    from vae_demo.ui.common import Context
+    from vae_demo.ui.sliders import make_slide_handler
+
+    handler = make_slide_handler(Context(registry, test_images, JM(registry)))
+    out = handler("mnist", "t_conv_vae_z3", [0, 0, 0], 1.0, -1.0, 0.5)
+    assert isinstance(out, np.ndarray) and out.shape == (224, 224)
+    bad = handler("mnist", "no_such_model", [0, 0, 0], 1.0)  # → a warning, outputs unchanged
+    assert isinstance(bad, dict) and bad.get("__type__") == "update"
+
+
+# --- latent map -------------------------------------------------------------------------------------
+
+def test_map_has_one_point_per_stored_encoding(registry, test_images):
+    for name in ("t_mlp_vae_z2", "t_conv_vae_z3", "t_pca_z8"):
+        e = registry.get(name)
+        stored = e.ckpt.extras["test_latents"]
+        m = latent.latent_map(e, test_images)
+        assert m.xy.shape == (len(stored), 2)
+        assert len(m.labels) == len(stored)
+        assert m.method == ("native" if e.latent_dim == 2 else "pca")
+        fig = latent.map_figure(m, [str(i) for i in range(10)], point=(0.0, 0.0))
+        n_points = sum(len(t.x) for t in fig.data if t.name != "decoded point")
+        assert n_points == len(stored)
+        assert any(t.name == "decoded point" for t in fig.data)
+
+
+def test_map_pca_inverse_projection(registry, test_images):
+    e = registry.get("t_conv_vae_z3")
+    m = latent.latent_map(e, test_images, "pca")
+    z = m.latent_at(*m.xy[0])
+    expected = m.center + m.xy[0, 0] * m.axes[0] + m.xy[0, 1] * m.axes[1]
+    assert np.allclose(z.numpy()[0], expected, atol=1e-5)
+    img = latent.decode(e, z)
+    assert img.shape == (224, 224)
+
+
+def test_map_native_and_manifold(registry, test_images):
+    e = registry.get("t_mlp_vae_z2")
+    m = latent.latent_map(e, test_images)
+    assert np.allclose(m.latent_at(0.5, -0.25).numpy(), [[0.5, -0.25]])
+    g = latent.manifold_grid(e, m, k=5)
+    assert g.shape[0] == g.shape[1] and g.shape[0] >= 5 * 28
+
+
+def test_map_tsne_option(registry, test_images, monkeypatch):
+    monkeypatch.setattr(latent, "TSNE_POINTS", 40)
+    e = registry.get("t_conv_vae_z3")
+    m = latent.latent_map(e, test_images, "tsne")
+    assert m.xy.shape == (40, 2)
+    z = m.latent_at(*m.xy[7])
+    assert np.allclose(z.numpy()[0], m.latents[7])
+    with pytest.raises(UserInputError):
+        latent.manifold_grid(e, m)
+    with pytest.raises(UserInputError, match="unknown projection"):
+        latent.latent_map(e, test_images, "umap3000")
+
+
+# --- interpolation ----------------------------------------------------------------------------------
+
+def test_interpolation_rows_and_gif(registry, test_images, tmp_path):
+    e = registry.get("t_conv_vae_z3")
+    xa, _, _ = test_images.image("mnist", 0)
+    xb, _, _ = test_images.image("mnist", 1)
+    rows = latent.interpolate(e, xa, xb, 6)
+    assert set(rows) == {"pixel", "linear", "slerp"}
+    for r in rows.values():
+        assert r.shape == (6, 1, 28, 28)
+    assert torch.allclose(rows["pixel"][0], xa[0]) and torch.allclose(rows["pixel"][-1], xb[0])
+    with torch.no_grad():
+        za, zb = e.model.embed(xa), e.model.embed(xb)
+        ends = e.model.decode(torch.cat([za, zb]))
+    assert torch.allclose(rows["slerp"][0], ends[0], atol=1e-5)
+    assert torch.allclose(rows["slerp"][-1], ends[1], atol=1e-5)
+    path = write_gif(latent.gif_frames(rows["slerp"]), tmp_path / "path.gif")
+    with Image.open(path) as gif:
+        assert gif.n_frames == 6
+        assert gif.info.get("loop") == 0
+    strip = latent.path_strip(rows["linear"])
+    assert strip.shape[1] > strip.shape[0] * 4  # a row
+
+
+def test_slerp_keeps_norm_between_equal_norm_codes():
+    a = torch.tensor([[3.0, 0.0]])
+    b = torch.tensor([[0.0, 3.0]])
+    mid = latent.slerp(a, b, torch.tensor([0.5]))
+    assert float(mid.norm()) == pytest.approx(3.0, rel=1e-5)
+    assert latent.clamp_steps(float("nan")) == 8 and latent.clamp_steps(1000) == 24 and latent.clamp_steps(-4) == 2
+
+
+# --- training jobs ----------------------------------------------------------------------------------
+
+def test_training_job_adds_checkpoint_to_registry(env, tmp_path):
+    ck = tmp_path / "ck"
+    reg = ModelRegistry(ck)
+    assert reg.names() == []
+    jobs = JobManager(reg, env[0])
+    cfg, notes = make_config("mnist", "mlp_vae", 2, 1.0, "none", 1, 32, 1e-3, train_limit=64)
+    s = jobs.start(cfg, name="job_test")
+    assert s.running
+    with pytest.raises(UserInputError, match="already running"):
+        jobs.start(cfg, name="job_test2")
+    s = jobs.wait(120)
+    assert s.status == "done", s.message
+    assert "job_test" in reg.names("mnist")  # appears without a restart
+    assert len(s.history) == 1 and "test_loss" in s.history[0]
+    assert s.grid is not None and s.grid.ndim == 2
+    assert s.fraction == 1.0
+
+
+def test_training_job_failure_is_reported(env, tmp_path, monkeypatch):
+    import vae_demo.train as train_mod
+
+    def boom(*a, **k):
+        raise TrainingError("loss became nan in epoch 1; try a smaller learning rate")
+
+    monkeypatch.setattr(train_mod, "train", boom)
+    reg = ModelRegistry(tmp_path / "ck")
+    jobs = JobManager(reg, env[0])
+    jobs.start(make_config("mnist", "mlp_vae", 2, 1, "none", 1, 32, 1e-3, 64)[0], name="nan_job")
+    s = jobs.wait(60)
+    assert s.status == "failed" and "nan" in s.message
+
+
+def test_training_job_disk_error_is_reported(env, tmp_path):
+    blocker = tmp_path / "file_not_dir"
+    blocker.write_text("x")
+    reg = ModelRegistry(tmp_path / "ck")
+    reg.directory = blocker  # the checkpoint "folder" is a file: every write fails
+    jobs = JobManager(reg, env[0])
+    jobs.start(make_config("mnist", "pca", 4, 1, "none", 1, 32, 1e-3, 64)[0], name="disk_job")
+    s = jobs.wait(60)
+    assert s.status == "failed" and "could not write" in s.message
+
+
+def test_training_job_missing_data(tmp_path):
+    reg = ModelRegistry(tmp_path / "ck")
+    jobs = JobManager(reg, tmp_path / "no_data")
+    jobs.start(make_config("fashion-mnist", "pca", 4, 1, "none", 1, 32, 1e-3, 64)[0], name="nodata")
+    s = jobs.wait(60)
+    assert s.status == "failed" and "VAE_DEMO_DATA" in s.message
+
+
+def test_make_config_clamps_and_validates(monkeypatch):
+    monkeypatch.setenv("VAE_DEMO_MAX_EPOCHS", "3")
+    cfg, notes = make_config("mnist", "conv_vae", 16, 1.0, "mix", 1e9, -5, 1e-3)
+    assert cfg.epochs == 3 and any("capped" in n for n in notes)
+    assert cfg.batch_size == 1
+    with pytest.raises(UserInputError):
+        make_config("mnist", "conv_vae", 16, 1.0, "none", 2, 64, float("nan"))
+    with pytest.raises(UserInputError, match="unknown model"):
+        make_config("mnist", "transformer", 16, 1.0, "none", 2, 64, 1e-3)
+    with pytest.raises(UserInputError, match="unknown dataset"):
+        make_config("imagenet", "conv_vae", 16, 1.0, "none", 2, 64, 1e-3)
+
+
+# --- offline ----------------------------------------------------------------------------------------
+
+def test_offline_banner_and_app_builds_without_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_DEMO_DATA", str(tmp_path / "no_data"))
+    monkeypatch.setenv("VAE_DEMO_CHECKPOINTS", str(tmp_path / "no_ck"))
+    monkeypatch.delenv("VAE_DEMO_DOWNLOAD", raising=False)
+    images = TestImages()
+    banner = offline_banner(images)
+    assert "unavailable" in banner and "VAE_DEMO_DATA" in banner
+    assert images.get("mnist") is None
+    with pytest.raises(UserInputError, match="VAE_DEMO_DATA"):
+        images.require("mnist")
+    import app
+
+    demo = app.build_app()
+    assert demo is not None
+
+
+def test_no_banner_with_data(test_images):
+    assert offline_banner(test_images) == ""
+
+
+def test_latent_tools_work_offline(env, tmp_path):
+    """Sliders, sampling and the map need no test images: the map reads the stored encodings."""
+    reg = ModelRegistry(env[1])
+    offline = TestImages(tmp_path / "nothing")
+    e = reg.get("t_conv_vae_z3")
+    m = latent.latent_map(e, offline)
+    assert len(m.xy) == len(e.ckpt.extras["test_latents"])
+    stats = latent.latent_stats(e, offline)
+    img, _ = latent.slider_decode(e, stats, latent.random_values(e, 0), [0.3, 0.1, 0])
+    assert img.shape == (224, 224)
+
+
+# --- uploads ----------------------------------------------------------------------------------------
+
+def _png_bytes(im: Image.Image, fmt="PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _write(tmp_path, name, data: bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def test_upload_dark_ink_on_paper_is_inverted(tmp_path):
+    im = Image.new("L", (100, 100), 255)
+    im.paste(0, (40, 10, 60, 90))  # a black bar on white paper
+    u = load_user_image(_write(tmp_path, "a.png", _png_bytes(im)), MNIST)
+    assert u.x.shape == (1, 1, 28, 28)
+    assert "inverted" in u.note
+    assert u.x[0, 0, 14, 14] > 0.9 and u.x[0, 0, 1, 1] < 0.1
+
+
+def test_upload_modes(tmp_path):
+    rgb = Image.new("RGB", (40, 30), (10, 20, 30))
+    cases = {
+        "palette.png": rgb.convert("P"),
+        "sixteen.png": Image.fromarray(np.full((20, 20), 40000, dtype=np.uint16)),
+        "cmyk.jpg": Image.new("CMYK", (20, 20), (0, 0, 0, 255)),
+        "la.png": Image.new("LA", (20, 20), (255, 128)),
+        "rgba.png": Image.new("RGBA", (20, 20), (255, 255, 255, 0)),
+        "one.png": Image.new("L", (1, 1), 200),
+        "wide.png": Image.new("L", (3000, 3), 0),
+    }
+    for name, im in cases.items():
+        fmt = "JPEG" if name.endswith(".jpg") else "PNG"
+        for shape in (MNIST, (3, 32, 32)):
+            u = load_user_image(_write(tmp_path, name, _png_bytes(im, fmt)), shape)
+            assert u.x.shape == (1, *shape), name
+            assert torch.isfinite(u.x).all() and u.x.min() >= 0 and u.x.max() <= 1
+    wide = load_user_image(tmp_path / "wide.png", MNIST)
+    assert "padded" in wide.note and "aspect" in wide.note
+
+
+def test_upload_transparent_white_ink_goes_on_black(tmp_path):
+    im = Image.new("RGBA", (28, 28), (0, 0, 0, 0))
+    im.paste((255, 255, 255, 255), (10, 4, 18, 24))
+    u = load_user_image(_png_bytes(im), MNIST)
+    assert "black" in u.note and "inverted" not in u.note
+    assert u.x[0, 0, 14, 14] > 0.9 and u.x[0, 0, 0, 0] < 0.1
+
+
+def test_upload_sketchpad_value(tmp_path):
+    """gr.Sketchpad hands over {'composite': RGBA array}: black strokes on a transparent canvas."""
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[40:240, 120:160] = (0, 0, 0, 255)
+    u = load_user_image({"background": None, "layers": [], "composite": canvas}, MNIST)
+    assert u.x[0, 0, 14, 14] > 0.8 and u.x[0, 0, 2, 2] < 0.1
+
+
+def test_upload_animated_gif_and_exif(tmp_path):
+    frames = [Image.new("L", (20, 20), v) for v in (0, 255, 128)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    u = load_user_image(buf.getvalue(), MNIST)
+    assert float(u.x.max()) < 0.05  # the first (black) frame
+    im = Image.new("L", (40, 20), 0)
+    im.paste(255, (0, 0, 10, 20))  # bright stripe on the left
+    exif = Image.Exif()
+    exif[274] = 6  # rotate 90° clockwise on display
+    u = load_user_image(_png_bytes(im, "JPEG", exif=exif.tobytes()), MNIST)
+    assert u.x.shape == (1, 1, 28, 28)
+    col = u.x[0, 0].mean(1)  # after rotation the stripe is at the top
+    assert col[:10].mean() > col[-10:].mean()
+
+
+@pytest.mark.parametrize("data,match", [
+    (b"", "empty"),
+    (b"hello, this is text\n" * 10, "not an image"),
+    (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG"),
+    (b"<svg width='10'></svg>", "SVG"),
+])
+def test_bad_uploads_give_clear_messages(tmp_path, data, match):
+    path = _write(tmp_path, "upload.bin", data)
+    with pytest.raises(UserInputError, match=match) as err:
+        load_user_image(path, MNIST)
+    assert "\n" not in str(err.value)
+
+
+def test_truncated_and_bomb_uploads(tmp_path, monkeypatch):
+    good = _png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)))
+    with pytest.raises(UserInputError, match="damaged or truncated"):
+        load_user_image(_write(tmp_path, "t.png", good[: len(good) // 2]), MNIST)
+    # a PNG header that claims 100000×100000 pixels: refused before decoding
+    tiny = _png_bytes(Image.new("L", (1, 1)))
+    chunk = b"IHDR" + struct.pack(">II", 100000, 100000) + tiny[24:29]  # same depth/colour/etc.
+    bomb = tiny[:12] + chunk + struct.pack(">I", zlib.crc32(chunk)) + tiny[33:]
+    with pytest.raises(UserInputError, match="too large"):
+        load_user_image(_write(tmp_path, "bomb.png", bomb), MNIST)
+    monkeypatch.setattr(img_mod, "MAX_UPLOAD_BYTES", 10)
+    with pytest.raises(UserInputError, match="limit"):
+        load_user_image(_write(tmp_path, "big.png", good), MNIST)
+
+
+def test_upload_numpy_and_none():
+    u = load_user_image(np.zeros((10, 10, 3), np.float32), (3, 32, 32))
+    assert u.x.shape == (1, 3, 32, 32)
+    with pytest.raises(UserInputError, match="no image"):
+        load_user_image(None, MNIST)
+    with pytest.raises(UserInputError, match="empty"):
+        load_user_image(np.zeros((0, 5)), MNIST)
+    with pytest.raises(UserInputError):
+        load_user_image(np.zeros((4, 4, 7)), MNIST)
