@@ -32,6 +32,7 @@ CSS = """
 #offline-banner { background: #fff4ce; border: 1px solid #e0b000; border-radius: 6px; padding: 4px 12px; }
 .explain { font-size: 0.95em; opacity: 0.9; }
 """
+LAUNCH_KWARGS = {"css": CSS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
 
 
 def build_app(registry: ModelRegistry | None = None, images: TestImages | None = None,
@@ -96,7 +97,7 @@ def main() -> None:
     demo = build_app()
     demo.queue(default_concurrency_limit=2)
     # server name/port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by launch() itself
-    demo.launch(css=CSS, max_file_size="20mb", footer_links=["api", "gradio"])
+    demo.launch(**LAUNCH_KWARGS)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,8 @@ class JobManager:
     def _run(self, cfg: TrainConfig, name: str) -> None:
         from vae_demo.train import run
 
+        torch.set_num_threads(os.cpu_count() or 1)  # this thread trains on every core (UI threads use one)
+
         grid_x = None
 
         def on_batch(done, total):

@@ -342,6 +342,7 @@ def gif_frames(images: torch.Tensor, size: int = 224) -> list[np.ndarray]:
     return [display(im, size) for im in images]
 
 
+@torch.no_grad()
 def angle_between(za: torch.Tensor, zb: torch.Tensor) -> float:
     a, b = za.reshape(-1).double(), zb.reshape(-1).double()
     return math.degrees(float(torch.arccos((a @ b / (a.norm() * b.norm()).clamp_min(1e-12)).clamp(-1, 1))))

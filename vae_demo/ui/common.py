@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from vae_demo.data import dataset_info
+from vae_demo.services import interactive_threads
 from vae_demo.services.images import UserInputError
 from vae_demo.services.jobs import JobManager
 from vae_demo.services.registry import ModelRegistry
@@ -66,6 +67,7 @@ def safe(n_outputs: int):
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            interactive_threads()
             try:
                 return fn(*args, **kwargs)
             except UserInputError as err:

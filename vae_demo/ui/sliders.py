@@ -116,7 +116,7 @@ def build(ctx: Context) -> None:
     for s in sliders:
         # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
         s.input(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
-                trigger_mode="always_last", concurrency_limit=None)
+                trigger_mode="always_last", concurrency_limit=None, queue=False)
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")
     reset.click(on_reset, [ctx.dataset, model], set_outputs, show_progress="hidden")
     from_image.click(on_from_image, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")

@@ -1,0 +1,234 @@
+"""End to end: the real app in Debian's Chromium (headless, Playwright), one test per tab.
+
+The app runs in this process on a free localhost port, on tiny synthetic data and one-epoch
+checkpoints (see test_demo.make_tiny_world). Each test does the tab's main action and checks that
+the visible result changed, then saves a screenshot. Screenshots go to ``$VAE_DEMO_SCREENSHOT_DIR``
+if set (e.g. ``docs/screenshots`` when run against the real checkpoints and data for the README:
+``VAE_DEMO_E2E_CHECKPOINTS=checkpoints VAE_DEMO_DATA=../shared/data``), else to a temp folder.
+
+Skipped with a clear message when Playwright or Chromium is missing, unless CI is set (then it fails).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vae_demo.bench_app import MOVE_JS, OBSERVE_JS, chromium_path, launch, open_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _require_browser():
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "playwright is not installed (pip install -r requirements-dev.txt)"
+    if problem is None and chromium_path() is None:
+        problem = "Debian's chromium is not installed (apt-get install -y chromium)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _require_browser()
+    from tests.test_demo import make_tiny_world
+
+    real = os.environ.get("VAE_DEMO_E2E_CHECKPOINTS")
+    old = {k: os.environ.get(k) for k in ("VAE_DEMO_DATA", "VAE_DEMO_CHECKPOINTS", "VAE_DEMO_MAX_EPOCHS")}
+    if real:
+        ck = Path(real)
+        data = Path(os.environ.get("VAE_DEMO_DATA", "data"))
+        # training from the app must not write into the real checkpoints folder
+        train_ck = tmp_path_factory.mktemp("train_ck")
+        for p in ck.glob("*"):
+            (train_ck / p.name).symlink_to(p.resolve())
+        ck = train_ck
+    else:
+        data, ck = make_tiny_world(tmp_path_factory.mktemp("e2e"))
+    os.environ.update(VAE_DEMO_DATA=str(data), VAE_DEMO_CHECKPOINTS=str(ck), VAE_DEMO_MAX_EPOCHS="2")
+    import app
+    from vae_demo.services.registry import ModelRegistry
+    from vae_demo.services.testdata import TestImages
+
+    registry = ModelRegistry(ck)
+    demo = app.build_app(registry, TestImages(data))
+    url = launch(demo)
+    shots = Path(os.environ.get("VAE_DEMO_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    yield {"url": url, "registry": registry, "shots": shots, "real": bool(real)}
+    demo.close()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = open_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(server["url"])
+    pg.locator("#restore-row img").first.wait_for()
+    yield pg
+    ctx.close()
+
+
+def _srcs(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(f"{selector} img", "els => els.map(e => e.getAttribute('src'))")
+
+
+def _img_src(page, selector: str) -> str | None:
+    srcs = _srcs(page, selector)
+    return srcs[0] if srcs else None
+
+
+def _wait_change(page, selector: str, before, timeout=30_000):
+    page.wait_for_function(
+        """([sel, before]) => {
+            const imgs = [...document.querySelectorAll(sel + ' img')].map(e => e.getAttribute('src'));
+            return imgs.length > 0 && JSON.stringify(imgs) !== JSON.stringify(before);
+        }""", arg=[selector, before], timeout=timeout)
+
+
+def _pixels(page, selector: str) -> np.ndarray:
+    """The rendered image's pixels, fetched the way the page fetches them."""
+    src = _img_src(page, selector)
+    data = page.evaluate("""async (src) => {
+        const r = await fetch(src); const b = new Uint8Array(await r.arrayBuffer());
+        return Array.from(b); }""", src)
+    return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("L"))
+
+
+def _move_slider(page, selector: str, value: float):
+    page.evaluate("""([sel, v]) => {
+        const input = document.querySelector(sel + ' input[type=range]');
+        input.value = String(v);
+        input.dispatchEvent(new Event('input', {bubbles: true}));
+        input.dispatchEvent(new Event('change', {bubbles: true}));
+        input.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+    }""", [selector, value])
+
+
+def _tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+
+
+def test_restore_tab(page, server):
+    before = _srcs(page, "#restore-row")
+    assert len(before) >= 3  # original, corrupted and at least one model
+    row_text = page.locator("#restore-summary").inner_text()
+    assert "PSNR" in row_text and "SSIM" in row_text
+    _move_slider(page, "#restore-severity", 1.5)
+    _wait_change(page, "#restore-row", before)
+    after = _srcs(page, "#restore-row")
+    assert after[1] != before[1]  # the corrupted panel changed
+    # a new test image by the random button
+    before = _srcs(page, "#restore-input")
+    page.locator("#restore-random").click()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(server["shots"] / "restore.png"), full_page=True)
+
+
+def test_sliders_tab(page, server):
+    _tab(page, "Latent sliders")
+    page.locator("#sliders-image img").wait_for()
+    page.locator("#sliders-z0 input[type=range]").wait_for()
+    page.wait_for_timeout(500)
+    a = _pixels(page, "#sliders-image")
+    page.evaluate(OBSERVE_JS)
+    for v in (2.5, -2.5):
+        before = page.evaluate(MOVE_JS, ["#sliders-z0", v])
+        page.wait_for_function("n => window.__imgChanges.length > n", arg=before, timeout=30_000)
+        b = _pixels(page, "#sliders-image")
+        if not np.array_equal(a, b):
+            break
+    assert not np.array_equal(a, b), "moving the first slider did not change the decoded image"
+    page.screenshot(path=str(server["shots"] / "sliders.png"), full_page=True)
+
+
+def test_latent_map_tab(page, server):
+    _tab(page, "Latent map")
+    page.locator("#map-plot .js-plotly-plot").wait_for()
+    page.locator("#map-decoded img").wait_for()
+    page.wait_for_timeout(500)
+    n_points = page.evaluate("""() => {
+        const gd = document.querySelector('#map-plot .js-plotly-plot');
+        // _fullData holds the decoded arrays (plotly ships numpy arrays as base64 typed arrays)
+        return gd._fullData.filter(t => t.name !== 'decoded point').reduce((s, t) => s + t.x.length, 0); }""")
+    label = page.locator("#map-model input").input_value()
+    name = label.split(" — ")[0]
+    stored = len(server["registry"].get(name).ckpt.extras["test_latents"])
+    assert n_points == stored
+    before = _srcs(page, "#map-decoded")
+    x_max = page.evaluate("() => document.querySelector('#map-x input[type=range]').max")
+    _move_slider(page, "#map-x", float(x_max))
+    _wait_change(page, "#map-decoded", before)
+    page.screenshot(path=str(server["shots"] / "latent_map.png"), full_page=True)
+
+
+def test_interpolation_tab(page, server, tmp_path):
+    _tab(page, "Interpolation")
+    page.locator("#interp-go").click()
+    page.locator("#interp-gif img").wait_for()
+    page.locator("#interp-slerp img").wait_for()
+    before = _srcs(page, "#interp-linear")
+    page.locator("#interp-random").click()
+    _wait_change(page, "#interp-linear", before)
+    page.wait_for_timeout(500)
+    with page.expect_download(timeout=30_000) as dl:
+        page.locator("#interp-download").click()
+    path = tmp_path / "path.gif"
+    dl.value.save_as(path)
+    steps = int(page.locator("#interp-steps input[type=number]").input_value())
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == steps
+    page.screenshot(path=str(server["shots"] / "interpolation.png"), full_page=True)
+
+
+def test_train_tab_adds_model_everywhere(page, server):
+    _tab(page, "Train")
+    page.locator("#train-model input").click()
+    page.get_by_role("option", name="mlp_vae").first.click()
+    page.locator("#train-latent input[type=number]").fill("2")
+    page.locator("#train-epochs input").fill("1")
+    page.locator("#train-limit input").fill("64" if not server["real"] else "2000")
+    before = set(server["registry"].names())
+    page.locator("#train-start").click()
+    page.wait_for_function("""() => {
+        const t = document.querySelector('#train-status').innerText.trim();
+        return t.startsWith('done') || t.startsWith('failed'); }""", timeout=180_000)
+    assert page.locator("#train-status").inner_text().strip().startswith("done")
+    new = set(server["registry"].names()) - before
+    assert len(new) == 1
+    name = new.pop()
+    page.locator("#train-recon img").wait_for()
+    page.screenshot(path=str(server["shots"] / "train.png"), full_page=True)
+    # the new checkpoint is offered in the other tabs' pickers without a restart
+    for tab, picker in (("Latent sliders", "#sliders-model"), ("Latent map", "#map-model"),
+                        ("Interpolation", "#interp-model")):
+        _tab(page, tab)
+        page.locator(f"{picker} input").click()
+        page.get_by_role("option", name=name).first.wait_for(timeout=30_000)
+        page.keyboard.press("Escape")
