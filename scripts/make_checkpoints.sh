@@ -18,10 +18,10 @@ run mnist_mlp_vae_z2       --dataset mnist --model mlp_vae --latent-dim 2 --epoc
 run mnist_conv_ae_z16      --dataset mnist --model conv_ae --latent-dim 16 --epochs 12
 run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --epochs 12
 run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --beta 4 --epochs 12
-run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 64 --channels 64,128 --corruption mix --epochs 15
+run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
 # Fashion-MNIST
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
-run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 64 --channels 64,128 --corruption mix --epochs 15
+run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
 # CIFAR-10
-run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 64,128,256 --epochs 12
-run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 64,128,256 --recon mse --corruption mix --epochs 12
+run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 48,96,192 --epochs 12
+run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 48,96,192 --recon mse --corruption mix --epochs 12

@@ -82,6 +82,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         try:

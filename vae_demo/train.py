@@ -25,6 +25,7 @@ from vae_demo.models import MODELS
 from vae_demo.training import TrainConfig, TrainingError, config_dict, train
 
 ENCODINGS_STORED = 5000  # test images whose latent means are stored with the checkpoint (latent map)
+ENCODINGS_BYTES = 2**20  # ... but at most 1 MiB of them (fp16), so checkpoints stay small
 
 
 def default_name(cfg: TrainConfig) -> str:
@@ -54,7 +55,8 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
 
 @torch.no_grad()
 def test_encodings(model, test_set, n: int = ENCODINGS_STORED) -> dict[str, torch.Tensor]:
-    """Latent means of the first ``n`` test images, for the app's latent map."""
+    """Latent means of the first ``n`` test images (fewer for big latents), for the app's latent map."""
+    n = min(n, ENCODINGS_BYTES // (2 * model.latent_dim))
     x = test_set.floats(slice(0, n), device=model.device)
     z = torch.cat([model.embed(x[i:i + 1000]).float() for i in range(0, len(x), 1000)])
     return {"test_latents": z.cpu().half(), "test_labels": test_set.labels[:n].to(torch.int16)}
