@@ -1,0 +1,245 @@
+"""The benchmark end to end on synthetic data, and reproducing a checkpoint from its command."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from tests.synthetic import make_data_dir
+from vae_demo import bench, classical
+from vae_demo.checkpoints import load_checkpoint
+from vae_demo.corruptions import corrupt
+from vae_demo.data import load_dataset
+from vae_demo.metrics import psnr, ssim
+from vae_demo.models import build_model
+from vae_demo.train import main as train_main
+
+REPO = Path(__file__).resolve().parent.parent
+FAST_CLASSICAL = "gaussian_filter,median_filter,inpaint_ns,wiener,unsharp_mask,interpolation"
+TINY = [  # (dataset, model, latent dim, corruption)
+    ("mnist", "mlp_vae", 4, "none"),
+    ("mnist", "conv_vae", 4, "none"),
+    ("mnist", "pca", 8, "none"),
+    ("mnist", "conv_ae", 8, "gaussian:0.3"),
+    ("cifar10", "conv_ae", 8, "none"),  # (no CIFAR PCA: its 3072×3072 eigh alone takes ~20 s here)
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data = make_data_dir(root / "data", ("mnist", "cifar10"), n_train=64, n_test=32)
+    ckpts = root / "ckpt"
+    for ds, model, z, corruption in TINY:
+        assert train_main(["--dataset", ds, "--model", model, "--latent-dim", str(z), "--epochs", "1",
+                           "--corruption", corruption, "--data-dir", str(data), "--no-download",
+                           "--checkpoint-dir", str(ckpts)]) == 0
+    out = root / "out" / "BENCHMARKS.md"
+    rc = bench.main(["--quick", "--datasets", "mnist", "cifar10", "--data-dir", str(data),
+                     "--checkpoint-dir", str(ckpts), "--out", str(out), "--workers", "1",
+                     "--classical", FAST_CLASSICAL, "--sweep-dims", "2,4", "--nll-images", "8",
+                     "--grid-images", "2", "--test-limit", "16", "--tune-images", "16"])
+    assert rc == 0
+    report = json.loads(out.with_name("benchmarks.json").read_text())
+    return {"data": data, "ckpts": ckpts, "out": out, "report": report, "md": out.read_text()}
+
+
+def test_report_has_every_section_and_bar(world):
+    md, report = world["md"], world["report"]
+    assert set(report["sections"]) == set(bench.SECTIONS)
+    for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Reconstruction error vs latent",
+                    "## Importance-weighted test NLL", "## Training speed bar", "## App speed",
+                    "## Classical restorers: tuned parameters"):
+        assert heading in md
+    assert "Quick mode" in md and report["quick"] is True
+    assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
+    bars = report["sections"]["restore"]["bars"]
+    assert [b["dataset"] for b in bars] == ["mnist", "fashion-mnist", "cifar10"]
+    assert bars[1]["status"] == "NOT RUN"  # not asked for
+    for b in bars:
+        assert f"**{b['status']}** — {b['text']}" in md
+    assert "JPEG" in md.split("### cifar10", 1)[1]
+
+
+def test_restoration_numbers_are_reproducible(world):
+    sec = world["report"]["sections"]["restore"]
+    test = load_dataset("mnist", "test", world["data"], download=False)
+    x = test.floats(slice(0, 16))  # --test-limit 16: the first 16 test images
+    res = sec["datasets"]["mnist"]
+    assert res["test_images"] == 16 and res["test_split_size"] == 32
+    assert len(res["corruptions"]) == len(bench.CORRUPTIONS)
+    assert "subset: the first 16 of 32" in world["md"]
+    pca = load_checkpoint("mnist_pca_z8", world["ckpts"]).model
+    for i, spec in enumerate(bench.CORRUPTIONS):
+        c = res["corruptions"][spec]
+        y, mask = corrupt(x, spec, bench.TEST_SEED + i)  # the same seed gives the same images
+        rows = {r["method"]: r for r in c["rows"]}
+        assert rows["corrupted input"]["psnr"] == pytest.approx(psnr(y, x), abs=1e-3)
+        assert rows["corrupted input"]["ssim"] == pytest.approx(ssim(y, x), abs=1e-3)
+        assert rows["mnist_pca_z8"]["psnr"] == pytest.approx(psnr(pca.reconstruct(y), x), abs=1e-3)
+        classical_rows = [r for r in c["rows"] if r["type"] == "classical"]
+        learned_rows = [r for r in c["rows"] if r["type"] == "learned"]
+        assert classical_rows and all(r["restorer"] in FAST_CLASSICAL.split(",") for r in classical_rows)
+        assert c["best_classical"]["psnr"] == max(r["psnr"] for r in classical_rows)
+        assert c["best_learned"]["psnr"] == max(r["psnr"] for r in learned_rows)
+        assert c["margin_db"] == pytest.approx(c["best_learned"]["psnr"] - c["best_classical"]["psnr"], abs=1e-3)
+        # learned models: 3 checkpoints, plus a mask-aware "keep observed" row where a mask exists
+        assert len(learned_rows) == (6 if mask is not None else 3)
+        assert {r["label"] for r in learned_rows} == ({"blind", "mask-aware"} if mask is not None else {"blind"})
+        for r in classical_rows:
+            assert r["label"] == classical.RESTORERS[r["restorer"]].label
+            y_r = classical.apply(r["restorer"], y, mask, spec, r["params"])
+            assert r["psnr"] == pytest.approx(psnr(y_r, x), abs=1e-3)
+    assert res["corruptions"]["gaussian:0.5"]["best_classical"]["psnr"] > \
+        res["corruptions"]["gaussian:0.5"]["rows"][0]["psnr"] + 2  # a tuned filter helps
+    assert res["corruptions"]["block:10"]["best_classical"]["label"] == "mask-aware"
+
+
+def test_quality_bar_margins_match_the_tables(world):
+    sec = world["report"]["sections"]["restore"]
+    mnist_bar = sec["bars"][0]
+    assert list(mnist_bar["per_corruption"]) == list(bench.MNIST_BAR_SPECS)
+    for spec, v in mnist_bar["per_corruption"].items():
+        assert v["margin_db"] == sec["datasets"]["mnist"]["corruptions"][spec]["margin_db"]
+        assert v["pass"] == (v["margin_db"] >= 4.0)
+    assert mnist_bar["status"] == ("PASS" if all(v["pass"] for v in mnist_bar["per_corruption"].values()) else "FAIL")
+
+
+def test_quality_bar_thresholds():
+    def ds(margins):
+        return {"corruptions": {s: {"margin_db": m, "rows": [{"type": "learned"}]} for s, m in margins.items()}}
+
+    ok = {s: 4.0 for s in bench.CORRUPTIONS}
+    bars = bench.quality_bars({"mnist": ds(ok), "fashion-mnist": ds({s: 0.01 for s in bench.CORRUPTIONS}),
+                               "cifar10": ds({**ok, "lowres:2": 0.0})})
+    assert [b["status"] for b in bars] == ["PASS", "PASS", "FAIL"]  # ≥ 4 dB; strictly beats; a tie fails
+    bars = bench.quality_bars({"mnist": ds({**ok, "block:16": 3.99})})
+    assert bars[0]["status"] == "FAIL" and not bars[0]["per_corruption"]["block:16"]["pass"]
+    assert bars[1]["status"] == bars[2]["status"] == "NOT RUN"
+
+
+def test_grids_and_tuned_params_are_written(world):
+    out_dir = world["out"].parent
+    for ds, h in {"mnist": 28, "cifar10": 32}.items():
+        rel = world["report"]["sections"]["restore"]["datasets"][ds]["grid"]
+        assert rel == f"docs/bench/{ds}.png" and f"]({rel})" in world["md"]
+        img = Image.open(out_dir / rel)
+        assert img.size == (104 + len(bench.CORRUPTIONS) * (2 * 2 * h + 10), 22 + 4 * 2 * h)
+    params = json.loads((out_dir / "classical_params.json").read_text())  # --quick: beside --out
+    assert set(params["datasets"]) == {"mnist", "cifar10"}
+    for entries in params["datasets"].values():
+        assert set(entries) == set(bench.CORRUPTIONS)
+        for e in entries.values():
+            t = e["restorers"][e["best"]]
+            assert t["psnr"] == max(max(r["psnr"] for r in v["table"]) for v in e["restorers"].values())
+    tuned = world["report"]["sections"]["tune"]["datasets"]["mnist"]
+    assert tuned["heldout_images"] == 16  # the last 16 of the 64 training images, never test images
+
+
+def test_vae_losses_section(world):
+    rows = world["report"]["sections"]["losses"]["datasets"]["mnist"]["rows"]
+    assert {r["name"] for r in rows} == {"mnist_mlp_vae_z4", "mnist_conv_vae_z4"}
+    for r in rows:
+        assert r["loss"] == pytest.approx(r["recon"] + r["kl"], abs=2e-3)  # β = 1
+        assert r["kl"] >= 0
+        assert r["loss"] == pytest.approx(r["recorded_test_loss"], rel=0.05)  # same test set, other z draws
+    assert world["report"]["sections"]["losses"]["datasets"]["cifar10"]["rows"] == []
+
+
+def test_latent_sweep_section(world):
+    sec = world["report"]["sections"]["sweep"]
+    assert [r["latent_dim"] for r in sec["rows"]] == [2, 4] and sec["epochs"] == 1
+    pca = [r["pca"]["mse"] for r in sec["rows"]]
+    assert pca[1] <= pca[0] + 1e-6  # nested subspaces: more components never reconstruct worse
+    for r in sec["rows"]:
+        for kind in ("pca", "conv_ae"):
+            assert r[kind]["psnr"] == pytest.approx(10 * math.log10(1 / r[kind]["mse"]), abs=1e-2)
+
+
+def test_nll_section(world):
+    sec = world["report"]["sections"]["nll"]
+    assert sec["k"] == 500 and sec["test_images"] == 8 and "threshold" in sec["binarization"]
+    (row,) = sec["rows"]
+    assert row["name"] == "mnist_conv_vae_z4"
+    assert 0 < row["nll"] <= row["neg_elbo"] + 1e-6  # log-mean-exp ≥ mean of logs, sample by sample
+
+
+def test_iw_log_likelihood_is_exact_when_the_posterior_is_the_prior():
+    model = build_model("mlp_vae", (1, 28, 28), 3).eval()
+    logits = torch.randn(1, 1, 28, 28)
+    model.encode = lambda x: (torch.zeros(len(x), 3), torch.zeros(len(x), 3))  # q(z|x) = p(z)
+    model.decode_logits = lambda z: logits.expand(len(z), -1, -1, -1)  # p(x|z) does not depend on z
+    x = (torch.rand(5, 1, 28, 28) > 0.5).float()
+    ll, elbo = bench.iw_log_likelihood(model, x, k=50, batch=2, max_decodes=30)
+    exact = -torch.nn.functional.binary_cross_entropy_with_logits(
+        logits.expand_as(x), x, reduction="none").flatten(1).sum(1)
+    assert torch.allclose(ll.float(), exact, atol=1e-3) and torch.allclose(elbo.float(), exact, atol=1e-3)
+
+
+def test_speed_section(world):
+    sec = world["report"]["sections"]["speed"]
+    (run,) = sec["runs"]
+    assert run["returncode"] == 0 and run["wall_s"] > 0 and run["train_images"] == 64
+    assert math.isfinite(run["test_loss"]) and run["test_loss"] > 0
+    assert "--epochs 10" in sec["command"] and "--model mlp_vae" in sec["command"]
+    passed = run["test_loss"] <= bench.SPEED_BAR_LOSS and run["wall_s"] <= bench.SPEED_BAR_WALL_S
+    assert sec["status"] == ("PASS" if passed else "FAIL")
+    assert f"**{sec['status']}** — median of 1 run(s)" in world["md"]
+
+
+def test_app_section_reads_bench_app_json_and_keeps_other_sections(world, tmp_path):
+    assert world["report"]["sections"]["app"]["source"] is None
+    assert "Not supplied yet" in world["md"]
+    out = tmp_path / "BENCHMARKS.md"
+    out.with_name("benchmarks.json").write_text(json.dumps(world["report"]))
+    (tmp_path / bench.APP_JSON).write_text(json.dumps({"machine": "test box", "figures": [
+        {"key": "startup", "name": "app start", "unit": "ms", "median": 900, "runs": 3, "bar": 3000},
+        {"key": "restore", "name": "one restoration", "unit": "ms", "median": 150, "bar": 100},
+    ]}))
+    assert bench.main(["--only", "app", "--out", str(out), "--data-dir", str(world["data"])]) == 0
+    report = json.loads(out.with_name("benchmarks.json").read_text())
+    assert [f["status"] for f in report["sections"]["app"]["figures"]] == ["PASS", "FAIL"]
+    assert report["sections"]["restore"] == world["report"]["sections"]["restore"]  # kept, not re-run
+    md = out.read_text()
+    assert "| app start | 900 ms | 3 | <= 3000 ms | PASS |" in md and "## Restoration quality" in md
+    # the JSON that `python -m vae_demo.bench_app` writes is read as its two figures
+    (tmp_path / "app.json").write_text(json.dumps({
+        "what": "latent-slider decode", "machine": {"cpu": "x86_64", "cores": 2},
+        "untrained_weights": False, "handler_median_ms": {"a": 1.5, "b": 2.25}, "handler_median_ms_max": 2.25,
+        "browser": {"median_ms": 80.5, "min_ms": 60.0, "max_ms": 120.0, "repeats": 25}}))
+    figs = bench.load_app_figures(tmp_path / "app.json")["figures"]
+    assert [(f["key"], f["median"]) for f in figs] == [("slider_handler", 2.25), ("slider_browser", 80.5)]
+    assert "a: 1.5 ms" in figs[0]["notes"] and figs[1]["runs"] == 25
+    (tmp_path / "app.json").write_text(json.dumps({"handler_median_ms": {"a": 1.5}, "handler_median_ms_max": 1.5,
+                                                   "browser": {"skipped": "--no-browser"}}))
+    figs = bench.load_app_figures(tmp_path / "app.json")["figures"]
+    assert figs[1]["median"] is None and "skipped" in figs[1]["notes"]
+    with pytest.raises(ValueError, match="median"):
+        (tmp_path / "bad.json").write_text(json.dumps({"figures": [{"name": "x", "unit": "ms"}]}))
+        bench.load_app_figures(tmp_path / "bad.json")
+
+
+def test_recorded_command_reproduces_the_checkpoint(world, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert train_main(["--dataset", "mnist", "--model", "mlp_vae", "--latent-dim", "3", "--epochs", "2",
+                       "--train-limit", "48", "--batch-size", "16", "--name", "repro", "--seed", "3",
+                       "--data-dir", str(world["data"]), "--no-download", "--checkpoint-dir", str(first)]) == 0
+    meta = json.loads((first / "repro.json").read_text())
+    cmd = shlex.split(meta["command"])
+    assert cmd[:3] == ["python", "-m", "vae_demo.train"] and "--data-dir" not in cmd  # no machine paths
+    cmd[0] = sys.executable
+    proc = subprocess.run(cmd + ["--data-dir", str(world["data"]), "--no-download", "--checkpoint-dir", str(second)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads((second / "repro.json").read_text())
+    assert again["config"] == meta["config"] and again["epochs"] == meta["epochs"] == 2
+    for key in ("train_loss", "train_kl", "test_loss", "test_recon", "test_kl", "test_psnr"):
+        assert again["metrics"][key] == pytest.approx(meta["metrics"][key], rel=1e-4), key
