@@ -13,16 +13,20 @@ Nothing is trained or downloaded at start-up; checkpoints are loaded once and te
 
 from __future__ import annotations
 
-import logging
+import time
 
-import gradio as gr
+_T0 = time.perf_counter()  # start-up is logged: the app must serve within seconds
 
-from vae_demo.data import DATASETS
-from vae_demo.services.jobs import JobManager
-from vae_demo.services.registry import ModelRegistry
-from vae_demo.services.testdata import TestImages, offline_banner
-from vae_demo.ui import interpolate, latent_map, restore, sliders, train
-from vae_demo.ui.common import Context, default_dataset, safe
+import logging  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from vae_demo.data import DATASETS  # noqa: E402
+from vae_demo.services.jobs import JobManager  # noqa: E402
+from vae_demo.services.registry import ModelRegistry  # noqa: E402
+from vae_demo.services.testdata import TestImages, offline_banner  # noqa: E402
+from vae_demo.ui import interpolate, latent_map, restore, sliders, train  # noqa: E402
+from vae_demo.ui.common import Context, default_dataset, safe  # noqa: E402
 
 TITLE = "Autoencoders & VAEs, hands on"
 CSS = """
@@ -32,7 +36,31 @@ CSS = """
 #offline-banner { background: #fff4ce; border: 1px solid #e0b000; border-radius: 6px; padding: 4px 12px; }
 .explain { font-size: 0.95em; opacity: 0.9; }
 """
-LAUNCH_KWARGS = {"css": CSS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
+# gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
+# turned into x/y slider moves in the page: the plot's own axes convert the click to data units.
+MAP_CLICK_JS = """
+() => {
+  document.addEventListener('click', (ev) => {
+    const box = document.querySelector('#map-plot');
+    if (!box || !box.contains(ev.target)) return;
+    const gd = box.querySelector('.js-plotly-plot');
+    const drag = gd && gd.querySelector('.nsewdrag');
+    if (!drag || !gd._fullLayout) return;
+    const r = drag.getBoundingClientRect();
+    if (ev.clientX < r.left || ev.clientX > r.right || ev.clientY < r.top || ev.clientY > r.bottom) return;
+    const x = gd._fullLayout.xaxis.p2d(ev.clientX - r.left);
+    const y = gd._fullLayout.yaxis.p2d(ev.clientY - r.top);
+    for (const [id, v] of [['#map-x', x], ['#map-y', y]]) {
+      const input = document.querySelector(id + ' input[type=range]');
+      if (!input) continue;
+      input.value = v.toFixed(3);
+      input.dispatchEvent(new Event('input', {bubbles: true}));
+      input.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+    }
+  }, true);
+}
+"""
+LAUNCH_KWARGS = {"css": CSS, "js": MAP_CLICK_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
 
 
 def build_app(registry: ModelRegistry | None = None, images: TestImages | None = None,
@@ -94,10 +122,17 @@ def _models_note(registry: ModelRegistry) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    t_imports = time.perf_counter() - _T0
     demo = build_app()
+    t_built = time.perf_counter() - _T0
     demo.queue(default_concurrency_limit=2)
     # server name/port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by launch() itself
-    demo.launch(**LAUNCH_KWARGS)
+    demo.launch(prevent_thread_lock=True, **LAUNCH_KWARGS)
+    logging.getLogger("vae_demo.app").info(
+        "ready to serve %.1f s after start (imports %.1f s, building the app %.1f s)",
+        time.perf_counter() - _T0, t_imports, t_built - t_imports)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -185,6 +185,13 @@ def test_latent_map_tab(page, server):
     x_max = page.evaluate("() => document.querySelector('#map-x input[type=range]').max")
     _move_slider(page, "#map-x", float(x_max))
     _wait_change(page, "#map-decoded", before)
+    # a click on the map moves the crosshair there (page script → x/y sliders → decode)
+    before = _srcs(page, "#map-decoded")
+    x_before = page.locator("#map-x input[type=number]").input_value()
+    r = page.locator("#map-plot .nsewdrag").bounding_box()
+    page.mouse.click(r["x"] + r["width"] * 0.25, r["y"] + r["height"] * 0.5)
+    _wait_change(page, "#map-decoded", before)
+    assert page.locator("#map-x input[type=number]").input_value() != x_before
     page.screenshot(path=str(server["shots"] / "latent_map.png"), full_page=True)
 
 

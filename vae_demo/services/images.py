@@ -67,11 +67,13 @@ def captioned(img: np.ndarray, lines: list[str], font_size: int = 15) -> np.ndar
     except TypeError:  # very old Pillow: fixed bitmap font
         font = ImageFont.load_default()
     line_h = font_size + 4
-    canvas = Image.new("RGB", (w, h + line_h * len(lines) + 6), "white")
-    canvas.paste(Image.fromarray(rgb), (0, 0))
+    total_h = h + line_h * len(lines) + 6
+    side = max(w, total_h)  # square, so galleries' square thumbnails show all of it
+    canvas = Image.new("RGB", (side, side), "white")
+    canvas.paste(Image.fromarray(rgb), ((side - w) // 2, 0))
     draw = ImageDraw.Draw(canvas)
     for i, text in enumerate(lines):
-        while text and draw.textlength(text, font=font) > w - 6:
+        while text and draw.textlength(text, font=font) > side - 6:
             text = text[:-2] + "…" if len(text) > 2 else ""
         draw.text((3, h + 3 + i * line_h), text, fill="black", font=font)
     return np.asarray(canvas)

@@ -108,7 +108,7 @@ def build(ctx: Context) -> None:
                          bounce=False)
         with_angle = latent.angle_between(e.model.embed(ta), e.model.embed(tb))
         text = (f"{len(rows['linear'])} steps with {e.name}; the codes are {with_angle:.0f}° apart. "
-                "The GIF plays the spherical path forth and back.")
+                "The GIF plays the spherical path, one frame per step.")
         return (latent.path_strip(rows["pixel"]), latent.path_strip(rows["linear"]),
                 latent.path_strip(rows["slerp"]), str(path), gr.update(value=str(path)), text)
 
@@ -124,8 +124,6 @@ def build(ctx: Context) -> None:
     outs = [pixel, lin, sph, gif, download, info]
     run_inputs = [ctx.dataset, model, xa, xb, steps]
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    ctx.dataset.change(on_dataset, ctx.dataset, [a_cls, b_cls], show_progress="hidden")
-    ctx.dataset.change(by_index, [ctx.dataset, a_idx], [xa, a_img]).then(by_index, [ctx.dataset, b_idx], [xb, b_img])
     a_idx.submit(by_index, [ctx.dataset, a_idx], [xa, a_img])
     b_idx.submit(by_index, [ctx.dataset, b_idx], [xb, b_img])
     a_cls.input(by_class, [ctx.dataset, a_cls], [xa, a_img, a_idx])
@@ -136,6 +134,8 @@ def build(ctx: Context) -> None:
     steps.release(run, run_inputs, outs, show_progress="hidden", trigger_mode="always_last")
 
     def initial(dataset, i, j, current, n):
+        if ctx.images.get(dataset) is None:  # offline: nothing to show yet, and no warning at page load
+            return (relist(dataset, current), *on_dataset(dataset), *(gr.skip() for _ in range(4 + len(outs))))
         a, b = by_index(dataset, i), by_index(dataset, j)
         models = relist(dataset, current)
         name = models.get("value") if isinstance(models, dict) else None
@@ -143,5 +143,6 @@ def build(ctx: Context) -> None:
             else tuple(gr.skip() for _ in outs)
         return (models, *on_dataset(dataset), *a, *b, *result)
 
-    ctx.load_events.append((initial, [ctx.dataset, a_idx, b_idx, model, steps],
-                            [model, a_cls, b_cls, xa, a_img, xb, b_img, *outs]))
+    initial_outputs = [model, a_cls, b_cls, xa, a_img, xb, b_img, *outs]
+    ctx.dataset.change(initial, [ctx.dataset, a_idx, b_idx, model, steps], initial_outputs)
+    ctx.load_events.append((initial, [ctx.dataset, a_idx, b_idx, model, steps], initial_outputs))

@@ -58,7 +58,7 @@ def build(ctx: Context) -> None:
         show_grid = m.method != "tsne"
         grid_img = latent.manifold_grid(e, m) if show_grid else None
         text = (f"{m.note}. {len(m.xy)} points, one per test image (codes {m.source}); "
-                "drag x/y to move the crosshair"
+                "click the map or drag x/y to move the crosshair"
                 + ("; the manifold below decodes a 15×15 grid over this extent." if show_grid else "."))
         return (_figure(dataset, e, m, cx, cy), text,
                 gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x),

@@ -40,7 +40,7 @@ def build(ctx: Context, default_dataset: str) -> None:
                     gr.Markdown("PNG, JPEG, GIF, BMP, WebP … any size: it is fitted to the model's size, "
                                 "keeping its aspect ratio.")
                 with gr.Tab("Draw", visible=image_shape(default_dataset)[1] == 28) as draw_tab:
-                    sketch = gr.Sketchpad(label="Draw a digit or a garment (28×28 datasets)", type="numpy",
+                    sketch = gr.Sketchpad(label="Pick the brush (left), draw, then press “Use the drawing”", type="numpy",
                                           canvas_size=(280, 280), height=340, elem_id="restore-sketch",
                                           brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
                     use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
@@ -110,8 +110,8 @@ def build(ctx: Context, default_dataset: str) -> None:
             x, i, label = ctx.images.image(dataset, 0)
             name = ctx.images.get(dataset).class_names[label]
             return (items, draw_visible, *_show(x, f"test image #{i}: **{name}**"))
-        msg = ctx.images.error(dataset) or "no test images"
-        return [], draw_visible, None, None, f"No test images for {dataset} ({msg[:200]}). Upload or draw one."
+        return [], draw_visible, None, None, (f"No {dataset} test images on this machine (see the banner at the "
+                                              "top): upload an image" + (" or draw one." if shape[1] == 28 else "."))
 
     @safe(1)
     def on_kind(kind_, dataset):
