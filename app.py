@@ -105,8 +105,8 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
 
         rescan.click(on_rescan, None, [ctx.models_version, models_note])
         ctx.models_version.change(lambda: _models_note(registry), None, models_note, show_progress="hidden")
-        for fn, inputs, outputs in ctx.load_events:
-            demo.load(fn, inputs, outputs, show_progress="hidden")
+        for fn, inputs, outputs, *options in ctx.load_events:
+            demo.load(fn, inputs, outputs, **{"show_progress": "hidden", **(options[0] if options else {})})
     return demo
 
 

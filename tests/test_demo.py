@@ -524,3 +524,20 @@ def test_upload_numpy_and_none():
         load_user_image(np.zeros((0, 5)), MNIST)
     with pytest.raises(UserInputError):
         load_user_image(np.zeros((4, 4, 7)), MNIST)
+
+
+def test_training_job_stop(env, tmp_path):
+    import time
+
+    reg = ModelRegistry(tmp_path / "ck")
+    jobs = JobManager(reg, env[0])
+    cfg, _ = make_config("mnist", "mlp_vae", 2, 1.0, "none", 2, 1, 1e-3, train_limit=128)
+    jobs.start(cfg, name="stop_job")
+    deadline = time.time() + 60
+    while jobs.snapshot().done_batches == 0 and time.time() < deadline:
+        time.sleep(0.005)
+    assert jobs.stop()
+    s = jobs.wait(60)
+    assert s.status == "stopped", s.message
+    assert s.done_batches < s.total_batches
+    assert not jobs.stop()  # nothing left to stop

@@ -58,7 +58,7 @@ def device_description() -> str:
         return f"GPU ({torch.cuda.get_device_name(0)})"
     if dev.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads; no GPU found)"
+    return f"CPU ({os.cpu_count()} cores; no GPU found)"
 
 
 def _num(value, name: str, lo: float, hi: float, integer: bool = False) -> float:

@@ -34,7 +34,7 @@ class Context:
     dataset: gr.Radio | None = None  # the shared dataset picker
     models_version: gr.Number | None = None  # bumped when checkpoints appear or vanish
     current: gr.State | None = None  # the image picked in "Corrupt & restore" (numpy (1, C, H, W))
-    load_events: list = field(default_factory=list)  # (fn, inputs, outputs) run when a page loads
+    load_events: list = field(default_factory=list)  # (fn, inputs, outputs[, options]) run at page load
 
     def model_triggers(self):
         """Events after which a tab must re-list its models."""

@@ -83,6 +83,7 @@ def build(ctx: Context) -> None:
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+    bar = gr.Markdown("", elem_id="train-progress", min_height=40)  # where the progress bar shows
     status = gr.Markdown(status_text(ctx.jobs.snapshot()), elem_id="train-status")
     with gr.Row():
         curves = gr.Plot(label="Loss curves", elem_id="train-curves")
@@ -92,12 +93,13 @@ def build(ctx: Context) -> None:
 
     def _outputs(s: JobState, version):
         return (status_text(s), curves_figure(s.history) if s.history else None,
-                s.grid if s.grid is not None else gr.skip(), version)
+                s.grid if s.grid is not None else gr.skip(), version, gr.skip())
 
     def follow(progress=gr.Progress()):  # noqa: B008  (gradio injects the tracker through this default)
         """Stream the running job's state to this page until it ends."""
         last_epochs = -1
         s = ctx.jobs.snapshot()
+        watched = s.running
         while s.running:
             if s.total_batches:
                 eta = s.eta_s
@@ -108,12 +110,12 @@ def build(ctx: Context) -> None:
                 last_epochs = len(s.history)
                 yield _outputs(s, gr.skip())
             else:
-                yield status_text(s), gr.skip(), gr.skip(), gr.skip()
+                yield status_text(s), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             time.sleep(0.5)
             s = ctx.jobs.snapshot()
-        if s.status == "failed":
+        if watched and s.status == "failed":
             gr.Warning(s.message)
-        elif s.status in ("done", "stopped"):
+        elif watched and s.status in ("done", "stopped"):
             gr.Info(s.message)
         yield _outputs(s, ctx.registry.version)
 
@@ -131,11 +133,10 @@ def build(ctx: Context) -> None:
 
     start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit], status,
                 concurrency_limit=None).then(
-        follow, None, [status, curves, recon, ctx.models_version], concurrency_limit=None)
+        follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
+        show_progress_on=[bar])
     stop.click(on_stop, None, None, concurrency_limit=None)
 
-    def initial():
-        s = ctx.jobs.snapshot()
-        return _outputs(s, gr.skip())
-
-    ctx.load_events.append((initial, [], [status, curves, recon, ctx.models_version]))
+    # a page opened (or reloaded) while a job runs follows it too
+    ctx.load_events.append((follow, [], [status, curves, recon, ctx.models_version, bar],
+                            {"show_progress": "full", "show_progress_on": [bar]}))
