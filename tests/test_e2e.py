@@ -188,7 +188,11 @@ def test_latent_map_tab(page, server):
     # a click on the map moves the crosshair there (page script → x/y sliders → decode)
     before = _srcs(page, "#map-decoded")
     x_before = page.locator("#map-x input[type=number]").input_value()
-    r = page.locator("#map-plot .nsewdrag").bounding_box()
+    page.wait_for_timeout(1000)  # the slider's release re-draws the plot (new crosshair)
+    drag = page.locator("#map-plot .nsewdrag").first
+    drag.wait_for(state="visible")
+    r = drag.bounding_box()
+    assert r is not None
     page.mouse.click(r["x"] + r["width"] * 0.25, r["y"] + r["height"] * 0.5)
     _wait_change(page, "#map-decoded", before)
     assert page.locator("#map-x input[type=number]").input_value() != x_before
