@@ -541,3 +541,15 @@ def test_training_job_stop(env, tmp_path):
     assert s.status == "stopped", s.message
     assert s.done_batches < s.total_batches
     assert not jobs.stop()  # nothing left to stop
+
+
+def test_restore_row_pca_dims(registry, test_images):
+    x, _, _ = test_images.image("mnist", 2)
+    full, _ = restore_row(registry, "mnist", x, "blur", 1.0, seed=0, classical=False)
+    few, _ = restore_row(registry, "mnist", x, "blur", 1.0, seed=0, classical=False, pca_dims=2)
+    nan, _ = restore_row(registry, "mnist", x, "blur", 1.0, seed=0, classical=False, pca_dims=float("nan"))
+    pca_full = next(p for p in full if "PCA" in p.title)
+    pca_few = next(p for p in few if "PCA" in p.title)
+    assert "d=8" in pca_full.title and "d=2" in pca_few.title
+    assert not np.array_equal(pca_full.image, pca_few.image)
+    assert "d=8" in next(p for p in nan if "PCA" in p.title).title

@@ -74,6 +74,14 @@ def clean_seed(seed) -> int:
     return int(np.nan_to_num(s)) % (2**31)
 
 
+def _clamp_dims(d, most: int) -> int:
+    try:
+        v = float(d)
+    except (TypeError, ValueError):
+        raise UserInputError("PCA components must be a whole number") from None
+    return most if not math.isfinite(v) else int(min(max(round(v), 1), most))
+
+
 @dataclass
 class Panel:
     title: str
@@ -134,9 +142,10 @@ def _classical(x, corrupted, mask, spec, dataset):
 
 @torch.no_grad()
 def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: str, severity, seed=0,
-                mask_aware: bool = False, classical: bool = True) -> tuple[list[Panel], str]:
+                mask_aware: bool = False, classical: bool = True, pca_dims=None) -> tuple[list[Panel], str]:
     """Corrupt ``x`` (1, C, H, W) and restore it with every model of ``dataset``.
 
+    ``pca_dims``: keep only the first d principal components of PCA models (None: all they have).
     Returns (panels, one-line summary)."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1:
         raise UserInputError("pick or upload an image first")
@@ -151,12 +160,17 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
     for e in registry.entries(dataset):
         if tuple(e.model.image_shape) != tuple(x.shape[1:]):
             continue
-        out = e.model.reconstruct(corrupted).float().clamp(0, 1)
+        d = e.latent_dim
+        if e.is_pca and pca_dims is not None:
+            d = _clamp_dims(pca_dims, e.latent_dim)
+            out = e.model.decode(e.model.encode(corrupted)[:, :d]).float().clamp(0, 1)
+        else:
+            out = e.model.reconstruct(corrupted).float().clamp(0, 1)
         if use_mask:
             out = mask * out + (1 - mask) * corrupted
         p, s = _scores(x, out)
         role = (f"restorer ({e.corruption})" if e.is_restorer
-                else "PCA" if e.is_pca else "VAE" if e.is_vae else "autoencoder")
+                else f"PCA, d={d}" if e.is_pca else "VAE" if e.is_vae else "autoencoder")
         panels.append(Panel(f"{e.name} [{role}]", display(out[0]), p, s, "mask-aware" if use_mask else "blind"))
     n_models = len(panels) - 2
     if classical:

@@ -55,6 +55,8 @@ def build(ctx: Context, default_dataset: str) -> None:
                 seed = gr.Number(label="Seed", value=0, precision=0, elem_id="restore-seed", scale=0, min_width=100)
                 mask_aware = gr.Checkbox(label="mask-aware (keep untouched pixels)", value=False, scale=0,
                                          min_width=160)
+            pca_dims = gr.Slider(1, 64, value=64, step=1, label="PCA: keep the first d components",
+                                 elem_id="restore-pca-dims", visible=any(e.is_pca for e in ctx.registry.entries()))
             row = gr.Gallery(label="Original · corrupted · restorations", columns=4, height="auto", format="png",
                              object_fit="contain", elem_id="restore-row", allow_preview=True)
             summary = gr.Markdown("", elem_id="restore-summary")
@@ -62,10 +64,11 @@ def build(ctx: Context, default_dataset: str) -> None:
 
     # --- handlers: plain calls into vae_demo.services ---
     @safe(2)
-    def update_row(dataset, x, kind_, sev, seed_, mask):
+    def update_row(dataset, x, kind_, sev, seed_, mask, dims=None):
         if x is None:
             return [], "Pick a test image, upload one, or draw one."
-        panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask)
+        panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
+                                   pca_dims=dims)
         table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
             f"| {p.title} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
         # numbers are written into the images (gallery captions get cut off on small screens)
@@ -121,7 +124,7 @@ def build(ctx: Context, default_dataset: str) -> None:
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
                          label=f"Severity ({SEVERITY[kind_][0]})")
 
-    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware]
+    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims]
     row_outputs = [row, summary]
     shown = [ctx.current, picked, note]
 
@@ -135,7 +138,8 @@ def build(ctx: Context, default_dataset: str) -> None:
     kind.change(on_kind, [kind, ctx.dataset], severity, show_progress="hidden").then(
         update_row, row_inputs, row_outputs, show_progress="hidden")
     # live: every slider move re-runs the row; always_last drops stale intermediate positions
-    severity.input(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last",
+    for live in (severity, pca_dims):
+        live.input(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last",
                    concurrency_limit=None)
     for comp in (seed, mask_aware):
         comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last")
