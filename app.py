@@ -18,6 +18,7 @@ import time
 _T0 = time.perf_counter()  # start-up is logged: the app must serve within seconds
 
 import logging  # noqa: E402
+import os  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
@@ -72,7 +73,9 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     ctx = Context(registry, images, jobs)
     start_dataset = default_dataset(registry, images)
 
-    with gr.Blocks(title=TITLE) as demo:
+    # no telemetry unless asked for: the app must work (and start quickly) without network
+    analytics = None if os.environ.get("GRADIO_ANALYTICS_ENABLED") else False
+    with gr.Blocks(title=TITLE, analytics_enabled=analytics) as demo:
         gr.Markdown(f"# {TITLE}\nCorrupt real images and watch autoencoders restore them, drive the latent "
                     "space, compare interpolations, and train your own model.")
         banner = offline_banner(images)
