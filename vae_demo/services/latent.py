@@ -25,7 +25,7 @@ MAX_SLIDERS = 16
 SLIDER_RANGE = 3.0
 ENCODE_LIMIT = 2000  # test images encoded when a checkpoint has no stored encodings
 KL_IMAGES = 1000  # test images used for the exact KL per dim of a VAE
-TSNE_POINTS = 2000  # t-SNE is O(n log n) but slow on two cores: a subsample
+TSNE_POINTS = 1000  # t-SNE is slow on two cores (~10 s for 1000 points): a subsample
 
 
 # --- stored encodings and per-dim statistics --------------------------------------------------------
@@ -251,7 +251,7 @@ def _compute_map(entry: ModelEntry, images, method: str) -> LatentMap:
     from sklearn.manifold import TSNE
 
     n = min(len(z), TSNE_POINTS)
-    xy = TSNE(n_components=2, init="pca", perplexity=30, random_state=0, max_iter=500).fit_transform(z[:n])
+    xy = TSNE(n_components=2, init="pca", perplexity=30, random_state=0, max_iter=300).fit_transform(z[:n])
     return LatentMap(xy.astype(np.float64), y[:n], z[:n], "tsne", None, None, source,
                      f"t-SNE of {n} codes (no inverse: a position decodes its nearest point)")
 
