@@ -155,10 +155,6 @@ class ModelRegistry:
     def names(self, dataset: str | None = None) -> list[str]:
         return [e.name for e in self.entries(dataset)]
 
-    def choices(self, dataset: str | None = None, where=None) -> list[tuple[str, str]]:
-        """(label, name) pairs for a ``gr.Dropdown``; ``where`` filters entries."""
-        return [(e.label, e.name) for e in self.entries(dataset) if where is None or where(e)]
-
     def get(self, name: str, dataset: str | None = None) -> ModelEntry:
         """The model called ``name``; UserInputError if unknown or from another dataset."""
         with self._lock:

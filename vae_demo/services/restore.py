@@ -127,9 +127,9 @@ def _classical(x, corrupted, mask, spec, dataset):
     except Exception as err:  # its failure must not take the row down
         log.warning("classical restorer failed on %s: %s", spec, err)
         return None
-    r = torch.as_tensor(np.asarray(restored) if not isinstance(restored, torch.Tensor) else restored).float()
-    if r.dtype != torch.float32 or r.max() > 1.5:
-        r = r.float() / 255.0
+    r = torch.as_tensor(np.asarray(restored)).float()
+    if r.numel() and float(r.max()) > 1.5:  # uint8-scaled
+        r = r / 255.0
     if r.ndim == 2:
         r = r[None, None]
     elif r.ndim == 3:

@@ -45,15 +45,14 @@ def check_dataset(name: str) -> str:
 
 
 class TestImages:
-    """Lazily loaded, cached test splits. Thread-safe; a failed load is remembered, not retried
-    on every click (``forget()`` retries)."""
+    """Lazily loaded, cached test splits. Thread-safe; a failed load is remembered (not retried on
+    every click) until the app restarts."""
 
     __test__ = False  # not a pytest test class, despite the name
 
     def __init__(self, data_dir=None):
         self.data_dir = data_dir
         self._sets: dict[str, ImageSet | None] = {}
-        self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def present_on_disk(self, name: str) -> bool:
@@ -68,18 +67,9 @@ class TestImages:
             if name not in self._sets:
                 try:
                     self._sets[name] = load_dataset(name, "test", self.data_dir, download=download_allowed())
-                except (DataNotFoundError, ValueError, OSError, KeyError) as err:
+                except (DataNotFoundError, ValueError, OSError, KeyError):
                     self._sets[name] = None
-                    self._errors[name] = str(err)
             return self._sets[name]
-
-    def error(self, name: str) -> str | None:
-        return self._errors.get(name)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._sets.clear()
-            self._errors.clear()
 
     def require(self, name: str) -> ImageSet:
         s = self.get(name)
