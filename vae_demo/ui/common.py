@@ -32,7 +32,7 @@ class Context:
     images: TestImages
     jobs: JobManager
     dataset: gr.Radio | None = None  # the shared dataset picker
-    models_version: gr.Number | None = None  # bumped when checkpoints appear or vanish
+    models_version: gr.State | None = None  # the registry version this page last saw
     current: gr.State | None = None  # the image picked in "Corrupt & restore" (numpy (1, C, H, W))
     load_events: list = field(default_factory=list)  # (fn, inputs, outputs[, options]) run at page load
 
@@ -40,14 +40,14 @@ class Context:
         """Events after which a tab must re-list its models."""
         return [self.dataset.change, self.models_version.change]
 
-    def model_dropdown_update(self, dataset: str, current: str | None = None, where=None, prefer_vae=True):
+    def model_dropdown_update(self, dataset: str, current: str | None = None):
         """Choices for a model picker; keeps ``current`` if it still fits, else picks a VAE
         (the most instructive for the latent tabs), else the first model."""
         check_dataset(dataset)
-        entries = [e for e in self.registry.entries(dataset) if where is None or where(e)]
+        entries = self.registry.entries(dataset)
         choices = [(e.label, e.name) for e in entries]
         names = [n for _, n in choices]
-        vaes = [e.name for e in entries if e.is_vae and not e.is_restorer] if prefer_vae else []
+        vaes = [e.name for e in entries if e.is_vae and not e.is_restorer]
         value = current if current in names else (vaes[0] if vaes else names[0] if names else None)
         info = None if names else f"no checkpoint for {dataset} yet: train one in the Train tab"
         return gr.update(choices=choices, value=value, info=info)
