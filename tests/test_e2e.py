@@ -140,14 +140,15 @@ def test_restore_tab(page, server):
     assert len(before) >= 3  # original, corrupted and at least one model
     row_text = page.locator("#restore-summary").inner_text()
     assert "PSNR" in row_text and "SSIM" in row_text
-    _move_slider(page, "#restore-severity", 1.5)
+    _move_slider(page, "#restore-severity", 0.6)
     _wait_change(page, "#restore-row", before)
     after = _srcs(page, "#restore-row")
     assert after[1] != before[1]  # the corrupted panel changed
     # a new test image by the random button
-    before = _srcs(page, "#restore-input")
+    before = _srcs(page, "#restore-row")
     page.locator("#restore-random").click()
-    page.wait_for_timeout(500)
+    _wait_change(page, "#restore-row", before)
+    page.wait_for_timeout(1500)
     page.screenshot(path=str(server["shots"] / "restore.png"), full_page=True)
 
 

@@ -77,7 +77,7 @@ def build(ctx: Context) -> None:
         return _figure(dataset, e, m, px, py)
 
     def relist(dataset, current):
-        return ctx.model_dropdown_update(dataset, current)
+        return ctx.model_dropdown_update(dataset, current, prefer_2d=True)  # a native map first
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],

@@ -57,7 +57,7 @@ def build(ctx: Context, default_dataset: str) -> None:
                                          min_width=160)
             pca_dims = gr.Slider(1, 64, value=64, step=1, label="PCA: keep the first d components",
                                  elem_id="restore-pca-dims", visible=any(e.is_pca for e in ctx.registry.entries()))
-            row = gr.Gallery(label="Original · corrupted · restorations", columns=4, height="auto", format="png",
+            row = gr.Gallery(label="Original · corrupted · restorations", columns=5, height=520, format="png",
                              object_fit="contain", elem_id="restore-row", allow_preview=True)
             summary = gr.Markdown("", elem_id="restore-summary")
     explain(EXPLAIN)
