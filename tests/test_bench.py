@@ -243,3 +243,16 @@ def test_recorded_command_reproduces_the_checkpoint(world, tmp_path):
     assert again["config"] == meta["config"] and again["epochs"] == meta["epochs"] == 2
     for key in ("train_loss", "train_kl", "test_loss", "test_recon", "test_kl", "test_psnr"):
         assert again["metrics"][key] == pytest.approx(meta["metrics"][key], rel=1e-4), key
+
+
+def test_a_run_for_some_datasets_keeps_the_others(world):
+    old = world["report"]["sections"]["restore"]
+    new = {"datasets": {"cifar10": old["datasets"]["cifar10"]}, "bars": [],
+           "_meta": {"generated": "later", "command": "python -m vae_demo.bench --only restore --datasets cifar10"}}
+    merged = bench.merge_section("restore", old, new)
+    assert list(merged["datasets"]) == ["mnist", "cifar10"]
+    assert merged["datasets"]["mnist"] is old["datasets"]["mnist"]
+    assert merged["bars"] == old["bars"]  # recomputed from the merged tables
+    assert merged["_meta"]["kept_from_earlier_run"]["mnist"] == old["_meta"]
+    assert "_mnist: kept from the run of" in bench.render_restore(merged)
+    assert bench.merge_section("speed", {"runs": []}, {"runs": [1]}) == {"runs": [1]}

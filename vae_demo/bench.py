@@ -76,7 +76,7 @@ JPEG_NOTE = ("CIFAR-10 here is JPEG-derived (quality 75, 4:2:0; mean abs error �
 
 QUICK = {"test_limit": 200, "tune_images": 100, "sweep_epochs": 1, "sweep_train_limit": 5000,
          "nll_images": 50}
-FULL = {"test_limit": 0, "tune_images": 300, "sweep_epochs": 5, "sweep_train_limit": 0,
+FULL = {"test_limit": 0, "tune_images": 300, "sweep_epochs": 3, "sweep_train_limit": 0,
         "nll_images": 0}
 
 
@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nll-k", type=int, default=500, help="importance samples per image")
     p.add_argument("--nll-images", type=int, default=None, help="first N test images for the NLL (0: all)")
     p.add_argument("--nll-models", default="conv_vae", help="comma-separated model kinds for the NLL")
+    p.add_argument("--nll-any-beta", action="store_true",
+                   help="also β-VAEs (default: only checkpoints with β = 1, trained on clean images)")
     p.add_argument("--speed-runs", type=int, default=1, help="runs of the speed bar (the median is reported)")
     p.add_argument("--device", default="cpu", help="device for learned models (auto, cpu, cuda, mps)")
     p.add_argument("--seed", type=int, default=TEST_SEED, help="test corruption seed (plus the corruption's index)")
@@ -508,7 +510,7 @@ def run_sweep(ctx: Ctx) -> dict:
 
 @torch.no_grad()
 def iw_log_likelihood(model, x_bin: torch.Tensor, k: int = 500, seed: int = 0, batch: int = 100,
-                      max_decodes: int = 20000) -> tuple[torch.Tensor, torch.Tensor]:
+                      max_decodes: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image importance-weighted log p(x) (nats) and the ELBO, Bernoulli likelihood.
 
     log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log k, z_k ~ q(z|x).
@@ -555,6 +557,8 @@ def run_nll(ctx: Ctx) -> dict:
     rows = []
     for c in ckpts:
         if c.meta["model"] not in kinds or c.meta.get("corruption", "none") != "none":
+            continue
+        if not a.nll_any_beta and c.meta.get("hparams", {}).get("beta", 1.0) != 1.0:
             continue
         t0 = time.perf_counter()
         ll, elbo = iw_log_likelihood(c.model, x_bin, k=a.nll_k, seed=0)
@@ -686,7 +690,11 @@ def _section_head(title: str, sec: dict) -> list[str]:
     meta = sec.get("_meta", {})
     if meta:
         q = " — **quick mode: small subsets, not results**" if meta.get("quick") else ""
-        lines += [f"_Run {meta.get('generated')} with `{meta.get('command')}`{q}_", ""]
+        took = f" in {meta['time_s']:g} s" if meta.get("time_s") is not None else ""
+        lines += [f"_Run {meta.get('generated')}{took} with `{meta.get('command')}`{q}_", ""]
+        for ds, m in meta.get("kept_from_earlier_run", {}).items():
+            q = " (quick mode)" if m.get("quick") else ""
+            lines += [f"_{ds}: kept from the run of {m.get('generated')} with `{m.get('command')}`{q}_", ""]
     return lines
 
 
@@ -822,7 +830,7 @@ def render_nll(sec: dict) -> str:
               "other, not with published ones.", ""]
     if not sec["rows"]:
         return "\n".join(lines + [f"No MNIST checkpoint of kind {', '.join(sec['models'])} trained on clean "
-                                  "images was found.", ""])
+                                  "images (with β = 1 unless --nll-any-beta) was found.", ""])
     rows = [[r["name"], r["model"], r["latent_dim"], r["beta"], f"{_f(r['nll'])} ± {_f(r['nll_sem'])}",
              _f(r["neg_elbo"]), _f(r["time_s"], 1)] for r in sec["rows"]]
     lines += [_table(["checkpoint", "model", "z", "β", "NLL (nats) ± s.e.", "−ELBO (same samples)",
@@ -944,7 +952,7 @@ def main(argv=None) -> int:
             sec = RUNNERS[name](ctx)
             sec["_meta"] = {"generated": _now(), "command": command, "quick": ctx.quick,
                             "time_s": round(time.perf_counter() - t0, 1)}
-            report["sections"][name] = sec
+            report["sections"][name] = merge_section(name, report["sections"].get(name), sec)
             _write(ctx, report)  # after every section: a crash later keeps what was measured
     finally:
         classical.close_pools()
@@ -956,6 +964,21 @@ def main(argv=None) -> int:
     if "speed" in report["sections"]:
         print(f"{report['sections']['speed']['status']}: training speed bar", file=sys.stderr)
     return 0
+
+
+def merge_section(name: str, old: dict | None, new: dict) -> dict:
+    """A section run for some datasets keeps the other datasets of an earlier run of that section."""
+    if not old or not isinstance(old.get("datasets"), dict) or not isinstance(new.get("datasets"), dict):
+        return new
+    kept = {ds: res for ds, res in old["datasets"].items() if ds not in new["datasets"]}
+    if not kept:
+        return new
+    merged = dict(new)
+    merged["datasets"] = {**kept, **new["datasets"]}
+    merged["_meta"] = {**new["_meta"], "kept_from_earlier_run": {ds: old.get("_meta", {}) for ds in kept}}
+    if name == "restore":
+        merged["bars"] = quality_bars(merged["datasets"])
+    return merged
 
 
 def _write(ctx: Ctx, report: dict) -> None:
