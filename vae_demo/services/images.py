@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,24 +168,22 @@ def _open_any(src) -> Image.Image:
         head = data[:512].lstrip().lower()
         if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
             raise UserInputError("SVG drawings are not supported: export it as PNG or JPEG first")
-        old = Image.MAX_IMAGE_PIXELS
+        too_large = UserInputError(f"the image is too large to open safely (over {MAX_UPLOAD_PIXELS // 1_000_000} "
+                                   "million pixels): shrink it first")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS
-                im = Image.open(io.BytesIO(data))
-                im.seek(0)  # animated GIF/WebP/APNG: the first frame
-                im.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise UserInputError(
-                f"the image is too large to open safely (over {MAX_UPLOAD_PIXELS // 1_000_000} million "
-                "pixels): shrink it first") from None
+            # open reads only the header; the pixel count is checked before anything is decoded
+            # (no global PIL setting is touched: uploads are handled on many threads)
+            im = Image.open(io.BytesIO(data))  # may warn (DecompressionBombWarning) in the log: fine
+            if im.width * im.height > MAX_UPLOAD_PIXELS:
+                raise too_large
+            im.seek(0)  # animated GIF/WebP/APNG: the first frame
+            im.load()
+        except Image.DecompressionBombError:
+            raise too_large from None
         except UnidentifiedImageError:
             raise UserInputError("this file is not an image PIL can read (use PNG, JPEG, GIF, BMP or WebP)") from None
         except (OSError, SyntaxError, ValueError, EOFError) as err:
             raise UserInputError(f"the image file is damaged or truncated ({str(err)[:80]})") from None
-        finally:
-            Image.MAX_IMAGE_PIXELS = old
         try:
             im = ImageOps.exif_transpose(im)
         except Exception:  # a broken EXIF block: keep the image as stored
