@@ -90,7 +90,11 @@ class TestImages:
         rng = np.random.default_rng(None if seed is None else int(seed))
         if label is None:
             return int(rng.integers(len(s)))
-        idx = (s.labels == int(label)).nonzero().view(-1)
+        try:
+            label = int(label)
+        except (TypeError, ValueError):
+            raise UserInputError(f"class must be a number 0-{len(s.class_names) - 1}, got {str(label)[:20]!r}") from None
+        idx = (s.labels == label).nonzero().view(-1)
         if len(idx) == 0:
             raise UserInputError(f"no test image of class {label} in {name}")
         return int(idx[int(rng.integers(len(idx)))])
