@@ -553,3 +553,16 @@ def test_restore_row_pca_dims(registry, test_images):
     assert "d=8" in pca_full.title and "d=2" in pca_few.title
     assert not np.array_equal(pca_full.image, pca_few.image)
     assert "d=8" in next(p for p in nan if "PCA" in p.title).title
+
+
+def test_bench_app_handler_part(env, tmp_path):
+    import json
+
+    from vae_demo import bench_app
+
+    out = tmp_path / "bench_app.json"
+    assert bench_app.main(["--no-browser", "--repeats", "5", "--checkpoint-dir", str(env[1]), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["handler_median_ms"]) == {n for n, *_ in TINY_MODELS}
+    assert all(v > 0 for v in data["handler_median_ms"].values())
+    assert data["browser"] == {"skipped": "--no-browser"}
