@@ -39,11 +39,14 @@ def build(ctx: Context, default_dataset: str) -> None:
                                              elem_id="restore-upload")
                     gr.Markdown("PNG, JPEG, GIF, BMP, WebP … any size: it is fitted to the model's size, "
                                 "keeping its aspect ratio.")
-                with gr.Tab("Draw", visible=image_shape(default_dataset)[1] == 28) as draw_tab:
-                    sketch = gr.Sketchpad(label="Pick the brush (left), draw, then press “Use the drawing”", type="numpy",
-                                          canvas_size=(280, 280), height=340, elem_id="restore-sketch",
-                                          brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
-                    use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
+                with gr.Tab("Draw"):
+                    gr.Markdown("Draw a digit or a garment (for the 28×28 datasets, mnist and fashion-mnist).")
+                    with gr.Column(visible=image_shape(default_dataset)[1] == 28) as draw_tab:
+                        sketch = gr.Sketchpad(label="Pick the brush (left), draw, then press “Use the drawing”",
+                                              type="numpy", canvas_size=(280, 280), height=340,
+                                              elem_id="restore-sketch",
+                                              brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+                        use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
         with gr.Column(scale=2):
             with gr.Row():
                 kind = gr.Radio([(KIND_LABELS[k], k) for k in KINDS], value="gaussian", label="Corruption",
