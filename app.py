@@ -113,6 +113,30 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     return demo
 
 
+def warm_up(registry: ModelRegistry, images: TestImages, dataset: str) -> None:
+    """After the server is up: load the first dataset's test images, the classical restorers and each
+    model's latent statistics, so the first page load does not pay for them. Failures are ignored
+    (the handlers report them when a person asks)."""
+    import threading
+
+    def work():
+        from vae_demo.services import interactive_threads, latent
+
+        interactive_threads()
+        try:
+            images.get(dataset)
+            try:
+                import vae_demo.classical  # noqa: F401  (scipy, OpenCV, bm3d: seconds to import)
+            except ImportError:
+                pass
+            for e in registry.entries(dataset):
+                latent.latent_stats(e, images)
+        except Exception as err:
+            logging.getLogger("vae_demo.app").warning("warm-up: %s", err)
+
+    threading.Thread(target=work, name="warm-up", daemon=True).start()
+
+
 def _models_note(registry: ModelRegistry) -> str:
     counts = {d: len(registry.names(d)) for d in DATASETS}
     text = "Checkpoints: " + ", ".join(f"{d} {n}" for d, n in counts.items())
@@ -127,7 +151,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     t_imports = time.perf_counter() - _T0
-    demo = build_app()
+    registry, images = ModelRegistry(), TestImages()
+    demo = build_app(registry, images)
     t_built = time.perf_counter() - _T0
     demo.queue(default_concurrency_limit=2)
     # server name/port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by launch() itself
@@ -135,6 +160,7 @@ def main() -> None:
     logging.getLogger("vae_demo.app").info(
         "ready to serve %.1f s after start (imports %.1f s, building the app %.1f s)",
         time.perf_counter() - _T0, t_imports, t_built - t_imports)
+    warm_up(registry, images, default_dataset(registry, images))
     demo.block_thread()
 
 
