@@ -59,7 +59,8 @@ class ModelEntry:
 
     @property
     def is_pca(self) -> bool:
-        return self.kind == "pca"
+        """A closed-form linear model with eigenvalues (PCA): its code can be truncated to any d."""
+        return not getattr(self.model, "trainable", True) and hasattr(self.model, "variances")
 
     @property
     def corruption(self) -> str:
