@@ -156,7 +156,8 @@ def measure_browser(url: str, repeats: int = 25, model_label: str | None = None)
                     latencies.append(dt)
                 page.wait_for_timeout(50)
             return {"median_ms": round(statistics.median(latencies), 1), "min_ms": round(min(latencies), 1),
-                    "max_ms": round(max(latencies), 1), "repeats": len(latencies)}
+                    "max_ms": round(max(latencies), 1), "repeats": len(latencies),
+                    "model": page.locator("#sliders-model input").input_value().split(" — ")[0]}
         finally:
             browser.close()
 
@@ -193,7 +194,8 @@ def main(argv=None) -> int:
     from vae_demo.services.testdata import TestImages
     from vae_demo.ui.common import Context
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    threads_before = torch.get_num_threads()
+    load_at_start = round(os.getloadavg()[0], 2)  # other processes on the machine skew (b) most
     reg, untrained = _ensure_model(args.checkpoint_dir)
     images = TestImages()
     ctx = Context(reg, images, JobManager(reg))
@@ -202,8 +204,9 @@ def main(argv=None) -> int:
         "what": "latent-slider decode: (a) handler median ms on CPU per model; (b) browser median ms "
                 "from a slider input event to the new image painted",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-                    "torch": torch.__version__},
+                    "torch_threads": {"default": threads_before, "ui_handlers": 1},
+                    "load_average_1min_at_start": load_at_start,
+                    "python": platform.python_version(), "torch": torch.__version__},
         "untrained_weights": untrained,
         "handler_median_ms": handler,
         "handler_median_ms_max": max(handler.values()),
