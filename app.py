@@ -158,8 +158,9 @@ def main() -> None:
     # server name/port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by launch() itself
     demo.launch(prevent_thread_lock=True, **LAUNCH_KWARGS)
     logging.getLogger("vae_demo.app").info(
-        "ready to serve %.1f s after start (imports %.1f s, building the app %.1f s)",
-        time.perf_counter() - _T0, t_imports, t_built - t_imports)
+        "ready to serve %.1f s after start (imports %.1f s, building the app %.1f s; %.1f s of CPU time: "
+        "on a busy machine the wall time is longer)",
+        time.perf_counter() - _T0, t_imports, t_built - t_imports, time.process_time())
     warm_up(registry, images, default_dataset(registry, images))
     demo.block_thread()
 
