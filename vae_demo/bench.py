@@ -714,7 +714,7 @@ def render_restore(sec: dict) -> str:
     lines += ["### Quality bars", ""]
     for bar in sec.get("bars", []):
         detail = ", ".join(f"{s}: {_f(v['margin_db'])} dB {'✓' if v['pass'] else '✗'}"
-                           for s, v in bar.get("per_corruption", {}).items())
+                           for s, v in bar.get("per_corruption", {}).items() if v["margin_db"] is not None)
         reason = f" ({bar['reason']})" if bar.get("reason") else ""
         lines.append(f"- **{bar['status']}** — {bar['text']}{reason}" + (f"  \n  {detail}" if detail else ""))
     lines.append("")
