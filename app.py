@@ -107,6 +107,10 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
             return registry.version, _models_note(registry)
 
         rescan.click(on_rescan, None, [ctx.models_version, models_note])
+        # every open page learns about checkpoints another page (or session) trained: the version is
+        # a number in memory, so the tick is cheap; pickers re-list only when it changed
+        gr.Timer(5.0).tick(lambda: registry.version, None, ctx.models_version, show_progress="hidden",
+                           api_visibility="private")
         ctx.models_version.change(lambda: _models_note(registry), None, models_note, show_progress="hidden")
         for fn, inputs, outputs, *options in ctx.load_events:
             demo.load(fn, inputs, outputs, **{"show_progress": "hidden", **(options[0] if options else {})})

@@ -219,7 +219,10 @@ def test_interpolation_tab(page, server, tmp_path):
     page.screenshot(path=str(server["shots"] / "interpolation.png"), full_page=True)
 
 
-def test_train_tab_adds_model_everywhere(page, server):
+def test_train_tab_adds_model_everywhere(page, server, browser):
+    other = browser.new_page(viewport={"width": 1400, "height": 1000})  # a second visitor, already open
+    other.goto(server["url"])
+    other.locator("#restore-row img").first.wait_for(timeout=60_000)
     _tab(page, "Train")
     page.locator("#train-model input").click()
     page.get_by_role("option", name="mlp_vae").first.click()
@@ -244,3 +247,9 @@ def test_train_tab_adds_model_everywhere(page, server):
         page.locator(f"{picker} input").click()
         page.get_by_role("option", name=name).first.wait_for(timeout=30_000)
         page.keyboard.press("Escape")
+    # ... and in the page that was already open elsewhere (its timer notices the new registry version)
+    _tab(other, "Latent sliders")
+    other.wait_for_timeout(6000)
+    other.locator("#sliders-model input").click()
+    other.get_by_role("option", name=name).first.wait_for(timeout=30_000)
+    other.close()
