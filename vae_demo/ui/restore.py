@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from vae_demo.corruptions import KINDS
+from vae_demo.corruptions import KINDS, SEVERITY
 from vae_demo.services.images import display, load_user_image
 from vae_demo.services.restore import KIND_LABELS, default_severity, restore_row, severity_range
 from vae_demo.ui.common import Context, as_tensor, explain, image_shape, safe
@@ -122,8 +122,6 @@ def build(ctx: Context, default_dataset: str) -> None:
     @safe(1)
     def on_kind(kind_, dataset):
         lo, hi, step = severity_range(kind_, image_shape(dataset)[-1])
-        from vae_demo.corruptions import SEVERITY
-
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
                          label=f"Severity ({SEVERITY[kind_][0]})")
 
