@@ -270,7 +270,7 @@ def run_tune(ctx: Ctx) -> dict:
         out["datasets"][ds] = {
             "heldout_images": min(ctx.tune_images, len(ctx.load(ds, "train")) // 2),
             "time_s": round(time.perf_counter() - t0, 1),
-            "corruptions": {spec: classical.params_entry(spec, r) for spec, r in res.items()},
+            "corruptions": {spec: classical.params_entry(spec, r, full=True) for spec, r in res.items()},
         }
     return out
 
@@ -774,7 +774,7 @@ def render_tune(sec: dict) -> str:
             app = e.get("app") or {}
             for name, t in e["restorers"].items():
                 r = classical.get_restorer(name)
-                lat = next((c.get("latency_ms") for c in t.get("table", []) if c["params"] == t["params"]), None)
+                lat = t.get("latency_ms")
                 in_app = r.describe(app["params"]) if app.get("restorer") == name else ""
                 rows.append([spec, name + (" ★" if name == e["best"] else ""), t["label"],
                              r.describe(t["params"]), _f(t["psnr"]), _f(lat, 1), in_app])
