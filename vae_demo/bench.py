@@ -32,6 +32,7 @@ Only ``figures[].name``, ``unit`` and ``median`` are required. Add a figure by a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -287,6 +288,7 @@ def run_restore(ctx: Ctx) -> dict:
         except DataNotFoundError as err:
             out["datasets"][ds] = {"skipped": str(err)}
             continue
+        t_ds = time.perf_counter()
         ckpts, warnings = _load_checkpoints(ctx, ds)
         pcas = [c for c in ckpts if c.meta["model"] == "pca"]
         learned = [c for c in ckpts if c.meta["model"] != "pca"]
@@ -342,6 +344,7 @@ def run_restore(ctx: Ctx) -> dict:
             grid_rows[spec] = [x[:g], y[:g],
                                examples[best_c["method"]] if best_c else None,
                                examples[best_l["method"]] if best_l else None]
+        result["time_s"] = round(time.perf_counter() - t_ds, 1)  # tuning included unless done before
         if g > 0:
             path = ctx.grid_dir / f"{ds}.png"
             save_grid(path, grid_rows)
@@ -476,6 +479,19 @@ def run_losses(ctx: Ctx) -> dict:
 
 # --- section: sweep ------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """Run with ``n`` torch threads. PCA's float64 ``eigh`` of 784×784 takes ~0.15 s on one MKL
+    thread but 5-12 s on two when other processes share the two cores."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def run_sweep(ctx: Ctx) -> dict:
     from tqdm import tqdm
 
@@ -496,7 +512,8 @@ def run_sweep(ctx: Ctx) -> dict:
             cfg = TrainConfig(dataset="mnist", model=kind, latent_dim=d, epochs=epochs, batch_size=128,
                               lr=1e-3, seed=0, device=str(ctx.device), train_limit=limit)
             t0 = time.perf_counter()
-            res = train(cfg, train_set, None)  # not saved anywhere: the sweep's models are throwaway
+            with _torch_threads(1 if kind == "pca" else None):
+                res = train(cfg, train_set, None)  # not saved anywhere: the sweep's models are throwaway
             rec = _reconstruct(res.model, x, ctx.device)
             mse = float((rec.double() - x.double()).pow(2).mean())
             row[kind] = {"mse": _r(mse, 6), "psnr": _r(psnr_from_mse(mse)),
