@@ -246,3 +246,7 @@ def test_committed_params_file_is_well_formed():
                     assert t["fast"]["latency_ms"] <= classical.APP_LATENCY_MS < t["latency_ms"]
                     assert t["fast"]["psnr"] <= t["psnr"]
             assert np.isfinite(e["app"]["psnr"]) and e["app"]["psnr"] <= e["restorers"][e["best"]]["psnr"]
+
+
+def test_warm_up_runs_every_restorer_once():
+    assert 0 < classical.warm_up() < 30
