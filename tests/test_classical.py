@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
-import time
 
 import numpy as np
 import pytest
@@ -168,21 +166,17 @@ ALL_SPECS = ["gaussian:0.3", "erasure:0.5", "blur:2", "block:10", "saltpepper:0.
 
 
 @pytest.mark.parametrize("kind", ["gray", "rgb"])
-def test_restore_classical_is_fast_on_one_image(kind, tmp_path):
+def test_restore_classical_on_one_image(kind, tmp_path):
+    # its latency is measured by the benchmark (classical_params.json), not asserted here
     x = gray(1) if kind == "gray" else rgb(1)
     for params_path in (tmp_path / "absent.json", None):  # built-in defaults, then the committed file
         for spec in ALL_SPECS:
             y, mask = corrupt(x, spec, seed=4)
             args = (x[0], y[0], None if mask is None else mask[0], spec)
-            classical.restore_classical(*args, params_path=params_path)  # warm-up
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                name, label, out = classical.restore_classical(*args, params_path=params_path)
-                times.append(time.perf_counter() - t0)
+            name, label, out = classical.restore_classical(*args, params_path=params_path)
             assert out.shape == x[0].shape and label in ("blind", "mask-aware")
             assert out.min() >= 0 and out.max() <= 1
-            assert statistics.median(times) < 0.1, f"{spec}: {name} took {statistics.median(times):.3f} s"
+            assert metrics.psnr(out.unsqueeze(0), x) > metrics.psnr(y, x) - 0.5, (spec, name)
             if mask is not None:
                 assert label == "mask-aware"
 
@@ -250,3 +244,15 @@ def test_committed_params_file_is_well_formed():
 
 def test_warm_up_runs_every_restorer_once():
     assert 0 < classical.warm_up() < 30
+
+
+def test_bm3d_white_noise_mode_is_close_to_the_default_profile():
+    import bm3d
+
+    x = gray(6, seed=11)
+    y, _ = corrupt(x, "gaussian:0.3", seed=1)
+    ours = classical.apply("bm3d", y, None, "gaussian:0.3", {"sigma_factor": 1.0})
+    default = torch.stack([torch.from_numpy(bm3d.bm3d(img[0].numpy(), 0.3)).float()  # nf = 32: ~35× slower
+                           for img in y]).unsqueeze(1).clamp(0, 1)
+    assert abs(metrics.psnr(ours, x) - metrics.psnr(default, x)) < 0.5
+    assert metrics.psnr(ours, x) > metrics.psnr(y, x) + 3
