@@ -243,7 +243,7 @@ def test_committed_params_file_is_well_formed():
 
 
 def test_warm_up_runs_every_restorer_once():
-    assert 0 < classical.warm_up() < 30
+    assert classical.warm_up() > 0  # seconds it took; not a timed assertion
 
 
 def test_bm3d_white_noise_mode_is_close_to_the_default_profile():
