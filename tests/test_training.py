@@ -94,7 +94,7 @@ def test_pca_trains_in_closed_form(data_dir):
 
 @pytest.mark.parametrize("bad", [dict(epochs=0), dict(lr=float("nan")), dict(batch_size=-1),
                                  dict(model="gan"), dict(dataset="svhn"), dict(corruption="blur:99"),
-                                 dict(beta=-1), dict(latent_dim=0)])
+                                 dict(beta=-1), dict(latent_dim=0), dict(precision="fp16")])
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad).validate()
@@ -139,3 +139,14 @@ def test_stopping_early_leaves_the_previous_complete_checkpoint(data_dir, tmp_pa
     c = load_checkpoint("early", ck)
     assert c.meta["epochs"] == 2 and len(c.meta["history"]) == 2
     assert not [p for p in ck.iterdir() if p.suffix == ".tmp"]
+
+
+def test_bf16_autocast_on_cpu_trains_and_is_recorded(data_dir, tmp_path):
+    from vae_demo.train import canonical_command
+
+    cfg, tr, te = tiny(data_dir, model="mlp_vae", epochs=2, precision="bf16")
+    res = train(cfg, tr, te)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())  # autocast, fp32 weights
+    assert "--precision bf16" in canonical_command(cfg, "x")
+    assert "--precision" not in canonical_command(tiny(data_dir)[0], "x")  # auto stays implicit

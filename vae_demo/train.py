@@ -46,6 +46,8 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
         "--beta", f"{cfg.beta:g}", "--corruption", str(parse_spec(cfg.corruption)),
         "--recon", cfg.recon, "--seed", str(cfg.seed), "--device", cfg.device,
     ]
+    if cfg.precision != "auto":
+        args += ["--precision", cfg.precision]
     if cfg.channels:
         args += ["--channels", ",".join(str(c) for c in cfg.channels)]
     if cfg.train_limit:
@@ -123,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
     p.add_argument("--channels", type=_int_list, default=(),
                    help="conv models: channels of each stride-2 layer, e.g. 64,128")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
+                   help="auto: bf16 autocast on CUDA, fp32 elsewhere; bf16: autocast on any device")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--name", default=None, help="checkpoint name (default: from the settings)")
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
@@ -138,7 +142,7 @@ def main(argv=None) -> int:
         dataset=args.dataset, model=args.model, latent_dim=args.latent_dim, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, corruption=args.corruption,
         recon=args.recon, seed=args.seed, device=args.device, train_limit=args.train_limit,
-        channels=args.channels,
+        channels=args.channels, precision=args.precision,
     )
     try:
         cfg.validate()
