@@ -66,7 +66,7 @@ SECTIONS = ("tune", "restore", "losses", "sweep", "nll", "speed", "app")
 SPEED_BAR_LOSS = 105.6
 SPEED_BAR_WALL_S = 35.0
 SPEED_COMMAND = ("python -m vae_demo.train --dataset mnist --model mlp_vae --latent-dim 20 --epochs 10 "
-                 "--batch-size 128 --lr 1e-3 --seed 0 --device auto --name speedbar --checkpoint-dir {dir}")
+                 "--batch-size 128 --lr 1e-3 --seed 0 --device auto --precision bf16 --name speedbar --checkpoint-dir {dir}")
 APP_JSON = "bench_app.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JPEG_NOTE = ("CIFAR-10 here is JPEG-derived (quality 75, 4:2:0; mean abs error ≈ 5.8/255 against the "
