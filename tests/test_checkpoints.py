@@ -118,6 +118,27 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m1.json", "m1.safetensors"]
 
 
+def test_disk_full_between_weights_and_json_keeps_the_pair(tmp_path, monkeypatch):
+    """The new weights are written but the disk fills up before the JSON (which holds their hash):
+    the old pair must still load, so neither file may have been replaced."""
+    make(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint("m1", build_model("conv_vae", (1, 28, 28), 6), {"dataset": "mnist"}, tmp_path)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert load_checkpoint("m1", tmp_path).meta["latent_dim"] == 4
+
+
 def test_unknown_name_and_env_dir(tmp_path, monkeypatch):
     make(tmp_path)
     with pytest.raises(CheckpointError, match="no checkpoint named 'nope'"):

@@ -74,21 +74,29 @@ def _paths(name: str, directory) -> tuple[Path, Path]:
     return w, j
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _atomic_write(*files: tuple[Path, bytes]) -> None:
+    """Write every (path, data) to a temporary file beside it and fsync them all; only then rename
+    them into place. A failure while writing (a full disk, a crash) leaves every old file as it
+    was, so a checkpoint's weights and its JSON (which holds their hash) never get out of step."""
+    tmps: list[str] = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for everyone to read
-        os.replace(tmp, path)
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            tmps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for everyone to read
+        for tmp, (path, _) in zip(tmps, files):
+            os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        for tmp in tmps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
         raise
 
 
@@ -131,8 +139,7 @@ def save_checkpoint(
         "weights_bytes": len(blob),
     }
     text = json.dumps(full, indent=2, sort_keys=False, default=_json_default)
-    _atomic_write(w_path, blob)
-    _atomic_write(j_path, (text + "\n").encode())
+    _atomic_write((w_path, blob), (j_path, (text + "\n").encode()))
     return w_path
 
 
