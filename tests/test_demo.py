@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import shutil
 import struct
 import zlib
@@ -18,6 +19,8 @@ import torch
 from PIL import Image
 
 from tests.conftest import write_npz
+from vae_demo.checkpoints import load_checkpoint
+from vae_demo.models import build_model
 from vae_demo.services import images as img_mod
 from vae_demo.services import latent
 from vae_demo.services.images import UserInputError, load_user_image, write_gif
@@ -35,6 +38,7 @@ TINY_MODELS = [  # name, dataset, model, latent, corruption
     ("t_conv_ae_z4_mix", "mnist", "conv_ae", 4, "mix"),
     ("t_pca_z8", "mnist", "pca", 8, "none"),
     ("t_cifar_vae_z4", "cifar10", "conv_vae", 4, "none"),
+    ("t_unet_mix", "mnist", "unet", 8, "mix"),
 ]
 
 
@@ -88,6 +92,28 @@ def test_registry_lists_models_per_dataset(registry):
         registry.get("t_pca_z8", "cifar10")
 
 
+def test_unet_restores_but_stays_out_of_the_latent_tabs(registry, test_images, env):
+    from vae_demo.ui.common import Context
+
+    assert "t_unet_mix" in registry.names("mnist")
+    assert "t_unet_mix" not in registry.names("mnist", latent_code=True)
+    e = registry.get("t_unet_mix", "mnist")
+    assert e.is_restorer and not e.has_latent_code and "z=" not in e.label
+    with pytest.raises(UserInputError, match="no latent code"):
+        registry.get("t_unet_mix", "mnist", latent_code=True)
+    with pytest.raises(UserInputError, match="no latent code"):
+        latent.latent_stats(e, test_images)
+    x, _, _ = test_images.image("mnist", 0)
+    with pytest.raises(UserInputError, match="no latent code"):
+        latent.interpolate(e, x, x)
+    panels, _ = restore_row(registry, "mnist", x, "erasure", 0.5, seed=1)
+    unet = [p for p in panels if p.title.startswith("t_unet_mix")]
+    assert len(unet) == 1 and unet[0].image.shape[:2] == panels[0].image.shape[:2] and unet[0].psnr > 0
+    ctx = Context(registry, test_images, JobManager(registry, env[0]))
+    choices = [v for _, v in ctx.model_dropdown_update("mnist")["choices"]]
+    assert "t_unet_mix" not in choices and "t_conv_vae_z3" in choices
+
+
 def test_registry_skips_broken_checkpoint_with_warning(env, tmp_path):
     ck = tmp_path / "ck"
     shutil.copytree(env[1], ck)
@@ -113,8 +139,9 @@ def test_restore_row_shapes_and_labels(registry, test_images):
     panels, summary = restore_row(registry, "mnist", x, "gaussian", 0.4, seed=1, classical=False)
     titles = [p.title for p in panels]
     assert titles[0] == "original" and titles[1].startswith("corrupted")
-    assert len(panels) == 2 + 4  # every mnist model
-    assert "4 model(s)" in summary
+    n_mnist = sum(ds == "mnist" for _, ds, *_ in TINY_MODELS)
+    assert len(panels) == 2 + n_mnist  # every mnist model
+    assert f"{n_mnist} model(s)" in summary
     for p in panels:
         assert p.image.shape == (224, 224)
         assert p.labelled().shape[0] == p.labelled().shape[1] >= 224  # title + numbers under the image
@@ -356,6 +383,81 @@ def test_training_job_disk_error_is_reported(env, tmp_path):
     assert s.status == "failed" and "could not write" in s.message
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _job_fails_in_epoch_2(env, tmp_path, monkeypatch, fault):
+    """Train 3 epochs next to an existing checkpoint; ``fault(epoch)`` is called at every batch."""
+    import vae_demo.training as training_mod
+
+    ck = tmp_path / "ck"
+    shutil.copytree(env[1], ck)
+    others = _snapshot(ck)
+    reg = ModelRegistry(ck)
+    jobs = JobManager(reg, env[0])
+    epoch = {"n": 1}
+    real_eval = training_mod.evaluate
+
+    def counting_eval(*a, **k):  # runs once at the end of every epoch
+        out = real_eval(*a, **k)
+        epoch["n"] += 1
+        return out
+
+    monkeypatch.setattr(training_mod, "evaluate", counting_eval)
+    real_loss = type(build_model("mlp_vae", MNIST, 2)).loss
+
+    def loss(self, *a, **k):
+        fault(epoch["n"])
+        return real_loss(self, *a, **k)
+
+    monkeypatch.setattr(type(build_model("mlp_vae", MNIST, 2)), "loss", loss)
+    jobs.start(make_config("mnist", "mlp_vae", 2, 1.0, "none", 3, 32, 1e-3, 64)[0], name="fault_job")
+    s = jobs.wait(120)
+    monkeypatch.undo()
+    assert s.status == "failed", s.message
+    after = _snapshot(ck)
+    assert {k: v for k, v in after.items() if k in others} == others  # every other checkpoint: byte for byte
+    assert sorted(set(after) - set(others)) == ["fault_job.json", "fault_job.safetensors"]  # no temp files
+    kept = load_checkpoint("fault_job", ck)
+    assert kept.meta["epochs"] == 1  # the last finished epoch is kept, whole
+    reg.refresh()
+    assert "fault_job" in reg.names("mnist") and len(reg.names()) == len(others) // 2 + 1
+    x = torch.rand(1, *MNIST)
+    panels, _ = restore_row(reg, "mnist", x, "gaussian", 0.3)  # and the app still serves
+    assert len(panels) >= 3
+    return s
+
+
+def test_training_job_out_of_memory_keeps_everything(env, tmp_path, monkeypatch):
+    def fault(epoch):
+        if epoch == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    s = _job_fails_in_epoch_2(env, tmp_path, monkeypatch, fault)
+    assert "ran out of memory" in s.message and "smaller batch size" in s.message
+
+
+def test_training_job_disk_full_midway_keeps_everything(env, tmp_path, monkeypatch):
+    import errno
+
+    import vae_demo.checkpoints as ck_mod
+
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd):  # the 2nd epoch's save: its weights are written, then the disk is full for its JSON
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(ck_mod.os, "fsync", fsync)
+    s = _job_fails_in_epoch_2(env, tmp_path, monkeypatch, lambda epoch: None)
+    assert calls["n"] == 4
+    assert "No space left on device" in s.message and "untouched" in s.message
+
+
 def test_training_job_missing_data(tmp_path):
     reg = ModelRegistry(tmp_path / "ck")
     jobs = JobManager(reg, tmp_path / "no_data")
@@ -563,6 +665,6 @@ def test_bench_app_handler_part(env, tmp_path):
     out = tmp_path / "bench_app.json"
     assert bench_app.main(["--no-browser", "--repeats", "5", "--checkpoint-dir", str(env[1]), "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert set(data["handler_median_ms"]) == {n for n, *_ in TINY_MODELS}
+    assert set(data["handler_median_ms"]) == {n for n, _, kind, *_ in TINY_MODELS if kind != "unet"}  # sliders
     assert all(v > 0 for v in data["handler_median_ms"].values())
     assert data["browser"] == {"skipped": "--no-browser"}

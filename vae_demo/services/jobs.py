@@ -235,6 +235,10 @@ class JobManager:
                            (f"checkpoint {name} saved" if result.epochs_done else "nothing was saved"))
             else:
                 message = f"finished {result.epochs_done} epoch(s) in {result.wall_time_s:.1f} s; checkpoint {name} saved"
+        except (torch.OutOfMemoryError, MemoryError):
+            status, message = "failed", (
+                f"training ran out of memory ({cfg.dataset}, {cfg.model}, batch size {cfg.batch_size}): try a "
+                "smaller batch size or model. Checkpoints of earlier epochs and other models are untouched.")
         except TrainingError as err:
             status, message = "failed", f"training failed: {err}"
         except DataNotFoundError as err:
@@ -243,7 +247,8 @@ class JobManager:
             status, message = "failed", f"failed: {err}"
         except OSError as err:
             status, message = "failed", (f"could not write the checkpoint to {self.registry.directory}: "
-                                         f"{err.strerror or err} (disk full or read-only?)")
+                                         f"{err.strerror or err} (disk full or read-only?); the checkpoint of "
+                                         "the last finished epoch, if any, and every other checkpoint are untouched")
         except Exception as err:  # never let a job take the app down
             log.error("training job crashed:\n%s", traceback.format_exc())
             status, message = "failed", f"training crashed: {type(err).__name__}: {err}"
