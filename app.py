@@ -133,7 +133,7 @@ def warm_up(registry: ModelRegistry, images: TestImages, dataset: str) -> None:
                 import vae_demo.classical  # noqa: F401  (scipy, OpenCV, bm3d: seconds to import)
             except ImportError:
                 pass
-            for e in registry.entries(dataset):
+            for e in registry.entries(dataset, latent_code=True):
                 latent.latent_stats(e, images)
         except Exception as err:
             logging.getLogger("vae_demo.app").warning("warm-up: %s", err)

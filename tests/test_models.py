@@ -41,7 +41,10 @@ def test_every_model_learns_and_keeps_the_interface(kind, shape):
     # interface: shapes, ranges, names
     with torch.no_grad():
         z = m.embed(x)
-        assert z.shape == (64, 8) and m.latent_dim == 8
+        if m.has_latent_code:
+            assert z.shape == (64, 8) and m.latent_dim == 8
+        else:  # feature maps of every level (U-Net); the coarsest has latent_dim channels
+            assert z[-1].shape[:2] == (64, 8) and z[-1].shape[-1] < shape[-1]
         y = m.reconstruct(x)
         assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
         assert torch.equal(y, m.reconstruct(x))  # deterministic: posterior mean, no sampling
@@ -117,3 +120,30 @@ def test_denoising_loss_targets_the_clean_image():
         a = float(m.loss(noisy, clean)["recon"])
         b = float(m.loss(noisy)["recon"])
     assert a != b
+
+
+@pytest.mark.parametrize("shape", [(1, 27, 27), (3, 30, 31), (1, 5, 9)])
+def test_unet_handles_odd_sizes(shape):
+    m = build_model("unet", shape, 8, channels=(4, 6))
+    x = torch.rand(3, *shape)
+    with torch.no_grad():
+        assert m.reconstruct(x).shape == x.shape
+
+
+def test_unet_skips_beat_a_bottleneck_at_copying_detail():
+    """Random noise images cannot be squeezed through an 8-dim code, but a U-Net can pass them on."""
+    torch.manual_seed(0)
+    x = torch.rand(64, 1, 16, 16)
+    errs = {}
+    for kind in ("conv_ae", "unet"):
+        m = build_model(kind, (1, 16, 16), 8, recon="mse", channels=(8, 16))
+        opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+        for _ in range(150):
+            loss = m.loss(x)["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            errs[kind] = float((m.reconstruct(x) - x).pow(2).mean())
+    assert errs["unet"] < 0.25 * errs["conv_ae"], errs
+    assert errs["conv_ae"] > 0.04  # the bottleneck really loses most of the noise (variance 1/12)

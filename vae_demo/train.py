@@ -48,6 +48,8 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
     ]
     if cfg.precision != "auto":
         args += ["--precision", cfg.precision]
+    if cfg.lr_schedule != "constant":
+        args += ["--lr-schedule", cfg.lr_schedule]
     if cfg.channels:
         args += ["--channels", ",".join(str(c) for c in cfg.channels)]
     if cfg.train_limit:
@@ -58,6 +60,8 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
 @torch.no_grad()
 def test_encodings(model, test_set, n: int = ENCODINGS_STORED) -> dict[str, torch.Tensor]:
     """Latent means of the first ``n`` test images (fewer for big latents), for the app's latent map."""
+    if not model.has_latent_code:
+        return {}
     n = min(n, ENCODINGS_BYTES // (2 * model.latent_dim))
     x = test_set.floats(slice(0, n), device=model.device)
     z = torch.cat([model.embed(x[i:i + 1000]).float() for i in range(0, len(x), 1000)])
@@ -124,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
     p.add_argument("--channels", type=_int_list, default=(),
-                   help="conv models: channels of each stride-2 layer, e.g. 64,128")
+                   help="conv models: channels of each stride-2 layer, e.g. 64,128; "
+                        "unet: channels of each level above the coarsest (whose width is --latent-dim)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=d.lr_schedule,
+                   help="cosine: decay the learning rate to 0 over the whole run")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
                    help="auto: bf16 autocast on CUDA, fp32 elsewhere; bf16: autocast on any device")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
@@ -142,7 +149,7 @@ def main(argv=None) -> int:
         dataset=args.dataset, model=args.model, latent_dim=args.latent_dim, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, corruption=args.corruption,
         recon=args.recon, seed=args.seed, device=args.device, train_limit=args.train_limit,
-        channels=args.channels, precision=args.precision,
+        channels=args.channels, precision=args.precision, lr_schedule=args.lr_schedule,
     )
     try:
         cfg.validate()

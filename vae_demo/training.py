@@ -45,6 +45,7 @@ class TrainConfig:
     train_limit: int = 0  # use only the first N training images (0: all)
     channels: tuple[int, ...] = ()  # conv models: channels per stride-2 layer (empty: the default)
     precision: str = "auto"  # auto (bf16 autocast on CUDA, else fp32), fp32, or bf16 (autocast anywhere)
+    lr_schedule: str = "constant"  # constant, or cosine (decays to 0 over all steps)
 
     def validate(self) -> TrainConfig:
         from vae_demo.data import DATASETS
@@ -69,9 +70,13 @@ class TrainConfig:
             problems.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.recon not in ("bce", "mse"):
             problems.append(f"recon must be bce or mse, got {self.recon!r}")
-        if self.channels and (not self.model.startswith("conv") or len(self.channels) > 5
+        if self.lr_schedule not in ("constant", "cosine"):
+            problems.append(f"lr schedule must be constant or cosine, got {self.lr_schedule!r}")
+        takes_channels = getattr(MODELS.get(self.model), "takes_channels", False)
+        if self.channels and (not takes_channels or len(self.channels) > 5
                               or not all(1 <= int(c) <= 1024 for c in self.channels)):
-            problems.append("channels: 1-5 values in 1..1024, for conv models only")
+            with_channels = ", ".join(k for k, m in MODELS.items() if m.takes_channels)
+            problems.append(f"channels: 1-5 values in 1..1024, for {with_channels} only")
         if self.train_limit < 0:
             problems.append("train limit must be ≥ 0")
         try:
@@ -181,6 +186,9 @@ def train(
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
     n = len(x_train)
     steps = math.ceil(n / cfg.batch_size)
+    sched = None
+    if cfg.lr_schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * cfg.epochs)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -202,6 +210,8 @@ def train(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0) + v.detach().float() * len(idx)
                 if bar is not None:

@@ -1,6 +1,7 @@
 """The one interface shared by every model.
 
-- ``encode(x)``: the latent code; VAEs return ``(mean, logvar)``.
+- ``encode(x)``: the latent code; VAEs return ``(mean, logvar)``. Models whose ``has_latent_code``
+  is False (the U-Net restorer) return feature maps instead: they restore, but have no z to explore.
 - ``embed(x)``: the deterministic latent code (a VAE's posterior mean) for every model.
 - ``decode(z)``: images in [0, 1].
 - ``reconstruct(x)``: ``decode(embed(x))``, deterministic (no sampling).
@@ -38,6 +39,8 @@ class Autoencoder(nn.Module):
     kind = "autoencoder"
     generative = False  # True for models with a prior to sample from
     trainable = True  # False for closed-form models (PCA)
+    has_latent_code = True  # False when encode() gives feature maps, not a vector z (U-Net)
+    takes_channels = False  # True when the constructor takes ``channels`` (conv widths)
     description = ""
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):

@@ -16,6 +16,8 @@ def default_channels(image_shape) -> tuple[int, ...]:
 
 
 class _Conv:
+    takes_channels = True
+
     def _build(self, channels, out_dim: int):
         c, h, w = self.image_shape
         self.channels = tuple(int(ch) for ch in (channels or default_channels(self.image_shape)))

@@ -54,6 +54,11 @@ class ModelEntry:
         return int(self.model.latent_dim)
 
     @property
+    def has_latent_code(self) -> bool:
+        """A vector z the latent tabs can drive (False for the U-Net restorer: feature maps only)."""
+        return bool(getattr(self.model, "has_latent_code", True))
+
+    @property
     def is_vae(self) -> bool:
         return bool(getattr(self.model, "generative", False))
 
@@ -82,7 +87,8 @@ class ModelEntry:
         beta = self.meta.get("hparams", {}).get("beta")
         if self.is_vae and beta not in (None, 1, 1.0):
             extra += f", β={beta:g}"
-        return f"{self.name} — {desc}, z={self.latent_dim}{extra}"
+        size = f", z={self.latent_dim}" if self.has_latent_code else ""
+        return f"{self.name} — {desc}{size}{extra}"
 
 
 class ModelRegistry:
@@ -143,21 +149,24 @@ class ModelRegistry:
                 self.version += 1
             return list(warnings)
 
-    def entries(self, dataset: str | None = None) -> list[ModelEntry]:
-        """Loaded models (for one dataset), restorers first, then VAEs, AEs, PCA; by name within."""
+    def entries(self, dataset: str | None = None, latent_code: bool = False) -> list[ModelEntry]:
+        """Loaded models (for one dataset; with ``latent_code`` only those with a vector z),
+        restorers first, then VAEs, AEs, PCA; by name within."""
         with self._lock:
-            out = [e for e in self._entries.values() if dataset is None or e.dataset == dataset]
+            out = [e for e in self._entries.values() if (dataset is None or e.dataset == dataset)
+                   and (e.has_latent_code or not latent_code)]
 
         def rank(e: ModelEntry):
             return (0 if e.is_restorer else 1 if e.is_vae else 3 if e.is_pca else 2, e.name)
 
         return sorted(out, key=rank)
 
-    def names(self, dataset: str | None = None) -> list[str]:
-        return [e.name for e in self.entries(dataset)]
+    def names(self, dataset: str | None = None, latent_code: bool = False) -> list[str]:
+        return [e.name for e in self.entries(dataset, latent_code)]
 
-    def get(self, name: str, dataset: str | None = None) -> ModelEntry:
-        """The model called ``name``; UserInputError if unknown or from another dataset."""
+    def get(self, name: str, dataset: str | None = None, latent_code: bool = False) -> ModelEntry:
+        """The model called ``name``; UserInputError if unknown, from another dataset, or (with
+        ``latent_code``) without a vector z to explore."""
         with self._lock:
             entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None:
@@ -167,4 +176,7 @@ class ModelRegistry:
             raise UserInputError(f"unknown model {str(name)[:80]!r}: press ↻ to rescan the checkpoints")
         if dataset is not None and entry.dataset != dataset:
             raise UserInputError(f"model {name} was trained on {entry.dataset}, not {dataset}")
+        if latent_code and not entry.has_latent_code:
+            raise UserInputError(f"model {name} has no latent code to explore (a U-Net passes feature maps "
+                                 "through skip connections): use it in Corrupt & restore, pick another model here")
         return entry

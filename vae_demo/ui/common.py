@@ -44,13 +44,13 @@ class Context:
         """Choices for a model picker; keeps ``current`` if it still fits, else picks a VAE
         (the most instructive for the latent tabs; with ``prefer_2d`` a 2-D one), else the first model."""
         check_dataset(dataset)
-        entries = self.registry.entries(dataset)
+        entries = self.registry.entries(dataset, latent_code=True)
         choices = [(e.label, e.name) for e in entries]
         names = [n for _, n in choices]
         vaes = sorted((e for e in entries if e.is_vae and not e.is_restorer),
                       key=lambda e: (not (prefer_2d and e.latent_dim == 2), e.name))
         value = current if current in names else (vaes[0].name if vaes else names[0] if names else None)
-        info = None if names else f"no checkpoint for {dataset} yet: train one in the Train tab"
+        info = None if names else f"no model with a latent code for {dataset} yet: train one in the Train tab"
         return gr.update(choices=choices, value=value, info=info)
 
 
