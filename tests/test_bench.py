@@ -59,7 +59,7 @@ def test_report_has_every_section_and_bar(world):
     assert set(report["sections"]) == set(bench.SECTIONS)
     for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Reconstruction error vs latent",
                     "## Importance-weighted test NLL", "## Training speed bar", "## App speed",
-                    "## Classical restorers: tuned parameters"):
+                    "## Classical restorers: tuned parameters", "## Load test"):
         assert heading in md
     assert "Quick mode" in md and report["quick"] is True
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
@@ -69,6 +69,19 @@ def test_report_has_every_section_and_bar(world):
     for b in bars:
         assert f"**{b['status']}** — {b['text']}" in md
     assert "JPEG" in md.split("### cifar10", 1)[1]
+
+
+def test_load_section_drives_the_real_app(world):
+    """--quick: 3 users through gradio_client against `python app.py` on loopback, training running."""
+    sec = world["report"]["sections"]["load"]
+    assert sec["server_alive"] and sec["errors"] == 0, sec["error_examples"]
+    assert sec["requests"] >= 30 and sec["memory_phase"]["requests"] >= 30
+    lat = sec["latency"]
+    assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["max_ms"]
+    assert {"pick_random", "restore"} <= set(lat["by_endpoint"])  # every user picks, then restores or slides
+    assert sec["peak_rss_mb"] > 100 and sec["memory_phase"]["growth_mb"] is not None
+    assert "started through the Train tab" in sec["training"]
+    assert f"errors: 0 of {sec['requests']} requests" in world["md"]
 
 
 def test_restoration_numbers_are_reproducible(world):

@@ -14,6 +14,8 @@ Sections (``--only`` picks some; the others are kept from an earlier ``benchmark
 - ``speed``: the training speed bar (``python -m vae_demo.train ...`` in a subprocess).
 - ``app``: speed figures measured by the app, read from ``bench_app.json`` if present (as written by
   ``python -m vae_demo.bench_app``, or in the generic schema below).
+- ``load``: the load test (``python -m vae_demo.loadtest``: 20 simulated users through the app's API
+  for 60 s with a training job running, then 2,000 more requests while memory is watched).
 
 ``--quick`` runs every section on small subsets (for development; its numbers are not results).
 Outputs: ``BENCHMARKS.md`` (``--out``), ``benchmarks.json`` beside it, and grids in ``docs/bench/``
@@ -62,7 +64,7 @@ CORRUPTIONS = ("gaussian:0.3", "gaussian:0.5", "erasure:0.5", "erasure:0.9", "bl
 MNIST_BAR_SPECS = CORRUPTIONS[:8]  # the 8 seed corruptions of the MNIST ≥ 4 dB bar
 MNIST_BAR_DB = 4.0
 TEST_SEED = 2024  # corruption seed of the test split: TEST_SEED + index of the corruption
-SECTIONS = ("tune", "restore", "losses", "sweep", "nll", "speed", "app")
+SECTIONS = ("tune", "restore", "losses", "sweep", "nll", "speed", "app", "load")
 SPEED_BAR_LOSS = 105.6
 SPEED_BAR_WALL_S = 35.0
 SPEED_COMMAND = ("python -m vae_demo.train --dataset mnist --model mlp_vae --latent-dim 20 --epochs 10 "
@@ -120,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nll-any-beta", action="store_true",
                    help="also β-VAEs (default: only checkpoints with β = 1, trained on clean images)")
     p.add_argument("--speed-runs", type=int, default=1, help="runs of the speed bar (the median is reported)")
+    p.add_argument("--load-users", type=int, default=20, help="load test: simulated users")
+    p.add_argument("--load-duration", type=float, default=60.0, help="load test: seconds of the latency phase")
+    p.add_argument("--load-requests", type=int, default=2000, help="load test: requests of the memory phase")
     p.add_argument("--device", default="cpu", help="device for learned models (auto, cpu, cuda, mps)")
     p.add_argument("--seed", type=int, default=TEST_SEED, help="test corruption seed (plus the corruption's index)")
     return p
@@ -694,8 +699,18 @@ def run_app(ctx: Ctx) -> dict:
         return {"source": str(path), "error": str(err), "figures": []}
 
 
+def run_load(ctx: Ctx) -> dict:
+    from vae_demo import loadtest
+
+    a = ctx.args
+    if ctx.quick:
+        return loadtest.run(users=3, duration=5, requests=30, checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+    return loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
+                        checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+
+
 RUNNERS = {"tune": run_tune, "restore": run_restore, "losses": run_losses, "sweep": run_sweep,
-           "nll": run_nll, "speed": run_speed, "app": run_app}
+           "nll": run_nll, "speed": run_speed, "app": run_app, "load": run_load}
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -901,9 +916,42 @@ def render_app(sec: dict) -> str:
     return "\n".join(lines)
 
 
+def render_load(sec: dict) -> str:
+    lines = _section_head("Load test (concurrent users)", sec)
+    lat, mem = sec["latency"], sec["memory_phase"]
+    ok = sec.get("pass_errors") and sec.get("pass_memory")
+    lines += [
+        f"{sec['users']} simulated users, each its own session (gradio_client on loopback, think time "
+        f"{sec['think_s'][0]:g}-{sec['think_s'][1]:g} s), spread over {', '.join(sec['datasets'])}; "
+        f"training in the app meanwhile: {sec['training']} ({sec.get('training_epochs_done')} epochs finished "
+        "during the test). The load generator runs on the same machine as the app.",
+        "",
+        f"- **{'PASS' if sec.get('pass_errors') else 'FAIL'}** — errors: {sec['errors']} of {sec['requests']} "
+        "requests" + (f" ({'; '.join(sec['error_examples'])})" if sec["error_examples"] else "")
+        + ("" if sec.get("server_alive") else "; the server died"),
+        f"- **{'PASS' if sec.get('pass_memory') else 'FAIL'}** — memory over {mem['requests']} requests after "
+        f"the {sec['duration_s']:g} s phase: {_f(mem['rss_start_mb'], 0)} → {_f(mem['rss_end_mb'], 0)} MB "
+        f"(growth {_f(mem['growth_mb'], 1)} MB; bar ≤ {mem['bar_mb']:g} MB); peak (VmHWM) {_f(sec['peak_rss_mb'], 0)} MB",
+        "",
+    ]
+    rows = [["all (latency phase)", lat["requests"], _f(lat["p50_ms"], 0), _f(lat["p95_ms"], 0), _f(lat["max_ms"], 0)]]
+    rows += [[ep, r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
+             for ep, r in lat["by_endpoint"].items()]
+    rows.append([f"all (memory phase, {mem['requests']} requests)", mem["requests"], _f(mem["p50_ms"], 0),
+                 _f(mem["p95_ms"], 0), _f(mem["max_ms"], 0)])
+    lines += [_table(["requests", "n", "p50 (ms)", "p95 (ms)", "max (ms)"], rows), "",
+              f"Throughput {lat['throughput_rps']} requests/s over {sec['duration_s']:g} s. `restore` is a severity "
+              "slider move in Corrupt & restore (every model of the dataset and a classical restorer), `slide` a "
+              "latent slider move, `pick_random` a new test image, `choose_corruption` another corruption kind.", ""]
+    if not ok:
+        lines += ["(see `benchmarks.json` for the server log tail)", ""]
+    return "\n".join(lines)
+
+
 RENDERERS = {"restore": render_restore, "tune": render_tune, "losses": render_losses,
-             "sweep": render_sweep, "nll": render_nll, "speed": render_speed, "app": render_app}
-ORDER = ("restore", "losses", "sweep", "nll", "speed", "app", "tune")
+             "sweep": render_sweep, "nll": render_nll, "speed": render_speed, "app": render_app,
+             "load": render_load}
+ORDER = ("restore", "losses", "sweep", "nll", "speed", "app", "load", "tune")
 
 
 def render(report: dict) -> str:

@@ -71,7 +71,7 @@ def measure_handler(ctx, names: list[str], repeats: int = 200) -> dict[str, floa
     out = {}
     rng = np.random.default_rng(0)
     for name in names:
-        e = ctx.registry.get(name)
+        e = ctx.registry.get(name, latent_code=True)
         stats = latent.latent_stats(e, ctx.images)
         base = [0.0] * e.latent_dim
         n = len(stats.shown)
@@ -171,7 +171,7 @@ def _ensure_model(directory: Path | None):
     from vae_demo.services.registry import ModelRegistry
 
     reg = ModelRegistry(directory)
-    if reg.names():
+    if reg.names(latent_code=True):
         return reg, False
     tmp = Path(tempfile.mkdtemp(prefix="vae_demo_bench_"))
     torch.manual_seed(0)
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     reg, untrained = _ensure_model(args.checkpoint_dir)
     images = TestImages()
     ctx = Context(reg, images, JobManager(reg))
-    handler = measure_handler(ctx, reg.names(), args.repeats)
+    handler = measure_handler(ctx, reg.names(latent_code=True), args.repeats)
     result = {
         "what": "latent-slider decode: (a) handler median ms on CPU per model; (b) browser median ms "
                 "from a slider input event to the new image painted",

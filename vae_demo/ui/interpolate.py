@@ -40,7 +40,9 @@ def _prune_old_gifs(max_age_s: float = 3600) -> None:
 
 def build(ctx: Context) -> None:
     with gr.Row():
-        model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model")
+        # custom values: API callers may name any model (the registry checks it, with a clear message)
+        model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model",
+                            allow_custom_value=True)
         steps = gr.Slider(2, 24, value=8, step=1, label="Steps N", elem_id="interp-steps")
     with gr.Row():
         with gr.Column():
@@ -99,7 +101,7 @@ def build(ctx: Context) -> None:
 
     @safe(6)
     def run(dataset, name, x_a, x_b, n):
-        e = ctx.registry.get(name, dataset)
+        e = ctx.registry.get(name, dataset, latent_code=True)
         ta, tb = as_tensor(x_a, dataset), as_tensor(x_b, dataset)
         rows = latent.interpolate(e, ta, tb, n)
         GIF_DIR.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,9 @@ def build(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
-                model = gr.Dropdown(label="Model", choices=[], elem_id="map-model")
+                # custom values: API callers may name any model (the registry checks it, with a clear message)
+                model = gr.Dropdown(label="Model", choices=[], elem_id="map-model",
+                                    allow_custom_value=True)
                 method = gr.Radio([("auto (native 2-D, else PCA)", "auto"), ("PCA", "pca"),
                                    ("t-SNE (slow the first time)", "tsne")], value="auto", label="Projection",
                                   elem_id="map-method")
@@ -39,7 +41,7 @@ def build(ctx: Context) -> None:
     explain(EXPLAIN)
 
     def _map(dataset, name, how):
-        e = ctx.registry.get(name, dataset)
+        e = ctx.registry.get(name, dataset, latent_code=True)
         return e, latent.latent_map(e, ctx.images, how)
 
     def _figure(dataset, e, m, px, py):

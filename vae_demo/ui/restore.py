@@ -132,16 +132,16 @@ def build(ctx: Context, default_dataset: str) -> None:
     ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, draw_tab, *shown], show_progress="hidden")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden")
     gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
-    rand.click(pick_random, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
+    rand.click(pick_random, ctx.dataset, [*shown, index], api_name="pick_random").then(update_row, row_inputs, row_outputs)
     index.submit(pick_index, [ctx.dataset, index], [*shown, index]).then(update_row, row_inputs, row_outputs)
     upload.upload(from_upload, [ctx.dataset, upload], shown).then(update_row, row_inputs, row_outputs)
     use_sketch.click(from_sketch, [ctx.dataset, sketch], shown).then(update_row, row_inputs, row_outputs)
-    kind.change(on_kind, [kind, ctx.dataset], severity, show_progress="hidden").then(
+    kind.change(on_kind, [kind, ctx.dataset], severity, show_progress="hidden", api_name="choose_corruption").then(
         update_row, row_inputs, row_outputs, show_progress="hidden")
     # live: every slider move re-runs the row; always_last drops stale intermediate positions
-    for live in (severity, pca_dims):
+    for live, api_name in ((severity, "restore"), (pca_dims, "restore_pca")):
         live.input(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last",
-                   concurrency_limit=None)
+                   concurrency_limit=None, api_name=api_name)
     for comp in (seed, mask_aware):
         comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last")
     ctx.models_version.change(update_row, row_inputs, row_outputs, show_progress="hidden")

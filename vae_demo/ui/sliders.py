@@ -25,7 +25,7 @@ def make_slide_handler(ctx: Context):
 
     @safe(1)
     def on_slide(dataset, name, base_values, *values):
-        e = ctx.registry.get(name, dataset)
+        e = ctx.registry.get(name, dataset, latent_code=True)
         stats = latent.latent_stats(e, ctx.images)
         if base_values is None:
             base_values = np.zeros(e.latent_dim)
@@ -38,7 +38,9 @@ def make_slide_handler(ctx: Context):
 def build(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(label="Model", choices=[], elem_id="sliders-model")
+            # custom values: API callers may name any model (the registry checks it, with a clear message)
+            model = gr.Dropdown(label="Model", choices=[], elem_id="sliders-model",
+                                allow_custom_value=True)
             info = gr.Markdown("", elem_id="sliders-info")
             sliders = []
             with gr.Row():
@@ -59,7 +61,7 @@ def build(ctx: Context) -> None:
     base = gr.State(None)  # all D values (standard units) of the current code
 
     def _entry(dataset, name):
-        e = ctx.registry.get(name, dataset)
+        e = ctx.registry.get(name, dataset, latent_code=True)
         return e, latent.latent_stats(e, ctx.images)
 
     def _set(e, stats, values, text=None):
@@ -113,10 +115,10 @@ def build(ctx: Context) -> None:
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     model.change(on_model, [ctx.dataset, model], [*set_outputs, info], show_progress="hidden")
-    for s in sliders:
-        # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
-        s.input(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
-                trigger_mode="always_last", concurrency_limit=None, queue=False)
+    # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
+    gr.on([s.input for s in sliders], on_slide, [ctx.dataset, model, base, *sliders], image,
+          show_progress="hidden", trigger_mode="always_last", concurrency_limit=None, queue=False,
+          api_name="slide")
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")
     reset.click(on_reset, [ctx.dataset, model], set_outputs, show_progress="hidden")
     from_image.click(on_from_image, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")

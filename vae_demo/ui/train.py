@@ -132,10 +132,10 @@ def build(ctx: Context) -> None:
             gr.Info("No training job is running.")
 
     start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit], status,
-                concurrency_limit=None).then(
+                concurrency_limit=None, api_name="train").then(
         follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
         show_progress_on=[bar])
-    stop.click(on_stop, None, None, concurrency_limit=None)
+    stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
 
     # a page opened (or reloaded) while a job runs follows it too
     ctx.load_events.append((follow, [], [status, curves, recon, ctx.models_version, bar],

@@ -1,0 +1,353 @@
+"""Load test of the app: ``python -m vae_demo.loadtest`` (the ``load`` section of ``python -m vae_demo.bench``).
+
+It starts the app (``python app.py``) as its own process on loopback, with its own copy of the
+checkpoints folder, starts a training job in the Train tab (``--no-training``: leave it out), and
+drives the app through its public API with ``gradio_client``, the way the page does:
+
+1. ``--users`` simulated users (default 20), each with its own session, for ``--duration`` s (60).
+   Each picks a random test image, then loops: waits a moment (``--think``, uniform), then either
+   moves the severity slider (the restore row: every model of the dataset plus a classical
+   restorer; now and then after choosing another corruption, which sets the slider's range as on
+   the page), drags a latent slider of a random model, or picks another random image. Users are
+   spread over the datasets that have test images. Every request's latency is recorded; an
+   exception or an empty result is an error.
+2. Memory: the same users go on for ``--requests`` (2000) more requests while the server's resident
+   memory is sampled; the growth is the mean of the last tenth of the samples minus the mean of the
+   first tenth. Peak memory is the server's high-water mark (VmHWM) over the whole run.
+
+Figures go to ``--json`` (default ``loadtest.json``) and, through the benchmark, to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MEMORY_GROWTH_BAR_MB = 20.0  # "memory does not grow": at most this much over the memory phase
+TRAINING_JOB = ("mnist", "conv_vae", 16, 1.0, "none", 1000, 128, 1e-3, 10000)  # the Train tab's inputs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vae_demo.loadtest", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--users", type=int, default=20, help="simulated users, one session each")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of the latency phase")
+    p.add_argument("--requests", type=int, default=2000, help="requests of the memory phase")
+    p.add_argument("--think", default="0.1,0.5", help="seconds a user waits between requests: min,max")
+    p.add_argument("--no-training", action="store_true", help="no training job in the background")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="checkpoints to serve (copied; default: $VAE_DEMO_CHECKPOINTS or ./checkpoints)")
+    p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
+    p.add_argument("--json", default="loadtest.json", help="where the figures go")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+# --- the server ------------------------------------------------------------------------------------
+
+def _proc_kb(pid: int, key: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class Server:
+    """``python app.py`` on a free loopback port, with its own checkpoints folder (a copy)."""
+
+    def __init__(self, checkpoint_dir: Path, data_dir: str | None, max_epochs: int = 1000):
+        from vae_demo.bench_app import free_port
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="vae_demo_load_"))
+        self.ckpt = self.tmp / "checkpoints"
+        shutil.copytree(checkpoint_dir, self.ckpt) if Path(checkpoint_dir).is_dir() else self.ckpt.mkdir()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
+               "VAE_DEMO_CHECKPOINTS": str(self.ckpt), "VAE_DEMO_MAX_EPOCHS": str(max_epochs),
+               "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+        if data_dir:
+            env["VAE_DEMO_DATA"] = str(data_dir)
+        self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115  (closed in stop())
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited with code {self.proc.returncode}: {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - t0
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"the app did not answer within {timeout:.0f} s: {self.log_tail()}")
+
+    def rss_mb(self) -> float | None:
+        kb = _proc_kb(self.proc.pid, "VmRSS")
+        return None if kb is None else kb / 1024
+
+    def peak_mb(self) -> float | None:
+        kb = _proc_kb(self.proc.pid, "VmHWM")
+        return None if kb is None else kb / 1024
+
+    def log_tail(self, n: int = 1500) -> str:
+        self.log.flush()
+        return (self.tmp / "server.log").read_text(errors="replace")[-n:]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- the users -------------------------------------------------------------------------------------
+
+@dataclass
+class Record:
+    records: list = field(default_factory=list)  # (phase, endpoint, seconds, ok, message)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, *row) -> int:
+        with self.lock:
+            self.records.append(row)
+            return len(self.records)
+
+
+def _models_by_dataset(ckpt_dir: Path) -> dict[str, list[str]]:
+    """Checkpoints with a latent code (slider-able), by dataset, from their JSON files."""
+    from vae_demo.models import MODELS
+
+    out: dict[str, list[str]] = {}
+    for p in sorted(ckpt_dir.glob("*.json")):
+        try:
+            meta = json.loads(p.read_text())
+            if getattr(MODELS.get(meta["model"]), "has_latent_code", False):
+                out.setdefault(meta["dataset"], []).append(p.stem)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+KIND_SEVERITY = {"gaussian": (0.05, 0.8), "erasure": (0.1, 0.9), "blur": (0.5, 4.0), "block": (4, 16),
+                 "saltpepper": (0.02, 0.3), "lowres": (2, 4)}
+
+
+def _ok(endpoint: str, result) -> tuple[bool, str]:
+    """Did the request give what the page would show? (handlers report problems as warnings and
+    leave outputs unchanged, which reaches an API caller as empty outputs)."""
+    if endpoint == "restore":
+        gallery, summary = result
+        good = bool(gallery) and "restored in" in str(summary)
+        return good, "" if good else f"no restore row: {str(summary)[:120]!r}"
+    if endpoint == "slide":
+        return bool(result), "" if result else "no image"
+    if endpoint == "pick_random":
+        return bool(result and result[0]), "" if result and result[0] else "no image picked"
+    return True, ""
+
+
+def user(i: int, url: str, dataset: str, models: list[str], rec: Record, phases: dict, think: tuple,
+         sliders: int, seed: int) -> None:
+    from gradio_client import Client
+
+    rng = random.Random(seed * 1000 + i)
+    try:
+        client = Client(url, verbose=False)
+    except Exception as err:  # noqa: BLE001  (a failed connection is an error of this user)
+        rec.add("connect", "connect", 0.0, False, f"{type(err).__name__}: {err}"[:200])
+        return
+    picked, kind = False, "gaussian"
+    while True:
+        phase = phases["now"]
+        if phase == "done":
+            return
+        if not picked or rng.random() < 0.1:
+            endpoint, args = "pick_random", (dataset,)
+        elif models and rng.random() < 0.5:
+            values = [round(rng.uniform(-3, 3), 2) for _ in range(sliders)]
+            endpoint, args = "slide", (dataset, rng.choice(models), *values)
+        elif rng.random() < 0.2:
+            kind = rng.choice(list(KIND_SEVERITY))
+            endpoint, args = "choose_corruption", (kind, dataset)
+        else:
+            lo, hi = KIND_SEVERITY[kind]
+            sev = rng.randint(lo, hi) if isinstance(lo, int) else round(rng.uniform(lo, hi), 2)
+            endpoint, args = "restore", (dataset, kind, sev, rng.randint(0, 99), rng.random() < 0.5, 64)
+        t0 = time.perf_counter()
+        try:
+            result = client.predict(*args, api_name="/" + endpoint)
+            ok, msg = _ok(endpoint, result)
+        except Exception as err:  # noqa: BLE001  (every failure counts; the message says which)
+            ok, msg = False, f"{type(err).__name__}: {err}"[:200]
+        dt = time.perf_counter() - t0
+        n = rec.add(phase, endpoint, dt, ok, msg)
+        picked = picked or (endpoint == "pick_random" and ok)
+        if endpoint == "choose_corruption" and not ok:
+            kind = "gaussian"
+        if phase == "memory" and n >= phases["memory_end"]:
+            phases["now"] = "done"
+        time.sleep(rng.uniform(*think))
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def _latency(rows) -> dict:
+    ms = [r[2] * 1000 for r in rows]
+    return {"requests": len(rows), "p50_ms": _r(_pct(ms, 0.5)), "p95_ms": _r(_pct(ms, 0.95)),
+            "max_ms": _r(max(ms) if ms else None)}
+
+
+def _r(v, nd=1):
+    return None if v is None else round(v, nd)
+
+
+def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tuple = (0.1, 0.5),
+        training: bool = True, checkpoint_dir=None, data_dir=None, seed: int = 0, progress=None) -> dict:
+    """Run the load test; returns the figures (see the module doc)."""
+    from vae_demo.checkpoints import checkpoint_dir as default_ckpt_dir
+    from vae_demo.services.latent import MAX_SLIDERS
+    from vae_demo.services.testdata import TestImages
+
+    ckpt = Path(default_ckpt_dir(checkpoint_dir))
+    log = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    images = TestImages(data_dir)
+    datasets = [d for d in ("mnist", "fashion-mnist", "cifar10") if images.present_on_disk(d)]
+    if not datasets:
+        raise RuntimeError("no test images found: set VAE_DEMO_DATA or --data-dir (see README)")
+    models = _models_by_dataset(ckpt)
+    server = Server(ckpt, data_dir)
+    try:
+        startup = server.wait_ready()
+        log(f"app up in {startup:.1f} s at {server.url}")
+        rec = Record()
+        train_note = "none"
+        if training:
+            from gradio_client import Client
+
+            status = Client(server.url, verbose=False).predict(*TRAINING_JOB, api_name="/train")
+            train_note = (f"`{TRAINING_JOB[1]}` on {TRAINING_JOB[0]} started through the Train tab's API "
+                          f"before the users, stopped after them")
+            log(f"training: {str(status)[:160]}")
+        phases = {"now": "latency", "memory_end": 0}
+        think = (float(think[0]), float(think[1]))
+        threads = [threading.Thread(target=user, daemon=True, name=f"user-{i}", args=(
+            i, server.url, datasets[i % len(datasets)], models.get(datasets[i % len(datasets)], []), rec, phases,
+            think, MAX_SLIDERS, seed)) for i in range(users)]
+        samples = []  # (requests so far, RSS MB)
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        while time.perf_counter() - t0 < duration:
+            time.sleep(0.5)
+            samples.append((len(rec.records), server.rss_mb(), "latency"))
+        phases["memory_start"] = len(rec.records)
+        phases["memory_end"] = phases["memory_start"] + requests
+        phases["now"] = "memory"
+        log(f"latency phase: {phases['memory_start']} requests in {duration:g} s; memory phase: {requests} more")
+        t_mem = time.perf_counter()
+        while phases["now"] != "done" and time.perf_counter() - t_mem < 20 * 60:
+            time.sleep(0.5)
+            samples.append((len(rec.records), server.rss_mb(), "memory"))
+        phases["now"] = "done"
+        for t in threads:
+            t.join(timeout=60)
+        peak = server.peak_mb()
+        trained_epochs = None
+        if training:
+            from gradio_client import Client
+
+            Client(server.url, verbose=False).predict(api_name="/stop_training")
+            served = {p.stem for p in ckpt.glob("*.json")}
+            trained_epochs = max((json.loads(p.read_text()).get("epochs", 0) for p in server.ckpt.glob("*.json")
+                                  if p.stem not in served), default=0)
+        alive = server.proc.poll() is None
+    finally:
+        server_log = server.log_tail(3000)
+        server.stop()
+
+    lat_rows = [r for r in rec.records if r[0] == "latency"]
+    mem_rows = [r for r in rec.records if r[0] == "memory"]
+    errors = [r for r in rec.records if not r[3]]
+    mem = [m for n, m, ph in samples if ph == "memory" and m is not None]
+    k = max(1, len(mem) // 10)
+    growth = (statistics.mean(mem[-k:]) - statistics.mean(mem[:k])) if len(mem) >= 2 else None
+    by_endpoint = {ep: _latency([r for r in lat_rows if r[1] == ep])
+                   for ep in sorted({r[1] for r in lat_rows})}
+    return {
+        "users": users, "duration_s": duration, "think_s": list(think), "datasets": datasets,
+        "training": train_note, "training_epochs_done": trained_epochs, "startup_s": round(startup, 1),
+        "latency": {**_latency(lat_rows), "throughput_rps": _r(len(lat_rows) / duration, 2),
+                    "by_endpoint": by_endpoint},
+        "memory_phase": {**_latency(mem_rows), "rss_start_mb": _r(statistics.mean(mem[:k]) if mem else None),
+                         "rss_end_mb": _r(statistics.mean(mem[-k:]) if mem else None), "growth_mb": _r(growth),
+                         "bar_mb": MEMORY_GROWTH_BAR_MB,
+                         "samples": [[n, _r(m)] for n, m, _ in samples[:: max(1, len(samples) // 60)]]},
+        "peak_rss_mb": _r(peak),
+        "requests": len(rec.records),
+        "errors": len(errors),
+        "error_examples": sorted({f"{r[1]}: {r[4]}" for r in errors})[:5],
+        "server_alive": alive,
+        "pass_errors": not errors and alive,
+        "pass_memory": growth is not None and growth <= MEMORY_GROWTH_BAR_MB,
+        "server_log_tail": server_log if errors else "",
+    }
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        lo, hi = (float(v) for v in args.think.split(","))
+    except ValueError:
+        print(f"error: --think wants min,max seconds, got {args.think!r}", file=sys.stderr)
+        return 2
+    if not (1 <= args.users <= 500 and 1 <= args.duration <= 3600 and 0 <= args.requests <= 10**6
+            and 0 <= lo <= hi <= 60):
+        print("error: --users 1..500, --duration 1..3600 s, --requests 0..1e6, --think 0 ≤ min ≤ max ≤ 60",
+              file=sys.stderr)
+        return 2
+    try:
+        out = run(args.users, args.duration, args.requests, (lo, hi), not args.no_training,
+                  args.checkpoint_dir, args.data_dir, args.seed)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    lat, mem = out["latency"], out["memory_phase"]
+    print(f"{out['requests']} requests, {out['errors']} errors; latency p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms; "
+          f"peak RSS {out['peak_rss_mb']} MB; memory growth over {args.requests} requests {mem['growth_mb']} MB "
+          f"→ wrote {args.json}")
+    return 0 if out["pass_errors"] and out["pass_memory"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
