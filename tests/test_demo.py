@@ -617,6 +617,13 @@ def test_truncated_and_bomb_uploads(tmp_path, monkeypatch):
         load_user_image(_write(tmp_path, "big.png", good), MNIST)
 
 
+def test_upload_ten_thousand_squared_is_refused_with_a_message(tmp_path):
+    big = _write(tmp_path, "huge.png", _png_bytes(Image.new("1", (10000, 10000), 0)))  # ~100 kB on disk
+    with pytest.raises(UserInputError, match="too large") as err:
+        load_user_image(big, MNIST)
+    assert "\n" not in str(err.value)
+
+
 def test_upload_numpy_and_none():
     u = load_user_image(np.zeros((10, 10, 3), np.float32), (3, 32, 32))
     assert u.x.shape == (1, 3, 32, 32)
