@@ -48,7 +48,7 @@ def world(tmp_path_factory):
     rc = bench.main(["--quick", "--datasets", "mnist", "cifar10", "--data-dir", str(data),
                      "--checkpoint-dir", str(ckpts), "--out", str(out), "--workers", "1",
                      "--classical", FAST_CLASSICAL, "--sweep-dims", "2,4", "--nll-images", "8",
-                     "--grid-images", "2", "--test-limit", "16", "--tune-images", "16"])
+                     "--grid-images", "2", "--test-limit", "16", "--tune-images", "16", "--record", "yes"])
     assert rc == 0
     report = json.loads(out.with_name("benchmarks.json").read_text())
     return {"data": data, "ckpts": ckpts, "out": out, "report": report, "md": out.read_text()}
@@ -69,6 +69,19 @@ def test_report_has_every_section_and_bar(world):
     for b in bars:
         assert f"**{b['status']}** — {b['text']}" in md
     assert "JPEG" in md.split("### cifar10", 1)[1]
+
+
+def test_each_checkpoint_records_its_own_numbers(world):
+    sec = world["report"]["sections"]["restore"]["datasets"]["mnist"]
+    rows = {r["method"]: r for r in sec["corruptions"]["erasure:0.5"]["rows"]}
+    ck = load_checkpoint("mnist_conv_ae_z8_gaussian0.3", world["ckpts"])  # still verifies after the update
+    rec = ck.meta["benchmark"]["restore"]
+    assert rec["test_images"] == 16 and rec["command"].startswith("python -m vae_demo.bench --quick")
+    got = rec["corruptions"]["erasure:0.5"]
+    assert got["psnr"] == rows[ck.name]["psnr"] and got["ssim"] == rows[ck.name]["ssim"]
+    assert got["keep_observed_psnr"] == rows[f"{ck.name} + keep observed"]["psnr"]
+    vae = load_checkpoint("mnist_conv_vae_z4", world["ckpts"]).meta["benchmark"]
+    assert {"restore", "losses", "nll"} <= set(vae) and vae["nll"]["nll"] > 0 and vae["losses"]["kl"] >= 0
 
 
 def test_load_section_drives_the_real_app(world):

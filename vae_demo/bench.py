@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from vae_demo import classical
-from vae_demo.checkpoints import CheckpointError, list_checkpoints, load_checkpoint
+from vae_demo.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, update_meta
 from vae_demo.corruptions import corrupt, describe
 from vae_demo.data import DATASETS, DataNotFoundError, default_data_dir, load_dataset
 from vae_demo.metrics import psnr_from_mse, ssim_per_image
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load-users", type=int, default=20, help="load test: simulated users")
     p.add_argument("--load-duration", type=float, default=60.0, help="load test: seconds of the latency phase")
     p.add_argument("--load-requests", type=int, default=2000, help="load test: requests of the memory phase")
+    p.add_argument("--record", choices=["auto", "yes", "no"], default="auto",
+                   help="write each checkpoint's numbers into its JSON (auto: yes, except with --quick)")
     p.add_argument("--device", default="cpu", help="device for learned models (auto, cpu, cuda, mps)")
     p.add_argument("--seed", type=int, default=TEST_SEED, help="test corruption seed (plus the corruption's index)")
     return p
@@ -144,6 +146,7 @@ class Ctx:
     tune_images: int
     classical_names: list[str] | None = None  # None: every classical restorer
     tuned: dict = field(default_factory=dict)  # dataset -> spec -> {restorer: TuneResult}
+    command: str = ""  # this run's command line (recorded with every number)
     _sets: dict = field(default_factory=dict)
 
     @property
@@ -232,6 +235,24 @@ def _load_checkpoints(ctx: Ctx, dataset: str) -> tuple[list, list[str]]:
 
 def _r(v, nd=4):
     return None if v is None else round(float(v), nd)
+
+
+def record_in_checkpoints(ctx: Ctx, section: str, numbers: dict[str, dict], **common) -> None:
+    """Write each checkpoint's own numbers of ``section`` into its JSON under ``benchmark``
+    (with the date, the benchmark command and ``common`` facts such as the number of test images).
+    Not in --quick mode, unless --record yes."""
+    record = ctx.args.record == "yes" or (ctx.args.record == "auto" and not ctx.quick)
+    if not record:
+        return
+    stamp = {"generated": _now(), "command": ctx.command, **common}
+    for name, values in numbers.items():
+        try:
+            meta = load_checkpoint(name, ctx.ckpt_dir).meta  # only into checkpoints that still verify
+            bench_meta = dict(meta.get("benchmark") or {})
+            bench_meta[section] = {**stamp, **values}
+            update_meta(name, ctx.ckpt_dir, benchmark=bench_meta)
+        except (CheckpointError, OSError) as err:
+            print(f"warning: could not record {section} numbers in {name}: {err}", file=sys.stderr)
 
 
 def _spec_seed(ctx: Ctx, i: int) -> int:
@@ -357,6 +378,16 @@ def run_restore(ctx: Ctx) -> dict:
             grid_rows[spec] = [x[:g], y[:g],
                                examples[best_c["method"]] if best_c else None,
                                examples[best_l["method"]] if best_l else None]
+        mine: dict[str, dict] = {}
+        for spec, res in result["corruptions"].items():
+            for row in res["rows"]:
+                if row["type"] in ("pca", "learned"):
+                    name, keep = row["method"].removesuffix(" + keep observed"), row["method"].endswith("observed")
+                    mine.setdefault(name, {}).setdefault(spec, {}).update(
+                        {("keep_observed_" if keep else "") + k: row[k] for k in ("psnr", "ssim")})
+        record_in_checkpoints(ctx, "restore", {n: {"corruptions": v} for n, v in mine.items()},
+                              test_images=len(x), test_split_size=result["test_split_size"],
+                              seed=ctx.args.seed)
         result["time_s"] = round(time.perf_counter() - t_ds, 1)  # tuning included unless done before
         if g > 0:
             path = ctx.grid_dir / f"{ds}.png"
@@ -487,6 +518,8 @@ def run_losses(ctx: Ctx) -> dict:
                          "recon": _r(ev.get("recon")), "kl": _r(ev.get("kl")), "loss": _r(ev.get("loss")),
                          "psnr": _r(ev.get("psnr")), "recorded_test_loss": _r(recorded)})
         out["datasets"][ds] = {"test_images": len(x), "rows": rows, "warnings": warnings}
+        record_in_checkpoints(ctx, "losses", {r["name"]: {k: r[k] for k in ("recon", "kl", "loss", "psnr")}
+                                              for r in rows}, test_images=len(x))
     return out
 
 
@@ -598,6 +631,8 @@ def run_nll(ctx: Ctx) -> dict:
                      "nll": _r(float(nll.mean())),
                      "nll_sem": _r(float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else 0.0),
                      "neg_elbo": _r(float(-elbo.mean())), "time_s": _r(time.perf_counter() - t0, 1)})
+    record_in_checkpoints(ctx, "nll", {r["name"]: {k: r[k] for k in ("nll", "nll_sem", "neg_elbo")} for r in rows},
+                          test_images=n, k=a.nll_k, binarization="threshold 0.5")
     return {"binarization": "threshold: pixel > 0.5 (of 1) → 1, else 0 (deterministic)",
             "k": a.nll_k, "test_images": n, "models": kinds, "rows": rows, "warnings": warnings}
 
@@ -1012,6 +1047,7 @@ def main(argv=None) -> int:
         os.environ[classical.BM3D_NF_ENV] = str(args.bm3d_nf)
     ctx = make_ctx(args)
     command = shlex.join(["python", "-m", "vae_demo.bench", *(sys.argv[1:] if argv is None else argv)])
+    ctx.command = command
     report = {"sections": {}}
     if ctx.json_path.is_file() and args.only:
         try:  # keep the other sections of an earlier run

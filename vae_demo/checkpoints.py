@@ -169,6 +169,17 @@ def read_meta(name: str, directory=None) -> dict:
     return meta
 
 
+def update_meta(name: str, directory=None, **fields) -> dict:
+    """Set top-level metadata fields of an existing checkpoint (e.g. its benchmark numbers), atomically.
+    The weights and their hash are left alone."""
+    validate_name(name)
+    meta = read_meta(name, directory)
+    meta.update(fields)
+    _, j_path = _paths(name, directory)
+    _atomic_write((j_path, (json.dumps(meta, indent=2, default=_json_default) + "\n").encode()))
+    return meta
+
+
 def load_checkpoint(name: str, directory=None, device="cpu") -> Checkpoint:
     """Load a checkpoint by name; raises :class:`CheckpointError` with a clear reason."""
     w_path, j_path = _paths(name, directory)

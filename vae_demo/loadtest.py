@@ -128,12 +128,15 @@ class Server:
 @dataclass
 class Record:
     records: list = field(default_factory=list)  # (phase, endpoint, seconds, ok, message)
+    per_phase: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *row) -> int:
+        """Record one request; returns how many requests its phase has now."""
         with self.lock:
             self.records.append(row)
-            return len(self.records)
+            self.per_phase[row[0]] = self.per_phase.get(row[0], 0) + 1
+            return self.per_phase[row[0]]
 
 
 def _models_by_dataset(ckpt_dir: Path) -> dict[str, list[str]]:
@@ -207,7 +210,7 @@ def user(i: int, url: str, dataset: str, models: list[str], rec: Record, phases:
         picked = picked or (endpoint == "pick_random" and ok)
         if endpoint == "choose_corruption" and not ok:
             kind = "gaussian"
-        if phase == "memory" and n >= phases["memory_end"]:
+        if phase == "memory" and n >= phases["memory_requests"]:
             phases["now"] = "done"
         time.sleep(rng.uniform(*think))
 
@@ -258,7 +261,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
             train_note = (f"`{TRAINING_JOB[1]}` on {TRAINING_JOB[0]} started through the Train tab's API "
                           f"before the users, stopped after them")
             log(f"training: {str(status)[:160]}")
-        phases = {"now": "latency", "memory_end": 0}
+        phases = {"now": "latency", "memory_requests": requests}
         think = (float(think[0]), float(think[1]))
         threads = [threading.Thread(target=user, daemon=True, name=f"user-{i}", args=(
             i, server.url, datasets[i % len(datasets)], models.get(datasets[i % len(datasets)], []), rec, phases,
@@ -270,10 +273,8 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         while time.perf_counter() - t0 < duration:
             time.sleep(0.5)
             samples.append((len(rec.records), server.rss_mb(), "latency"))
-        phases["memory_start"] = len(rec.records)
-        phases["memory_end"] = phases["memory_start"] + requests
         phases["now"] = "memory"
-        log(f"latency phase: {phases['memory_start']} requests in {duration:g} s; memory phase: {requests} more")
+        log(f"latency phase: {len(rec.records)} requests in {duration:g} s; memory phase: {requests} more")
         t_mem = time.perf_counter()
         while phases["now"] != "done" and time.perf_counter() - t_mem < 20 * 60:
             time.sleep(0.5)
