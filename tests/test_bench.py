@@ -95,6 +95,9 @@ def test_load_section_drives_the_real_app(world):
     assert sec["peak_rss_mb"] > 100 and sec["memory_phase"]["growth_mb"] is not None
     assert "started through the Train tab" in sec["training"]
     assert f"errors: 0 of {sec['requests']} requests" in world["md"]
+    plot = world["out"].parent / sec["memory_plot"]
+    assert Image.open(plot).size == (720, 300) and sec["memory_plot"] in world["md"]
+    assert sec["cpu_s"]["server"] > 0 and sec["cpu_s"]["load_generator"] > 0
 
 
 def test_restoration_numbers_are_reproducible(world):

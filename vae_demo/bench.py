@@ -739,9 +739,14 @@ def run_load(ctx: Ctx) -> dict:
 
     a = ctx.args
     if ctx.quick:
-        return loadtest.run(users=3, duration=5, requests=30, checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
-    return loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
-                        checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+        out = loadtest.run(users=3, duration=5, requests=30, checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+    else:
+        out = loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
+                           checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+    path = loadtest.save_memory_plot(ctx.grid_dir / "load_memory.png", out["memory_phase"]["samples"],
+                                     out["memory_phase"]["growth_mb"])
+    out["memory_plot"] = os.path.relpath(path, ctx.out.parent)
+    return out
 
 
 RUNNERS = {"tune": run_tune, "restore": run_restore, "losses": run_losses, "sweep": run_sweep,
@@ -958,8 +963,12 @@ def render_load(sec: dict) -> str:
     lines += [
         f"{sec['users']} simulated users, each its own session (gradio_client on loopback, think time "
         f"{sec['think_s'][0]:g}-{sec['think_s'][1]:g} s), spread over {', '.join(sec['datasets'])}; "
-        f"training in the app meanwhile: {sec['training']} ({sec.get('training_epochs_done')} epochs finished "
-        "during the test). The load generator runs on the same machine as the app.",
+        f"training in the app: {sec['training']} ({sec.get('training_epochs_done')} epochs finished). "
+        "The load generator runs on the same 2-core machine as the app"
+        + (f" and itself used {_f(sec['cpu_s']['load_generator'], 0)} CPU-seconds of the latency phase "
+           f"(the app {_f(sec['cpu_s']['server'], 0)}; {sec['cpu_s']['cores']} cores × {sec['cpu_s']['wall']:g} s "
+           "available), so the latencies include waiting for the client's own share of the CPU"
+           if sec.get("cpu_s") else "") + ".",
         "",
         f"- **{'PASS' if sec.get('pass_errors') else 'FAIL'}** — errors: {sec['errors']} of {sec['requests']} "
         "requests" + (f" ({'; '.join(sec['error_examples'])})" if sec["error_examples"] else "")
@@ -969,6 +978,8 @@ def render_load(sec: dict) -> str:
         f"(growth {_f(mem['growth_mb'], 1)} MB; bar ≤ {mem['bar_mb']:g} MB); peak (VmHWM) {_f(sec['peak_rss_mb'], 0)} MB",
         "",
     ]
+    if sec.get("memory_plot"):
+        lines += [f"![server memory during the load test]({sec['memory_plot']})", ""]
     rows = [["all (latency phase)", lat["requests"], _f(lat["p50_ms"], 0), _f(lat["p95_ms"], 0), _f(lat["max_ms"], 0)]]
     rows += [[ep, r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
              for ep, r in lat["by_endpoint"].items()]

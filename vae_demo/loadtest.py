@@ -4,7 +4,8 @@ It starts the app (``python app.py``) as its own process on loopback, with its o
 checkpoints folder, starts a training job in the Train tab (``--no-training``: leave it out), and
 drives the app through its public API with ``gradio_client``, the way the page does:
 
-1. ``--users`` simulated users (default 20), each with its own session, for ``--duration`` s (60).
+1. ``--users`` simulated users (default 20), each with its own session, for ``--duration`` s (60),
+   while the training job runs (it is stopped at the end of this phase).
    Each picks a random test image, then loops: waits a moment (``--think``, uniform), then either
    moves the severity slider (the restore row: every model of the dataset plus a classical
    restorer; now and then after choosing another corruption, which sets the slider's range as on
@@ -105,6 +106,14 @@ class Server:
         kb = _proc_kb(self.proc.pid, "VmRSS")
         return None if kb is None else kb / 1024
 
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system) the server has used so far."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     def peak_mb(self) -> float | None:
         kb = _proc_kb(self.proc.pid, "VmHWM")
         return None if kb is None else kb / 1024
@@ -178,7 +187,7 @@ def user(i: int, url: str, dataset: str, models: list[str], rec: Record, phases:
 
     rng = random.Random(seed * 1000 + i)
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, download_files=False)  # the page does not save them either
     except Exception as err:  # noqa: BLE001  (a failed connection is an error of this user)
         rec.add("connect", "connect", 0.0, False, f"{type(err).__name__}: {err}"[:200])
         return
@@ -187,6 +196,9 @@ def user(i: int, url: str, dataset: str, models: list[str], rec: Record, phases:
         phase = phases["now"]
         if phase == "done":
             return
+        if phase == "pause":
+            time.sleep(0.2)
+            continue
         if not picked or rng.random() < 0.1:
             endpoint, args = "pick_random", (dataset,)
         elif models and rng.random() < 0.5:
@@ -259,7 +271,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
 
             status = Client(server.url, verbose=False).predict(*TRAINING_JOB, api_name="/train")
             train_note = (f"`{TRAINING_JOB[1]}` on {TRAINING_JOB[0]} started through the Train tab's API "
-                          f"before the users, stopped after them")
+                          f"before the users, stopped (Stop button's API) after the latency phase")
             log(f"training: {str(status)[:160]}")
         phases = {"now": "latency", "memory_requests": requests}
         think = (float(think[0]), float(think[1]))
@@ -267,12 +279,20 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
             i, server.url, datasets[i % len(datasets)], models.get(datasets[i % len(datasets)], []), rec, phases,
             think, MAX_SLIDERS, seed)) for i in range(users)]
         samples = []  # (requests so far, RSS MB)
+        cpu0_server, cpu0_self = server.cpu_s(), time.process_time()
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         while time.perf_counter() - t0 < duration:
             time.sleep(0.5)
             samples.append((len(rec.records), server.rss_mb(), "latency"))
+        cpu_server, cpu_self = server.cpu_s() - cpu0_server, time.process_time() - cpu0_self
+        if training:  # the job's own memory swings by ~100 MB per epoch: stop it before watching memory
+            from gradio_client import Client
+
+            phases["now"] = "pause"
+            Client(server.url, verbose=False, download_files=False).predict(api_name="/stop_training")
+            time.sleep(5)
         phases["now"] = "memory"
         log(f"latency phase: {len(rec.records)} requests in {duration:g} s; memory phase: {requests} more")
         t_mem = time.perf_counter()
@@ -285,9 +305,6 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         peak = server.peak_mb()
         trained_epochs = None
         if training:
-            from gradio_client import Client
-
-            Client(server.url, verbose=False).predict(api_name="/stop_training")
             served = {p.stem for p in ckpt.glob("*.json")}
             trained_epochs = max((json.loads(p.read_text()).get("epochs", 0) for p in server.ckpt.glob("*.json")
                                   if p.stem not in served), default=0)
@@ -307,12 +324,14 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
     return {
         "users": users, "duration_s": duration, "think_s": list(think), "datasets": datasets,
         "training": train_note, "training_epochs_done": trained_epochs, "startup_s": round(startup, 1),
+        "cpu_s": {"server": _r(cpu_server), "load_generator": _r(cpu_self), "cores": os.cpu_count(),
+                  "wall": duration},
         "latency": {**_latency(lat_rows), "throughput_rps": _r(len(lat_rows) / duration, 2),
                     "by_endpoint": by_endpoint},
         "memory_phase": {**_latency(mem_rows), "rss_start_mb": _r(statistics.mean(mem[:k]) if mem else None),
                          "rss_end_mb": _r(statistics.mean(mem[-k:]) if mem else None), "growth_mb": _r(growth),
                          "bar_mb": MEMORY_GROWTH_BAR_MB,
-                         "samples": [[n, _r(m)] for n, m, _ in samples[:: max(1, len(samples) // 60)]]},
+                         "samples": [[n, _r(m), ph] for n, m, ph in samples[:: max(1, len(samples) // 80)]]},
         "peak_rss_mb": _r(peak),
         "requests": len(rec.records),
         "errors": len(errors),
@@ -322,6 +341,50 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         "pass_memory": growth is not None and growth <= MEMORY_GROWTH_BAR_MB,
         "server_log_tail": server_log if errors else "",
     }
+
+
+def save_memory_plot(path: Path, samples: list, growth_mb: float | None = None) -> Path:
+    """The server's resident memory against requests served, as a PNG line chart (PIL only)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    pts = [(n, m, ph) for n, m, ph in samples if m is not None]
+    w, h, left, right, top, bottom = 720, 300, 64, 16, 28, 40
+    im = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(im)
+    try:
+        font = ImageFont.load_default(size=12)
+    except TypeError:  # Pillow without FreeType
+        font = ImageFont.load_default()
+    if len(pts) < 2:
+        d.text((left, h // 2), "no memory samples", fill="black", font=font)
+        im.save(path)
+        return path
+    n_max = max(p[0] for p in pts) or 1
+    lo, hi = 0.0, max(p[1] for p in pts) * 1.1
+
+    def xy(n, m):
+        return (left + (w - left - right) * n / n_max, h - bottom - (h - top - bottom) * (m - lo) / (hi - lo))
+
+    mem_from = next((n for n, _, ph in pts if ph == "memory"), None)
+    if mem_from is not None:  # shade the memory phase
+        d.rectangle([xy(mem_from, hi)[0], top, w - right, h - bottom], fill=(235, 242, 255))
+        d.text((xy(mem_from, hi)[0] + 4, top + 2), "memory phase (training stopped)", fill=(60, 60, 140), font=font)
+    d.text((left + 4, top + 2), "latency phase (training running)", fill=(60, 60, 60), font=font)
+    for frac in (0, 0.25, 0.5, 0.75, 1.0):  # y grid
+        m = lo + frac * (hi - lo)
+        y = xy(0, m)[1]
+        d.line([left, y, w - right, y], fill=(225, 225, 225))
+        d.text((4, y - 7), f"{m:.0f} MB", fill="black", font=font)
+    d.line([xy(n, m) for n, m, _ in pts], fill=(200, 40, 40), width=2)
+    d.line([left, h - bottom, w - right, h - bottom], fill="black")
+    d.text((left, h - bottom + 6), "0", fill="black", font=font)
+    d.text((w - right - 100, h - bottom + 6), f"{n_max} requests", fill="black", font=font)
+    title = "server resident memory (RSS)" + (f"; growth over the memory phase {growth_mb:.1f} MB"
+                                               if growth_mb is not None else "")
+    d.text((left, 8), title, fill="black", font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path
 
 
 def main(argv=None) -> int:

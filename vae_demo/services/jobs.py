@@ -191,7 +191,8 @@ class JobManager:
     def _run(self, cfg: TrainConfig, name: str) -> None:
         from vae_demo.train import run
 
-        torch.set_num_threads(os.cpu_count() or 1)  # this thread trains on every core (UI threads use one)
+        # every core but one: the other tabs stay responsive while a job runs (UI handlers use one thread)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
 
         grid_x = None
 
