@@ -727,11 +727,11 @@ def load_app_figures(path: Path) -> dict:
 def run_app(ctx: Ctx) -> dict:
     path = Path(ctx.args.app_json) if ctx.args.app_json else ctx.out.parent / APP_JSON
     if not path.is_file():
-        return {"source": None, "expected": str(path), "figures": []}
+        return {"source": None, "expected": os.path.relpath(path, ctx.out.parent), "figures": []}
     try:
-        return {"source": str(path), **load_app_figures(path)}
+        return {"source": os.path.relpath(path, ctx.out.parent), **load_app_figures(path)}
     except (ValueError, json.JSONDecodeError) as err:
-        return {"source": str(path), "error": str(err), "figures": []}
+        return {"source": os.path.relpath(path, ctx.out.parent), "error": str(err), "figures": []}
 
 
 def run_load(ctx: Ctx) -> dict:
