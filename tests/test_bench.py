@@ -98,6 +98,7 @@ def test_load_section_drives_the_real_app(world):
     plot = world["out"].parent / sec["memory_plot"]
     assert Image.open(plot).size == (720, 300) and sec["memory_plot"] in world["md"]
     assert sec["cpu_s"]["server"] > 0 and sec["cpu_s"]["load_generator"] > 0
+    assert sec["solo"]["requests"] >= 1 and "one user alone" in world["md"]
 
 
 def test_restoration_numbers_are_reproducible(world):

@@ -739,7 +739,8 @@ def run_load(ctx: Ctx) -> dict:
 
     a = ctx.args
     if ctx.quick:
-        out = loadtest.run(users=3, duration=5, requests=30, checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+        out = loadtest.run(users=3, duration=5, requests=30, checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir,
+                           solo=3)
     else:
         out = loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
                            checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
@@ -980,10 +981,18 @@ def render_load(sec: dict) -> str:
     ]
     if sec.get("memory_plot"):
         lines += [f"![server memory during the load test]({sec['memory_plot']})", ""]
-    rows = [["all (latency phase)", lat["requests"], _f(lat["p50_ms"], 0), _f(lat["p95_ms"], 0), _f(lat["max_ms"], 0)]]
-    rows += [[ep, r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
+    rows = []
+    solo = sec.get("solo") or {}
+    if solo.get("requests"):
+        rows += [[f"one user alone, training running ({solo['duration_s']:g} s)", solo["requests"],
+                  _f(solo["p50_ms"], 0), _f(solo["p95_ms"], 0), _f(solo["max_ms"], 0)]]
+        rows += [[f"… {ep}", r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
+                 for ep, r in solo["by_endpoint"].items()]
+    rows += [[f"{sec['users']} users, training running (latency phase)", lat["requests"], _f(lat["p50_ms"], 0),
+              _f(lat["p95_ms"], 0), _f(lat["max_ms"], 0)]]
+    rows += [[f"… {ep}", r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
              for ep, r in lat["by_endpoint"].items()]
-    rows.append([f"all (memory phase, {mem['requests']} requests)", mem["requests"], _f(mem["p50_ms"], 0),
+    rows.append([f"{sec['users']} users, training stopped (memory phase)", mem["requests"], _f(mem["p50_ms"], 0),
                  _f(mem["p95_ms"], 0), _f(mem["max_ms"], 0)])
     lines += [_table(["requests", "n", "p50 (ms)", "p95 (ms)", "max (ms)"], rows), "",
               f"Throughput {lat['throughput_rps']} requests/s over {sec['duration_s']:g} s. `restore` is a severity "

@@ -4,6 +4,7 @@ It starts the app (``python app.py``) as its own process on loopback, with its o
 checkpoints folder, starts a training job in the Train tab (``--no-training``: leave it out), and
 drives the app through its public API with ``gradio_client``, the way the page does:
 
+0. One user alone for ``--solo`` s (20), while the training job runs: how the app feels to one person.
 1. ``--users`` simulated users (default 20), each with its own session, for ``--duration`` s (60),
    while the training job runs (it is stopped at the end of this phase).
    Each picks a random test image, then loops: waits a moment (``--think``, uniform), then either
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=20, help="simulated users, one session each")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of the latency phase")
     p.add_argument("--requests", type=int, default=2000, help="requests of the memory phase")
+    p.add_argument("--solo", type=float, default=20.0, help="seconds of one user alone first (0: none)")
     p.add_argument("--think", default="0.1,0.5", help="seconds a user waits between requests: min,max")
     p.add_argument("--no-training", action="store_true", help="no training job in the background")
     p.add_argument("--checkpoint-dir", default=None,
@@ -247,7 +249,8 @@ def _r(v, nd=1):
 
 
 def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tuple = (0.1, 0.5),
-        training: bool = True, checkpoint_dir=None, data_dir=None, seed: int = 0, progress=None) -> dict:
+        training: bool = True, checkpoint_dir=None, data_dir=None, seed: int = 0, progress=None,
+        solo: float = 20.0) -> dict:
     """Run the load test; returns the figures (see the module doc)."""
     from vae_demo.checkpoints import checkpoint_dir as default_ckpt_dir
     from vae_demo.services.latent import MAX_SLIDERS
@@ -279,10 +282,19 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
             i, server.url, datasets[i % len(datasets)], models.get(datasets[i % len(datasets)], []), rec, phases,
             think, MAX_SLIDERS, seed)) for i in range(users)]
         samples = []  # (requests so far, RSS MB)
+        if solo > 0:  # one user alone first: how the app feels to one person while a job trains
+            phases["now"] = "solo"
+            threads[0].start()
+            t_solo = time.perf_counter()
+            while time.perf_counter() - t_solo < solo:
+                time.sleep(0.5)
+                samples.append((len(rec.records), server.rss_mb(), "solo"))
+            phases["now"] = "latency"
         cpu0_server, cpu0_self = server.cpu_s(), time.process_time()
         t0 = time.perf_counter()
         for t in threads:
-            t.start()
+            if not t.is_alive():
+                t.start()
         while time.perf_counter() - t0 < duration:
             time.sleep(0.5)
             samples.append((len(rec.records), server.rss_mb(), "latency"))
@@ -314,6 +326,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         server.stop()
 
     lat_rows = [r for r in rec.records if r[0] == "latency"]
+    solo_rows = [r for r in rec.records if r[0] == "solo"]
     mem_rows = [r for r in rec.records if r[0] == "memory"]
     errors = [r for r in rec.records if not r[3]]
     mem = [m for n, m, ph in samples if ph == "memory" and m is not None]
@@ -326,6 +339,9 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         "training": train_note, "training_epochs_done": trained_epochs, "startup_s": round(startup, 1),
         "cpu_s": {"server": _r(cpu_server), "load_generator": _r(cpu_self), "cores": os.cpu_count(),
                   "wall": duration},
+        "solo": {"duration_s": solo, **_latency(solo_rows),
+                 "by_endpoint": {ep: _latency([r for r in solo_rows if r[1] == ep])
+                                 for ep in sorted({r[1] for r in solo_rows})}},
         "latency": {**_latency(lat_rows), "throughput_rps": _r(len(lat_rows) / duration, 2),
                     "by_endpoint": by_endpoint},
         "memory_phase": {**_latency(mem_rows), "rss_start_mb": _r(statistics.mean(mem[:k]) if mem else None),
@@ -401,7 +417,7 @@ def main(argv=None) -> int:
         return 2
     try:
         out = run(args.users, args.duration, args.requests, (lo, hi), not args.no_training,
-                  args.checkpoint_dir, args.data_dir, args.seed)
+                  args.checkpoint_dir, args.data_dir, args.seed, solo=args.solo)
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
