@@ -596,7 +596,7 @@ def test_upload_animated_gif_and_exif(tmp_path):
     (b"<svg width='10'></svg>", "SVG"),
 ])
 def test_bad_uploads_give_clear_messages(tmp_path, data, match):
-    path = _write(tmp_path, "upload.bin", data)
+    path = _write(tmp_path, "upload.png", data)  # e.g. a text file renamed .png: the bytes decide
     with pytest.raises(UserInputError, match=match) as err:
         load_user_image(path, MNIST)
     assert "\n" not in str(err.value)
