@@ -6,6 +6,8 @@ same size, so it only has to learn the *correction*. That makes it the strongest
 also why it has no latent code to explore: ``encode`` returns the feature maps of every level
 (``has_latent_code = False`` keeps it out of the latent tabs; it still restores in every tab that
 restores). ``latent_dim`` is the channel count of its coarsest level (H/4 × W/4).
+Train it with ``recon="bce"`` on MNIST-like images: squared error through the output sigmoid let a
+U-Net collapse to all-black on MNIST (the gradient vanishes once the sigmoid saturates at 0).
 
 Levels: two 3×3 convolutions per level; stride-2 convolutions down, 2×2 transposed convolutions up;
 the corrupted input itself joins the last layer, so "leave this pixel alone" is easy to learn.

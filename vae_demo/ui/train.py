@@ -69,7 +69,8 @@ def build(ctx: Context) -> None:
     with gr.Row():
         model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value="conv_vae",
                             label="Model", elem_id="train-model")
-        latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent")
+        latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent",
+                               info="z's size; for unet, the channels of its coarsest level")
         beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (KL weight, VAEs)", elem_id="train-beta")
         corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
                                  elem_id="train-corruption")
