@@ -30,11 +30,6 @@ TSNE_POINTS = 1000  # t-SNE is slow on two cores (~10 s for 1000 points): a subs
 
 # --- stored encodings and per-dim statistics --------------------------------------------------------
 
-def _require_code(entry: ModelEntry) -> None:
-    if not entry.has_latent_code:
-        raise UserInputError(f"model {entry.name} has no latent code to explore")
-
-
 def _cached(entry: ModelEntry, key, fn):
     """entry.cache[key], computed by ``fn`` outside the lock (a slow t-SNE must not block sliders);
     two racing callers may both compute it, the first result wins."""
@@ -92,7 +87,7 @@ def latent_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
     - PCA: the eigenvalues (variance explained); mean 0, std √eigenvalue.
     - AE: the variance of the test encodings.
     """
-    _require_code(entry)
+    entry.require_latent_code()
     return _cached(entry, "stats", lambda: _compute_stats(entry, images))
 
 
@@ -230,7 +225,7 @@ def latent_map(entry: ModelEntry, images: TestImages | None, method: str = "auto
     checkpoint stores no encodings and there are no test images to encode."""
     if method not in MAP_METHODS:
         raise UserInputError(f"unknown projection {str(method)[:20]!r}; choose auto, pca or tsne")
-    _require_code(entry)
+    entry.require_latent_code()
     if method == "auto":
         method = "native" if entry.latent_dim == 2 else "pca"
     if method == "pca" and entry.latent_dim <= 2:
@@ -329,7 +324,7 @@ def clamp_steps(steps) -> int:
 @torch.no_grad()
 def interpolate(entry: ModelEntry, xa: torch.Tensor, xb: torch.Tensor, steps=8) -> dict[str, torch.Tensor]:
     """Three paths from image a to image b, each (steps, C, H, W): pixel blend, latent linear, latent slerp."""
-    _require_code(entry)
+    entry.require_latent_code()
     n = clamp_steps(steps)
     t = torch.linspace(0, 1, n)
     za, zb = entry.model.embed(xa), entry.model.embed(xb)

@@ -58,6 +58,12 @@ class ModelEntry:
         """A vector z the latent tabs can drive (False for the U-Net restorer: feature maps only)."""
         return bool(getattr(self.model, "has_latent_code", True))
 
+    def require_latent_code(self) -> None:
+        """UserInputError unless this model has a vector z (the latent tabs' one check)."""
+        if not self.has_latent_code:
+            raise UserInputError(f"model {self.name} has no latent code to explore (a U-Net passes feature maps "
+                                 "through skip connections): use it in Corrupt & restore, pick another model here")
+
     @property
     def is_vae(self) -> bool:
         return bool(getattr(self.model, "generative", False))
@@ -176,7 +182,6 @@ class ModelRegistry:
             raise UserInputError(f"unknown model {str(name)[:80]!r}: press ↻ to rescan the checkpoints")
         if dataset is not None and entry.dataset != dataset:
             raise UserInputError(f"model {name} was trained on {entry.dataset}, not {dataset}")
-        if latent_code and not entry.has_latent_code:
-            raise UserInputError(f"model {name} has no latent code to explore (a U-Net passes feature maps "
-                                 "through skip connections): use it in Corrupt & restore, pick another model here")
+        if latent_code:
+            entry.require_latent_code()
         return entry
