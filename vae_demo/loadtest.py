@@ -151,17 +151,14 @@ class Record:
 
 
 def _models_by_dataset(ckpt_dir: Path) -> dict[str, list[str]]:
-    """Checkpoints with a latent code (slider-able), by dataset, from their JSON files."""
+    """Checkpoints with a latent code (slider-able), by dataset."""
+    from vae_demo.checkpoints import list_checkpoints
     from vae_demo.models import MODELS
 
     out: dict[str, list[str]] = {}
-    for p in sorted(ckpt_dir.glob("*.json")):
-        try:
-            meta = json.loads(p.read_text())
-            if getattr(MODELS.get(meta["model"]), "has_latent_code", False):
-                out.setdefault(meta["dataset"], []).append(p.stem)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+    for meta in list_checkpoints(ckpt_dir):
+        if MODELS[meta["model"]].has_latent_code:
+            out.setdefault(meta["dataset"], []).append(meta["name"])
     return out
 
 
@@ -317,9 +314,11 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         peak = server.peak_mb()
         trained_epochs = None
         if training:
-            served = {p.stem for p in ckpt.glob("*.json")}
-            trained_epochs = max((json.loads(p.read_text()).get("epochs", 0) for p in server.ckpt.glob("*.json")
-                                  if p.stem not in served), default=0)
+            from vae_demo.checkpoints import list_checkpoints
+
+            served = {m["name"] for m in list_checkpoints(ckpt)}
+            trained_epochs = max((m.get("epochs", 0) for m in list_checkpoints(server.ckpt)
+                                  if m["name"] not in served), default=0)
         alive = server.proc.poll() is None
     finally:
         server_log = server.log_tail(3000)
