@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from vae_demo import classical
-from vae_demo.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, update_meta
+from vae_demo.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, read_meta, update_meta
 from vae_demo.corruptions import corrupt, describe
 from vae_demo.data import DATASETS, DataNotFoundError, default_data_dir, load_dataset
 from vae_demo.metrics import psnr_from_mse, ssim_per_image
@@ -245,10 +245,9 @@ def record_in_checkpoints(ctx: Ctx, section: str, numbers: dict[str, dict], **co
     if not record:
         return
     stamp = {"generated": _now(), "command": ctx.command, **common}
-    for name, values in numbers.items():
+    for name, values in numbers.items():  # each name: a checkpoint this section loaded (and verified)
         try:
-            meta = load_checkpoint(name, ctx.ckpt_dir).meta  # only into checkpoints that still verify
-            bench_meta = dict(meta.get("benchmark") or {})
+            bench_meta = dict(read_meta(name, ctx.ckpt_dir).get("benchmark") or {})
             bench_meta[section] = {**stamp, **values}
             update_meta(name, ctx.ckpt_dir, benchmark=bench_meta)
         except (CheckpointError, OSError) as err:

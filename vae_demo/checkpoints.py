@@ -138,9 +138,12 @@ def save_checkpoint(
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
         "weights_bytes": len(blob),
     }
-    text = json.dumps(full, indent=2, sort_keys=False, default=_json_default)
-    _atomic_write((w_path, blob), (j_path, (text + "\n").encode()))
+    _atomic_write((w_path, blob), (j_path, _meta_bytes(full)))
     return w_path
+
+
+def _meta_bytes(meta: dict) -> bytes:
+    return (json.dumps(meta, indent=2, default=_json_default) + "\n").encode()
 
 
 def _json_default(o):
@@ -172,11 +175,9 @@ def read_meta(name: str, directory=None) -> dict:
 def update_meta(name: str, directory=None, **fields) -> dict:
     """Set top-level metadata fields of an existing checkpoint (e.g. its benchmark numbers), atomically.
     The weights and their hash are left alone."""
-    validate_name(name)
-    meta = read_meta(name, directory)
+    meta = read_meta(name, directory)  # checks the name too
     meta.update(fields)
-    _, j_path = _paths(name, directory)
-    _atomic_write((j_path, (json.dumps(meta, indent=2, default=_json_default) + "\n").encode()))
+    _atomic_write((_paths(name, directory)[1], _meta_bytes(meta)))
     return meta
 
 
