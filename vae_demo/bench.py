@@ -725,12 +725,13 @@ def load_app_figures(path: Path) -> dict:
 
 def run_app(ctx: Ctx) -> dict:
     path = Path(ctx.args.app_json) if ctx.args.app_json else ctx.out.parent / APP_JSON
+    shown = os.path.relpath(path, ctx.out.parent)  # no machine paths in the report
     if not path.is_file():
-        return {"source": None, "expected": os.path.relpath(path, ctx.out.parent), "figures": []}
+        return {"source": None, "expected": shown, "figures": []}
     try:
-        return {"source": os.path.relpath(path, ctx.out.parent), **load_app_figures(path)}
+        return {"source": shown, **load_app_figures(path)}
     except (ValueError, json.JSONDecodeError) as err:
-        return {"source": os.path.relpath(path, ctx.out.parent), "error": str(err), "figures": []}
+        return {"source": shown, "error": str(err), "figures": []}
 
 
 def run_load(ctx: Ctx) -> dict:
