@@ -20,7 +20,7 @@ from PIL import Image
 
 from tests.conftest import write_npz
 from vae_demo.checkpoints import load_checkpoint
-from vae_demo.models import build_model
+from vae_demo.models import MODELS
 from vae_demo.services import images as img_mod
 from vae_demo.services import latent
 from vae_demo.services.images import UserInputError, load_user_image, write_gif
@@ -405,13 +405,14 @@ def _job_fails_in_epoch_2(env, tmp_path, monkeypatch, fault):
         return out
 
     monkeypatch.setattr(training_mod, "evaluate", counting_eval)
-    real_loss = type(build_model("mlp_vae", MNIST, 2)).loss
+    model_cls = MODELS["mlp_vae"]
+    real_loss = model_cls.loss
 
     def loss(self, *a, **k):
         fault(epoch["n"])
         return real_loss(self, *a, **k)
 
-    monkeypatch.setattr(type(build_model("mlp_vae", MNIST, 2)), "loss", loss)
+    monkeypatch.setattr(model_cls, "loss", loss)
     jobs.start(make_config("mnist", "mlp_vae", 2, 1.0, "none", 3, 32, 1e-3, 64)[0], name="fault_job")
     s = jobs.wait(120)
     monkeypatch.undo()
