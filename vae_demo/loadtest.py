@@ -300,8 +300,9 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
             from gradio_client import Client
 
             phases["now"] = "pause"
-            Client(server.url, verbose=False, download_files=False).predict(api_name="/stop_training")
-            time.sleep(5)
+            client = Client(server.url, verbose=False, download_files=False)
+            client.predict(api_name="/stop_training")
+            client.predict(api_name="/follow_training")  # streams the job's state until it has ended
         phases["now"] = "memory"
         log(f"latency phase: {len(rec.records)} requests in {duration:g} s; memory phase: {requests} more")
         t_mem = time.perf_counter()

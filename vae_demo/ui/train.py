@@ -135,7 +135,7 @@ def build(ctx: Context) -> None:
     start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit], status,
                 concurrency_limit=None, api_name="train").then(
         follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
-        show_progress_on=[bar])
+        show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
     stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
 
     # a page opened (or reloaded) while a job runs follows it too
