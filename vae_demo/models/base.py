@@ -41,6 +41,7 @@ class Autoencoder(nn.Module):
     trainable = True  # False for closed-form models (PCA)
     has_latent_code = True  # False when encode() gives feature maps, not a vector z (U-Net)
     takes_channels = False  # True when the constructor takes ``channels`` (conv widths)
+    channels_last = False  # True: train with channels-last weights (~25% faster for full-size convs)
     description = ""
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):

@@ -34,6 +34,7 @@ class UNet(Autoencoder):
     description = "U-Net restorer (skip connections, no latent code)"
     has_latent_code = False
     takes_channels = True
+    channels_last = True
 
     def __init__(self, image_shape, latent_dim, recon="bce", channels=None):
         super().__init__(image_shape, latent_dim, recon)
