@@ -290,3 +290,34 @@ def test_a_run_for_some_datasets_keeps_the_others(world):
     assert merged["_meta"]["kept_from_earlier_run"]["mnist"] == old["_meta"]
     assert "_mnist: kept from the run of" in bench.render_restore(merged)
     assert bench.merge_section("speed", {"runs": []}, {"runs": [1]}) == {"runs": [1]}
+
+
+def test_side_by_side_runs_of_different_datasets_keep_each_others_results(world, tmp_path):
+    """Two --only runs started from the same file: the one writing last merges into the file as it
+    is then, so neither dataset is lost (and a dataset kept twice keeps its own run's metadata)."""
+    old = world["report"]["sections"]["restore"]
+    out = tmp_path / "BENCHMARKS.md"
+    out.with_name("benchmarks.json").write_text(json.dumps(
+        {"sections": {"restore": {**old, "datasets": {}}, "speed": world["report"]["sections"]["speed"]}}))
+    ctx = bench.Ctx(args=None, out=out, datasets=["mnist", "cifar10"], data_dir=world["data"], ckpt_dir=None,
+                    params_out=tmp_path / "p.json", device=torch.device("cpu"), quick=True, test_limit=8,
+                    tune_images=8)
+
+    def section(ds, when):
+        return {"datasets": {ds: old["datasets"][ds]}, "bars": [],
+                "_meta": {"generated": when, "command": f"python -m vae_demo.bench --only restore --datasets {ds}"}}
+
+    run_a, run_b = {"restore": section("mnist", "A")}, {"restore": section("cifar10", "B")}
+    bench._write(ctx, {"generated": "A"}, run_a, keep=True)  # run A finishes first ...
+    written = bench._write(ctx, {"generated": "B"}, run_b, keep=True)  # ... B started before A wrote
+    on_disk = json.loads(out.with_name("benchmarks.json").read_text())
+    assert on_disk == json.loads(json.dumps(written, default=str))
+    assert set(on_disk["sections"]["restore"]["datasets"]) == {"mnist", "cifar10"}
+    assert on_disk["sections"]["restore"]["_meta"]["kept_from_earlier_run"]["mnist"]["generated"] == "A"
+    assert "speed" in on_disk["sections"]  # sections neither run touched stay
+    bench._write(ctx, {"generated": "C"}, {"restore": section("cifar10", "C")}, keep=True)
+    kept = json.loads(out.with_name("benchmarks.json").read_text())["sections"]["restore"]["_meta"]
+    assert kept["kept_from_earlier_run"]["mnist"]["generated"] == "A"  # not B's, which only carried it
+    assert "_mnist: kept from the run of A" in out.read_text()
+    bench._write(ctx, {"generated": "D"}, run_a, keep=False)  # a full run replaces the file
+    assert set(json.loads(out.with_name("benchmarks.json").read_text())["sections"]) == {"restore"}

@@ -1068,14 +1068,10 @@ def main(argv=None) -> int:
     ctx = make_ctx(args)
     command = shlex.join(["python", "-m", "vae_demo.bench", *(sys.argv[1:] if argv is None else argv)])
     ctx.command = command
-    report = {"sections": {}}
-    if ctx.json_path.is_file() and args.only:
-        try:  # keep the other sections of an earlier run
-            report = json.loads(ctx.json_path.read_text())
-            report.setdefault("sections", {})
-        except (OSError, ValueError):
-            report = {"sections": {}}
-    report.update({"generated": _now(), "command": command, "machine": machine_info(), "quick": ctx.quick})
+    # --only keeps the other sections (and a section's other datasets) of earlier runs
+    report = {"generated": _now(), "command": command, "machine": machine_info(), "quick": ctx.quick}
+    ran: dict[str, dict] = {}  # the sections this run measured
+    keep = bool(args.only)
     t_all = time.perf_counter()
     try:
         for name in SECTIONS:
@@ -1086,12 +1082,12 @@ def main(argv=None) -> int:
             sec = RUNNERS[name](ctx)
             sec["_meta"] = {"generated": _now(), "command": command, "quick": ctx.quick,
                             "time_s": round(time.perf_counter() - t0, 1)}
-            report["sections"][name] = merge_section(name, report["sections"].get(name), sec)
-            _write(ctx, report)  # after every section: a crash later keeps what was measured
+            ran[name] = sec
+            report = _write(ctx, report, ran, keep)  # after every section: a crash later keeps it
     finally:
         classical.close_pools()
     report["total_time_s"] = round(time.perf_counter() - t_all, 1)
-    _write(ctx, report)
+    report = _write(ctx, report, ran, keep)
     print(f"wrote {ctx.out} and {ctx.json_path} in {report['total_time_s']} s", file=sys.stderr)
     for bar in report["sections"].get("restore", {}).get("bars", []):
         print(f"{bar['status']}: {bar['text']}", file=sys.stderr)
@@ -1109,16 +1105,53 @@ def merge_section(name: str, old: dict | None, new: dict) -> dict:
         return new
     merged = dict(new)
     merged["datasets"] = {**kept, **new["datasets"]}
-    merged["_meta"] = {**new["_meta"], "kept_from_earlier_run": {ds: old.get("_meta", {}) for ds in kept}}
+    old_meta = old.get("_meta", {})
+    earlier = old_meta.get("kept_from_earlier_run", {})  # a dataset kept twice keeps its own run's meta
+    merged["_meta"] = {**new["_meta"], "kept_from_earlier_run": {
+        ds: earlier.get(ds, {k: v for k, v in old_meta.items() if k != "kept_from_earlier_run"})
+        for ds in kept}}
     if name == "restore":
         merged["bars"] = quality_bars(merged["datasets"])
     return merged
 
 
-def _write(ctx: Ctx, report: dict) -> None:
+def _write(ctx: Ctx, report: dict, ran: dict[str, dict], keep: bool) -> dict:
+    """Write benchmarks.json and the Markdown report; returns what was written.
+
+    With ``keep`` (an ``--only`` run), this run's sections are merged into the file as it is *now*,
+    under a lock, so runs of different datasets or sections can go side by side (one per core)
+    without the one that finishes last dropping what the other measured."""
     ctx.out.parent.mkdir(parents=True, exist_ok=True)
-    ctx.json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    ctx.out.write_text(render(report))
+    with _locked(ctx.json_path.with_name(".benchmarks.lock")):
+        on_disk = {"sections": {}}
+        if keep and ctx.json_path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                on_disk = json.loads(ctx.json_path.read_text())
+        sections = dict(on_disk.get("sections") or {})
+        for name, sec in ran.items():
+            sections[name] = merge_section(name, sections.get(name), sec)
+        merged = {**report, "sections": sections}
+        tmp = ctx.json_path.with_name(ctx.json_path.name + ".tmp")
+        tmp.write_text(json.dumps(merged, indent=1, default=str) + "\n")
+        os.replace(tmp, ctx.json_path)
+        ctx.out.write_text(render(merged))
+    return merged
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock on ``path`` (POSIX; elsewhere, no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent runs are not supported there
+        yield
+        return
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 if __name__ == "__main__":
