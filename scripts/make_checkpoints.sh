@@ -19,9 +19,12 @@ run mnist_conv_ae_z16      --dataset mnist --model conv_ae --latent-dim 16 --epo
 run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --epochs 12
 run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --beta 4 --epochs 12
 run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
+run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12
 # Fashion-MNIST
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
+run fashion-mnist_unet_restorer --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 10
 # CIFAR-10
 run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 48,96,192 --epochs 8
 run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 48,96,192 --recon mse --corruption mix --epochs 8
+run cifar10_unet_restorer  --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon mse --lr-schedule cosine --precision bf16 --epochs 8
