@@ -572,16 +572,20 @@ def run_sweep(ctx: Ctx) -> dict:
 
 @torch.no_grad()
 def iw_log_likelihood(model, x_bin: torch.Tensor, k: int = 500, seed: int = 0, batch: int = 100,
-                      max_decodes: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
+                      max_decodes: int = 5000, desc: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image importance-weighted log p(x) (nats) and the ELBO, Bernoulli likelihood.
 
     log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log k, z_k ~ q(z|x).
+    ``desc``: show a progress bar with this label (the full test split takes minutes on a CPU).
     """
+    from tqdm import tqdm
+
     gen = torch.Generator().manual_seed(seed)
     device = model.device
     log2pi = math.log(2 * math.pi)
     lls, elbos = [], []
-    for i in range(0, len(x_bin), batch):
+    starts = range(0, len(x_bin), batch)
+    for i in tqdm(starts, desc=desc, unit="batch", disable=desc is None):
         xb = x_bin[i:i + batch].to(device)
         b = len(xb)
         mu, logvar = model.encode(xb)
@@ -623,7 +627,7 @@ def run_nll(ctx: Ctx) -> dict:
         if not a.nll_any_beta and c.meta.get("hparams", {}).get("beta", 1.0) != 1.0:
             continue
         t0 = time.perf_counter()
-        ll, elbo = iw_log_likelihood(c.model, x_bin, k=a.nll_k, seed=0)
+        ll, elbo = iw_log_likelihood(c.model, x_bin, k=a.nll_k, seed=0, desc=f"nll {c.name}")
         nll = -ll
         rows.append({"name": c.name, "model": c.meta["model"], "latent_dim": c.meta["latent_dim"],
                      "beta": c.meta.get("hparams", {}).get("beta"),
