@@ -676,3 +676,12 @@ def test_bench_app_handler_part(env, tmp_path):
     assert set(data["handler_median_ms"]) == {n for n, _, kind, *_ in TINY_MODELS if kind != "unet"}  # sliders
     assert all(v > 0 for v in data["handler_median_ms"].values())
     assert data["browser"] == {"skipped": "--no-browser"}
+
+
+def test_random_test_image_is_never_the_one_on_screen(test_images):
+    n = len(test_images.require("mnist"))
+    for current in (0, 5, n - 1):
+        picks = {test_images.random_index("mnist", seed=s, exclude=current) for s in range(300)}
+        assert current not in picks and len(picks) > n // 2 and all(0 <= p < n for p in picks)
+    assert test_images.random_index("mnist", seed=1, exclude="junk") in range(n)  # a bad box value: any image
+    assert len({test_images.random_index("mnist", seed=s) for s in range(300)}) > n // 2

@@ -199,7 +199,7 @@ def user(i: int, url: str, dataset: str, models: list[str], rec: Record, phases:
             time.sleep(0.2)
             continue
         if not picked or rng.random() < 0.1:
-            endpoint, args = "pick_random", (dataset,)
+            endpoint, args = "pick_random", (dataset, 0)
         elif models and rng.random() < 0.5:
             values = [round(rng.uniform(-3, 3), 2) for _ in range(sliders)]
             endpoint, args = "slide", (dataset, rng.choice(models), *values)

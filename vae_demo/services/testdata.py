@@ -85,11 +85,19 @@ class TestImages:
         i = clamp_index(index, len(s))
         return s.floats(slice(i, i + 1)), i, int(s.labels[i])
 
-    def random_index(self, name: str, seed=None, label: int | None = None) -> int:
+    def random_index(self, name: str, seed=None, label: int | None = None, exclude=None) -> int:
+        """A random test image (of class ``label``); never ``exclude`` (the one on screen) if there is another."""
         s = self.require(name)
         rng = np.random.default_rng(None if seed is None else int(seed))
         if label is None:
-            return int(rng.integers(len(s)))
+            try:
+                skip = clamp_index(exclude, len(s)) if exclude is not None and len(s) > 1 else None
+            except UserInputError:
+                skip = None
+            if skip is None:
+                return int(rng.integers(len(s)))
+            i = int(rng.integers(len(s) - 1))  # uniform over the others
+            return i + (i >= skip)
         try:
             label = int(label)
         except (TypeError, ValueError):

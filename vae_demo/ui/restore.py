@@ -87,8 +87,8 @@ def build(ctx: Context, default_dataset: str) -> None:
         return (*_show(x, f"test image #{i}: **{s.class_names[label]}**"), i)
 
     @safe(4)
-    def pick_random(dataset):
-        return pick_index(dataset, ctx.images.random_index(dataset))
+    def pick_random(dataset, current):
+        return pick_index(dataset, ctx.images.random_index(dataset, exclude=current))
 
     @safe(4)
     def pick_gallery(dataset, evt: gr.SelectData):
@@ -132,7 +132,7 @@ def build(ctx: Context, default_dataset: str) -> None:
     ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, draw_tab, *shown], show_progress="hidden")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden")
     gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
-    rand.click(pick_random, ctx.dataset, [*shown, index], api_name="pick_random").then(update_row, row_inputs, row_outputs)
+    rand.click(pick_random, [ctx.dataset, index], [*shown, index], api_name="pick_random").then(update_row, row_inputs, row_outputs)
     index.submit(pick_index, [ctx.dataset, index], [*shown, index]).then(update_row, row_inputs, row_outputs)
     upload.upload(from_upload, [ctx.dataset, upload], shown).then(update_row, row_inputs, row_outputs)
     use_sketch.click(from_sketch, [ctx.dataset, sketch], shown).then(update_row, row_inputs, row_outputs)
