@@ -20,6 +20,7 @@ run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --ep
 run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --beta 4 --epochs 12
 run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
 run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12
+run mnist_unet_blur2       --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
 # Fashion-MNIST
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
