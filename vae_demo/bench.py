@@ -985,19 +985,18 @@ def render_load(sec: dict) -> str:
     ]
     if sec.get("memory_plot"):
         lines += [f"![server memory during the load test]({sec['memory_plot']})", ""]
+    def row(label, r):
+        return [label, r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
+
+    def phase(label, r):  # the phase's row, then one per endpoint
+        return [row(label, r)] + [row(f"… {ep}", e) for ep, e in r["by_endpoint"].items()]
+
     rows = []
     solo = sec.get("solo") or {}
     if solo.get("requests"):
-        rows += [[f"one user alone, training running ({solo['duration_s']:g} s)", solo["requests"],
-                  _f(solo["p50_ms"], 0), _f(solo["p95_ms"], 0), _f(solo["max_ms"], 0)]]
-        rows += [[f"… {ep}", r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
-                 for ep, r in solo["by_endpoint"].items()]
-    rows += [[f"{sec['users']} users, training running (latency phase)", lat["requests"], _f(lat["p50_ms"], 0),
-              _f(lat["p95_ms"], 0), _f(lat["max_ms"], 0)]]
-    rows += [[f"… {ep}", r["requests"], _f(r["p50_ms"], 0), _f(r["p95_ms"], 0), _f(r["max_ms"], 0)]
-             for ep, r in lat["by_endpoint"].items()]
-    rows.append([f"{sec['users']} users, training stopped (memory phase)", mem["requests"], _f(mem["p50_ms"], 0),
-                 _f(mem["p95_ms"], 0), _f(mem["max_ms"], 0)])
+        rows += phase(f"one user alone, training running ({solo['duration_s']:g} s)", solo)
+    rows += phase(f"{sec['users']} users, training running (latency phase)", lat)
+    rows.append(row(f"{sec['users']} users, training stopped (memory phase)", mem))
     lines += [_table(["requests", "n", "p50 (ms)", "p95 (ms)", "max (ms)"], rows), "",
               f"Throughput {lat['throughput_rps']} requests/s over {sec['duration_s']:g} s. `restore` is a severity "
               "slider move in Corrupt & restore (every model of the dataset and a classical restorer), `slide` a "

@@ -241,6 +241,11 @@ def _latency(rows) -> dict:
             "max_ms": _r(max(ms) if ms else None)}
 
 
+def _by_endpoint(rows) -> dict:
+    """_latency per endpoint (rows: phase, endpoint, seconds, ok)."""
+    return {ep: _latency([r for r in rows if r[1] == ep]) for ep in sorted({r[1] for r in rows})}
+
+
 def _r(v, nd=1):
     return None if v is None else round(v, nd)
 
@@ -332,18 +337,14 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
     mem = [m for n, m, ph in samples if ph == "memory" and m is not None]
     k = max(1, len(mem) // 10)
     growth = (statistics.mean(mem[-k:]) - statistics.mean(mem[:k])) if len(mem) >= 2 else None
-    by_endpoint = {ep: _latency([r for r in lat_rows if r[1] == ep])
-                   for ep in sorted({r[1] for r in lat_rows})}
     return {
         "users": users, "duration_s": duration, "think_s": list(think), "datasets": datasets,
         "training": train_note, "training_epochs_done": trained_epochs, "startup_s": round(startup, 1),
         "cpu_s": {"server": _r(cpu_server), "load_generator": _r(cpu_self), "cores": os.cpu_count(),
                   "wall": duration},
-        "solo": {"duration_s": solo, **_latency(solo_rows),
-                 "by_endpoint": {ep: _latency([r for r in solo_rows if r[1] == ep])
-                                 for ep in sorted({r[1] for r in solo_rows})}},
+        "solo": {"duration_s": solo, **_latency(solo_rows), "by_endpoint": _by_endpoint(solo_rows)},
         "latency": {**_latency(lat_rows), "throughput_rps": _r(len(lat_rows) / duration, 2),
-                    "by_endpoint": by_endpoint},
+                    "by_endpoint": _by_endpoint(lat_rows)},
         "memory_phase": {**_latency(mem_rows), "rss_start_mb": _r(statistics.mean(mem[:k]) if mem else None),
                          "rss_end_mb": _r(statistics.mean(mem[-k:]) if mem else None), "growth_mb": _r(growth),
                          "bar_mb": MEMORY_GROWTH_BAR_MB,
