@@ -15,7 +15,8 @@ def images(n, shape, seed=0):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("spec", ["gaussian:0.5", "erasure:0.5", "blur:2", "block:10",
-                                  "saltpepper:0.2", "lowres:2", "lowres:3", "mix", "none"])
+                                  "saltpepper:0.2", "lowres:2", "lowres:3", "mix", "none",
+                                  "erasure:0.9,block:16"])
 def test_shape_range_and_reproducible(shape, spec):
     x = images(16, shape)
     y1, m1 = corrupt(x, spec, seed=7)
@@ -96,6 +97,22 @@ def test_mix_uses_many_kinds():
     assert float(m.flatten(1).any(1).float().mean()) > 0.3  # erasure/block/saltpepper masks
 
 
+def test_list_spec_gives_each_image_one_of_its_entries():
+    c = parse_spec(" Erasure:0.9, block:16.2,erasure:0.9 ")
+    assert c.kind == "oneof" and str(c) == "erasure:0.9,block:16"  # normalised, duplicates dropped
+    assert parse_spec(str(c)) == c
+    assert describe(c) == "one of: pixel erasure p=0.9, block mask 16px"
+    assert parse_spec("blur:2,blur:2") == parse_spec("blur:2")  # a one-entry list is that spec
+    x = images(200, (1, 28, 28)) * 0.8 + 0.1  # no pixel is 0, so every erased pixel shows
+    y, m = corrupt(x, c, seed=3)
+    hidden = m.flatten(1).mean(1)
+    is_block = (hidden - 256 / 784).abs() < 1e-6  # a 16×16 square inside 28×28
+    is_erasure = (hidden - 0.9).abs() < 0.06
+    assert bool((is_block | is_erasure).all())
+    assert 60 < int(is_block.sum()) < 140  # about half each
+    assert torch.equal(y, x * (1 - m))  # both kinds zero exactly the masked pixels
+
+
 def test_batch_of_severities_via_seed_generator():
     g = torch.Generator().manual_seed(0)
     x = images(4, (1, 28, 28))
@@ -107,7 +124,8 @@ def test_batch_of_severities_via_seed_generator():
 @pytest.mark.parametrize("bad,msg", [
     ("foo:1", "unknown corruption"), ("gaussian", "needs a severity"), ("gaussian:abc", "not a number"),
     ("gaussian:-1", "must be in"), ("erasure:1.5", "must be in"), ("blur:nan", "must be in"),
-    ("block:inf", "must be in"),
+    ("block:inf", "must be in"), ("mix,blur:2", "kind:severity entries only"),
+    ("blur:2,", "empty entry"), ("blur:2,foo:1", "unknown corruption"),
 ])
 def test_spec_errors(bad, msg):
     with pytest.raises(ValueError, match=msg):

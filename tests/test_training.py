@@ -119,6 +119,21 @@ def test_cli_writes_a_complete_checkpoint(data_dir, tmp_path, capsys):
     assert (ck / f"{name}.safetensors").stat().st_size < 10 * 1024 * 1024
 
 
+def test_cli_trains_a_specialist_on_a_list_of_corruptions(data_dir, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    rc = main(["--dataset", "mnist", "--model", "conv_ae", "--latent-dim", "4", "--epochs", "1",
+               "--batch-size", "32", "--corruption", "erasure:0.9, block:10", "--device", "cpu",
+               "--checkpoint-dir", str(ck)])
+    assert rc == 0
+    name = "mnist_conv_ae_z4_erasure0.9_block10"
+    meta = json.loads((ck / f"{name}.json").read_text())
+    assert meta["corruption"] == "erasure:0.9,block:10"
+    assert "--corruption erasure:0.9,block:10 " in meta["command"]  # one shell word, re-runnable
+    capsys.readouterr()
+    assert main(["--corruption", "erasure:0.9,mix", "--checkpoint-dir", str(ck)]) == 2
+    assert "kind:severity entries only" in capsys.readouterr().err
+
+
 def test_cli_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("VAE_DEMO_DATA", str(tmp_path / "empty"))
     assert main(["--epochs", "1", "--no-download", "--checkpoint-dir", str(tmp_path)]) == 2

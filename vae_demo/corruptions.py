@@ -13,6 +13,8 @@ saltpepper:p    each pixel set to 0 or 1 (half each) with probability p  hit pix
 lowres:f        average-pool by f, then upsample back (nearest)         —
 none            leave the image alone                                   —
 mix             per image, a random kind and severity (blind training)  per kind
+a,b,...         per image, one of the listed specs, e.g.                per kind
+                ``erasure:0.9,block:16`` (training a specialist)
 ==============  =====================================================  ==========
 
 Inputs are float batches (N, C, H, W) in [0, 1] on any device; the output is clamped to [0, 1].
@@ -54,12 +56,15 @@ MIX_CLEAN_FRACTION = 0.05  # a blind restorer should also leave clean images alo
 
 @dataclass(frozen=True)
 class Corruption:
-    kind: str  # one of KINDS, "none" or "mix"
+    kind: str  # one of KINDS, "none", "mix" or "oneof" (a list of specs)
     severity: float = 0.0
+    options: tuple[Corruption, ...] = ()  # "oneof": the specs each image draws one of
 
     def __str__(self) -> str:
         if self.kind in ("none", "mix"):
             return self.kind
+        if self.kind == "oneof":
+            return ",".join(str(o) for o in self.options)
         return f"{self.kind}:{self.severity:g}"
 
 
@@ -72,6 +77,8 @@ def parse_spec(spec: str | Corruption | None) -> Corruption:
     text = str(spec).strip().lower()
     if text == "mix":
         return Corruption("mix")
+    if "," in text:
+        return _parse_list(text)
     kind, sep, value = text.partition(":")
     if kind not in KINDS:
         raise ValueError(
@@ -92,6 +99,20 @@ def parse_spec(spec: str | Corruption | None) -> Corruption:
     return Corruption(kind, severity)
 
 
+def _parse_list(text: str) -> Corruption:
+    """``"erasure:0.9, block:16"`` → Corruption("oneof", options=(erasure:0.9, block:16))."""
+    options: list[Corruption] = []
+    for part in text.split(","):
+        if not part.strip():
+            raise ValueError(f"empty entry in corruption list {text!r}")
+        c = parse_spec(part)
+        if c.kind not in KINDS:
+            raise ValueError(f"a corruption list takes kind:severity entries only, got {part.strip()!r}")
+        if c not in options:
+            options.append(c)
+    return options[0] if len(options) == 1 else Corruption("oneof", options=tuple(options))
+
+
 def corrupt(
     x: torch.Tensor, spec: str | Corruption | None, seed: int | torch.Generator = 0
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -105,6 +126,8 @@ def corrupt(
         return x.clone(), None
     if c.kind == "mix":
         return _mix(x, gen)
+    if c.kind == "oneof":
+        return _oneof(x, c.options, gen)
     sev = torch.full((n,), c.severity)
     return _apply(c.kind, x, sev, gen)
 
@@ -232,6 +255,24 @@ def _mix(x: torch.Tensor, gen: torch.Generator):
     return y, mask
 
 
+def _oneof(x: torch.Tensor, options: tuple[Corruption, ...], gen: torch.Generator):
+    """Per image: one of ``options``, uniformly."""
+    n, _, h, w = x.shape
+    choice = torch.randint(0, len(options), (n,), generator=gen)
+    y = x.clone()
+    mask = torch.zeros(n, 1, h, w, device=x.device, dtype=x.dtype)
+    for i, c in enumerate(options):
+        idx = (choice == i).nonzero().view(-1)
+        if len(idx) == 0:
+            continue
+        didx = idx.to(x.device)
+        yi, mi = _apply(c.kind, x[didx], torch.full((len(idx),), c.severity), gen)
+        y[didx] = yi
+        if mi is not None:
+            mask[didx] = mi
+    return y, mask
+
+
 def describe(spec: str | Corruption) -> str:
     """A human label, e.g. 'Gaussian noise σ=0.5'."""
     c = parse_spec(spec)
@@ -247,4 +288,6 @@ def describe(spec: str | Corruption) -> str:
         return "no corruption"
     if c.kind == "mix":
         return "random mix of corruptions"
+    if c.kind == "oneof":
+        return "one of: " + ", ".join(describe(o) for o in c.options)
     return labels[c.kind].format(c.severity)

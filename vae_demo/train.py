@@ -33,7 +33,7 @@ def default_name(cfg: TrainConfig) -> str:
     if cfg.beta != 1.0 and cfg.model.endswith("vae"):
         name += f"_b{cfg.beta:g}"
     if parse_spec(cfg.corruption).kind != "none":
-        name += "_" + str(parse_spec(cfg.corruption)).replace(":", "")
+        name += "_" + str(parse_spec(cfg.corruption)).replace(":", "").replace(",", "_")
     return name
 
 
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     p.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term (β-VAE)")
     p.add_argument("--corruption", default=d.corruption,
-                   help="train as a denoiser: corrupt inputs with this spec (e.g. gaussian:0.5, mix)")
+                   help="train as a denoiser: corrupt inputs with this spec (e.g. gaussian:0.5, mix, or a list: erasure:0.9,block:16)")
     p.add_argument("--recon", choices=["bce", "mse"], default=d.recon, help="reconstruction loss")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
