@@ -90,7 +90,8 @@ def build(ctx: Context) -> None:
 
     @safe(6)
     def random_pair(dataset):
-        i, j = ctx.images.random_index(dataset), ctx.images.random_index(dataset)
+        i = ctx.images.random_index(dataset)
+        j = ctx.images.random_index(dataset, exclude=i)  # two different images
         a, b = by_index(dataset, i), by_index(dataset, j)
         return (*a, i, *b, j)
 
