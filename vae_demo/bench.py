@@ -56,6 +56,7 @@ from vae_demo import classical
 from vae_demo.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, read_meta, update_meta
 from vae_demo.corruptions import corrupt, describe
 from vae_demo.data import DATASETS, DataNotFoundError, default_data_dir, load_dataset
+from vae_demo.files import atomic_write
 from vae_demo.metrics import psnr_from_mse, ssim_per_image
 from vae_demo.training import TrainConfig, evaluate, pick_device, train
 
@@ -1134,10 +1135,8 @@ def _write(ctx: Ctx, report: dict, ran: dict[str, dict], keep: bool) -> dict:
         for name, sec in ran.items():
             sections[name] = merge_section(name, sections.get(name), sec)
         merged = {**report, "sections": sections}
-        tmp = ctx.json_path.with_name(ctx.json_path.name + ".tmp")
-        tmp.write_text(json.dumps(merged, indent=1, default=str) + "\n")
-        os.replace(tmp, ctx.json_path)
-        ctx.out.write_text(render(merged))
+        atomic_write((ctx.json_path, json.dumps(merged, indent=1, default=str) + "\n"),
+                     (ctx.out, render(merged)))
     return merged
 
 

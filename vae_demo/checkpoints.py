@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from vae_demo.files import atomic_write
 from vae_demo.models import MODELS, build_model
 
 CHECKPOINT_ENV = "VAE_DEMO_CHECKPOINTS"
@@ -74,32 +74,6 @@ def _paths(name: str, directory) -> tuple[Path, Path]:
     return w, j
 
 
-def _atomic_write(*files: tuple[Path, bytes]) -> None:
-    """Write every (path, data) to a temporary file beside it and fsync them all; only then rename
-    them into place. A failure while writing (a full disk, a crash) leaves every old file as it
-    was, so a checkpoint's weights and its JSON (which holds their hash) never get out of step."""
-    tmps: list[str] = []
-    try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            tmps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for everyone to read
-        for tmp, (path, _) in zip(tmps, files):
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp in tmps:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        raise
-
-
 def library_versions() -> dict:
     import platform
 
@@ -138,7 +112,7 @@ def save_checkpoint(
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
         "weights_bytes": len(blob),
     }
-    _atomic_write((w_path, blob), (j_path, _meta_bytes(full)))
+    atomic_write((w_path, blob), (j_path, _meta_bytes(full)))
     return w_path
 
 
@@ -177,7 +151,7 @@ def update_meta(name: str, directory=None, **fields) -> dict:
     The weights and their hash are left alone."""
     meta = read_meta(name, directory)  # checks the name too
     meta.update(fields)
-    _atomic_write((_paths(name, directory)[1], _meta_bytes(meta)))
+    atomic_write((_paths(name, directory)[1], _meta_bytes(meta)))
     return meta
 
 

@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from vae_demo.corruptions import Corruption, corrupt, gaussian_kernels, parse_spec
+from vae_demo.files import atomic_write
 from vae_demo.metrics import psnr_from_mse
 
 PARAMS_PATH = Path(__file__).resolve().with_name("classical_params.json")
@@ -526,10 +527,7 @@ def write_params(path: str | os.PathLike, datasets: dict[str, dict], meta: dict)
     merged = data.setdefault("datasets", {})
     for ds, entries in datasets.items():
         merged.setdefault(ds, {}).update(entries)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write((path, json.dumps(data, indent=1, sort_keys=False) + "\n"))
     load_params.cache_clear()
     return path
 
