@@ -24,12 +24,13 @@ from vae_demo.train import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
 FAST_CLASSICAL = "gaussian_filter,median_filter,inpaint_ns,wiener,unsharp_mask,interpolation"
-TINY = [  # (dataset, model, latent dim, corruption)
+TINY = [  # (dataset, model, latent dim, corruption, more flags)
     ("mnist", "mlp_vae", 4, "none"),
     ("mnist", "conv_vae", 4, "none"),
     ("mnist", "pca", 8, "none"),
     ("mnist", "conv_ae", 8, "gaussian:0.3"),
     ("cifar10", "conv_ae", 8, "none"),  # (no CIFAR PCA: its 3072×3072 eigh alone takes ~20 s here)
+    ("mnist", "unet", 8, "erasure:0.5", ["--channels", "4,8", "--mask-input"]),
 ]
 
 
@@ -40,10 +41,10 @@ def world(tmp_path_factory):
     ckpts = root / "ckpt"
     # one torch thread: PCA's eigh is ~50× slower on two MKL threads when the cores are shared
     with bench._torch_threads(1):
-        for ds, model, z, corruption in TINY:
+        for ds, model, z, corruption, *more in TINY:
             assert train_main(["--dataset", ds, "--model", model, "--latent-dim", str(z), "--epochs", "1",
                                "--corruption", corruption, "--data-dir", str(data), "--no-download",
-                               "--checkpoint-dir", str(ckpts)]) == 0
+                               "--checkpoint-dir", str(ckpts), *(more[0] if more else [])]) == 0
     out = root / "out" / "BENCHMARKS.md"
     rc = bench.main(["--quick", "--datasets", "mnist", "cifar10", "--data-dir", str(data),
                      "--checkpoint-dir", str(ckpts), "--out", str(out), "--workers", "1",
@@ -80,6 +81,17 @@ def test_each_checkpoint_records_its_own_numbers(world):
     got = rec["corruptions"]["erasure:0.5"]
     assert got["psnr"] == rows[ck.name]["psnr"] and got["ssim"] == rows[ck.name]["ssim"]
     assert got["keep_observed_psnr"] == rows[f"{ck.name} + keep observed"]["psnr"]
+    masked = load_checkpoint("mnist_unet_z8_erasure0.5_mask", world["ckpts"])  # trained with the mask as input
+    assert f"{masked.name} + keep observed" not in rows
+    given = rows[f"{masked.name} given the mask"]
+    assert given["label"] == "mask-aware" and rows[masked.name]["label"] == "blind"
+    got = masked.meta["benchmark"]["restore"]["corruptions"]["erasure:0.5"]
+    assert got["keep_observed_psnr"] == given["psnr"] and got["psnr"] == rows[masked.name]["psnr"]
+    x = load_dataset("mnist", "test", world["data"], download=False).floats()[:16]
+    y, m = corrupt(x, "erasure:0.5", sec["corruptions"]["erasure:0.5"]["seed"])
+    with torch.no_grad():  # the row really is the model given the mask, observed pixels kept
+        expect = y * (1 - m) + masked.model.reconstruct(y, m).clamp(0, 1) * m
+    assert given["psnr"] == pytest.approx(psnr(expect, x), abs=0.01)
     vae = load_checkpoint("mnist_conv_vae_z4", world["ckpts"]).meta["benchmark"]
     assert {"restore", "losses", "nll"} <= set(vae) and vae["nll"]["nll"] > 0 and vae["losses"]["kl"] >= 0
 
@@ -123,8 +135,8 @@ def test_restoration_numbers_are_reproducible(world):
         assert c["best_classical"]["psnr"] == max(r["psnr"] for r in classical_rows)
         assert c["best_learned"]["psnr"] == max(r["psnr"] for r in learned_rows)
         assert c["margin_db"] == pytest.approx(c["best_learned"]["psnr"] - c["best_classical"]["psnr"], abs=1e-3)
-        # learned models: 3 checkpoints, plus a mask-aware "keep observed" row where a mask exists
-        assert len(learned_rows) == (6 if mask is not None else 3)
+        # learned models: 4 checkpoints, plus a mask-aware row each where a mask exists
+        assert len(learned_rows) == (8 if mask is not None else 4)
         assert {r["label"] for r in learned_rows} == ({"blind", "mask-aware"} if mask is not None else {"blind"})
         for r in classical_rows:
             assert r["label"] == classical.RESTORERS[r["restorer"]].label

@@ -19,8 +19,10 @@ import torch
 from PIL import Image
 
 from tests.conftest import write_npz
-from vae_demo.checkpoints import load_checkpoint
-from vae_demo.models import MODELS
+from vae_demo.checkpoints import load_checkpoint, save_checkpoint
+from vae_demo.corruptions import corrupt
+from vae_demo.metrics import psnr
+from vae_demo.models import MODELS, build_model
 from vae_demo.services import images as img_mod
 from vae_demo.services import latent
 from vae_demo.services.images import UserInputError, load_user_image, write_gif
@@ -159,6 +161,23 @@ def test_restore_row_colour_and_mask_aware(registry, test_images):
     panels, _ = restore_row(registry, "cifar10", x, "erasure", 0.5, seed=0, mask_aware=True, classical=False)
     assert panels[0].image.shape == (224, 224, 3)
     assert [p.how for p in panels[2:]] == ["mask-aware"]
+
+
+def test_a_mask_input_model_is_given_the_mask_only_when_mask_aware(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("unet", (1, 28, 28), 8, channels=(8, 8), mask_input=True).eval()
+    save_checkpoint("t_unet_mask", model, {"dataset": "mnist", "corruption": "block:10"}, tmp_path)
+    registry = ModelRegistry(tmp_path)
+    assert "told the damage mask" in registry.entries("mnist")[0].label
+    x = torch.rand(1, 1, 28, 28)
+    y, m = corrupt(x, "block:10", 3)
+    with torch.no_grad():
+        told = (m * model.reconstruct(y, m).clamp(0, 1) + (1 - m) * y)
+        blind = model.reconstruct(y).clamp(0, 1)
+    for aware, expect in ((True, told), (False, blind)):
+        panels, _ = restore_row(registry, "mnist", x, "block", 10, seed=3, mask_aware=aware, classical=False)
+        assert panels[2].psnr == pytest.approx(psnr(expect, x), abs=1e-4)
+    assert psnr(told, x) != pytest.approx(psnr(blind, x), abs=1e-3)
 
 
 def test_restore_row_same_seed_same_result(registry, test_images):

@@ -69,9 +69,9 @@ def test_nan_loss_raises_and_keeps_last_good_weights(data_dir, monkeypatch):
         model = real(cfg, shape)
         original = model.loss
 
-        def loss(x_in, x_target=None):
+        def loss(x_in, x_target=None, mask=None):
             calls["n"] += 1
-            terms = original(x_in, x_target)
+            terms = original(x_in, x_target, mask)
             if calls["n"] > 7:  # second epoch
                 terms["loss"] = terms["loss"] * float("nan")
             return terms
@@ -132,6 +132,22 @@ def test_cli_trains_a_specialist_on_a_list_of_corruptions(data_dir, tmp_path, ca
     capsys.readouterr()
     assert main(["--corruption", "erasure:0.9,mix", "--checkpoint-dir", str(ck)]) == 2
     assert "kind:severity entries only" in capsys.readouterr().err
+
+
+def test_cli_trains_a_mask_input_restorer(data_dir, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    rc = main(["--dataset", "mnist", "--model", "unet", "--latent-dim", "8", "--channels", "4,8", "--epochs", "1",
+               "--batch-size", "32", "--corruption", "erasure:0.5", "--mask-input", "--device", "cpu",
+               "--checkpoint-dir", str(ck)])
+    assert rc == 0
+    name = "mnist_unet_z8_erasure0.5_mask"
+    c = load_checkpoint(name, ck)
+    assert c.model.mask_input and c.meta["hparams"]["mask_input"] is True
+    assert c.meta["command"].endswith("--mask-input --name " + name)
+    assert c.model.down[0][0].in_channels == 2
+    capsys.readouterr()
+    assert main(["--model", "conv_ae", "--mask-input", "--checkpoint-dir", str(ck)]) == 2
+    assert "mask input: for unet only" in capsys.readouterr().err
 
 
 def test_cli_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):

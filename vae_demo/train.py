@@ -34,6 +34,8 @@ def default_name(cfg: TrainConfig) -> str:
         name += f"_b{cfg.beta:g}"
     if parse_spec(cfg.corruption).kind != "none":
         name += "_" + str(parse_spec(cfg.corruption)).replace(":", "").replace(",", "_")
+    if cfg.mask_input:
+        name += "_mask"
     return name
 
 
@@ -54,6 +56,8 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
         args += ["--channels", ",".join(str(c) for c in cfg.channels)]
     if cfg.train_limit:
         args += ["--train-limit", str(cfg.train_limit)]
+    if cfg.mask_input:
+        args += ["--mask-input"]
     return shlex.join(args + ["--name", name])
 
 
@@ -134,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cosine: decay the learning rate to 0 over the whole run")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
                    help="auto: bf16 autocast on CUDA, fp32 elsewhere; bf16: autocast on any device")
+    p.add_argument("--mask-input", action="store_true",
+                   help="give the model the corruption's damage mask (erasure, block, saltpepper) as one "
+                        "more input channel, as classical inpainting is given it (unet only)")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--name", default=None, help="checkpoint name (default: from the settings)")
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
@@ -150,6 +157,7 @@ def main(argv=None) -> int:
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, corruption=args.corruption,
         recon=args.recon, seed=args.seed, device=args.device, train_limit=args.train_limit,
         channels=args.channels, precision=args.precision, lr_schedule=args.lr_schedule,
+        mask_input=args.mask_input,
     )
     try:
         cfg.validate()

@@ -46,6 +46,7 @@ class TrainConfig:
     channels: tuple[int, ...] = ()  # conv models: channels per stride-2 layer (empty: the default)
     precision: str = "auto"  # auto (bf16 autocast on CUDA, else fp32), fp32, or bf16 (autocast anywhere)
     lr_schedule: str = "constant"  # constant, or cosine (decays to 0 over all steps)
+    mask_input: bool = False  # give the model the corruption's damage mask as an input channel
 
     def validate(self) -> TrainConfig:
         from vae_demo.data import DATASETS
@@ -72,6 +73,9 @@ class TrainConfig:
             problems.append(f"recon must be bce or mse, got {self.recon!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             problems.append(f"lr schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.mask_input and not getattr(MODELS.get(self.model), "takes_mask", False):
+            with_mask = ", ".join(k for k, m in MODELS.items() if m.takes_mask)
+            problems.append(f"mask input: for {with_mask} only")
         takes_channels = getattr(MODELS.get(self.model), "takes_channels", False)
         if self.channels and (not takes_channels or len(self.channels) > 5
                               or not all(1 <= int(c) <= 1024 for c in self.channels)):
@@ -125,6 +129,8 @@ def make_model(cfg: TrainConfig, image_shape):
         hp["beta"] = cfg.beta
     if cfg.channels:
         hp["channels"] = tuple(int(c) for c in cfg.channels)
+    if cfg.mask_input:
+        hp["mask_input"] = True
     return build_model(cfg.model, image_shape, cfg.latent_dim, **hp)
 
 
@@ -142,10 +148,10 @@ def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int 
     sq_err = 0.0
     for i in range(0, len(x_clean), batch):
         target = x_clean[i:i + batch]
-        x_in = target if spec.kind == "none" else corrupt(target, spec, gen)[0]
+        x_in, mask = (target, None) if spec.kind == "none" else corrupt(target, spec, gen)
         with torch.autocast(x_in.device.type, dtype=torch.bfloat16, enabled=bf16):
-            terms = model.loss(x_in, target)
-            recon = model.reconstruct(x_in).float()
+            terms = model.loss(x_in, target, mask)
+            recon = model.reconstruct(x_in, mask).float()
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(target)
         sq_err += float((recon - target).pow(2).sum())
@@ -211,9 +217,9 @@ def train(
             for step in range(steps):
                 idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
                 target = x_train[idx]
-                x_in = target if spec.kind == "none" else corrupt(target, spec, gen)[0]
+                x_in, mask = (target, None) if spec.kind == "none" else corrupt(target, spec, gen)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    terms = model.loss(x_in, target)
+                    terms = model.loss(x_in, target, mask)
                 loss = terms["loss"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

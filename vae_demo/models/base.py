@@ -4,10 +4,14 @@
   is False (the U-Net restorer) return feature maps instead: they restore, but have no z to explore.
 - ``embed(x)``: the deterministic latent code (a VAE's posterior mean) for every model.
 - ``decode(z)``: images in [0, 1].
-- ``reconstruct(x)``: ``decode(embed(x))``, deterministic (no sampling).
-- ``loss(x_in, x_target)``: dict of named per-image terms: ``recon`` (BCE or squared error summed
-  over pixels), ``kl`` (VAEs, closed form, times β in ``loss``) and ``loss``, all means over the batch.
-  Training a denoiser is just ``loss(corrupted, clean)``.
+- ``reconstruct(x, mask=None)``: ``decode(embed(x))``, deterministic (no sampling).
+- ``loss(x_in, x_target, mask=None)``: dict of named per-image terms: ``recon`` (BCE or squared
+  error summed over pixels), ``kl`` (VAEs, closed form, times β in ``loss``) and ``loss``, all means
+  over the batch. Training a denoiser is just ``loss(corrupted, clean)``.
+- ``mask``: the damage mask of a corruption (N, 1, H, W), 1 where a pixel was destroyed. Only a
+  model built with ``mask_input=True`` (kinds whose ``takes_mask`` is True) sees it, as one more
+  input channel: it is *told* which pixels are missing, as classical inpainting is. With no mask
+  (``None``) that channel is zeros: "nothing known to be missing". Other models ignore it.
 - ``sample(n)``: draws from the prior (generative models only).
 """
 
@@ -42,6 +46,8 @@ class Autoencoder(nn.Module):
     has_latent_code = True  # False when encode() gives feature maps, not a vector z (U-Net)
     takes_channels = False  # True when the constructor takes ``channels`` (conv widths)
     channels_last = False  # True: train with channels-last weights (~25% faster for full-size convs)
+    takes_mask = False  # True when the constructor takes ``mask_input`` (the damage mask as input)
+    mask_input = False
     description = ""
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):
@@ -75,12 +81,20 @@ class Autoencoder(nn.Module):
     def embed(self, x):
         return self.encode(x)
 
+    def with_mask(self, x, mask=None):
+        """The input as the model sees it: for a mask-input model, ``x`` and the mask as one more
+        channel (zeros when ``mask`` is None); for every other model ``x`` itself."""
+        if not self.mask_input or x.shape[1] == self.image_shape[0] + 1:
+            return x
+        m = torch.zeros_like(x[:, :1]) if mask is None else mask.to(device=x.device, dtype=x.dtype)
+        return torch.cat([x, m], dim=1)
+
     def decode(self, z):
         return torch.sigmoid(self.decode_logits(z))
 
     @torch.no_grad()
-    def reconstruct(self, x):
-        return self.decode(self.embed(x))
+    def reconstruct(self, x, mask=None):
+        return self.decode(self.embed(self.with_mask(x, mask)))
 
     def recon_loss(self, logits, target):
         if self.recon == "bce":
@@ -89,9 +103,9 @@ class Autoencoder(nn.Module):
             per = (torch.sigmoid(logits) - target) ** 2
         return per.flatten(1).sum(1)
 
-    def loss(self, x_in, x_target=None):
+    def loss(self, x_in, x_target=None, mask=None):
         x_target = x_in if x_target is None else x_target
-        recon = self.recon_loss(self.decode_logits(self.encode(x_in)), x_target).mean()
+        recon = self.recon_loss(self.decode_logits(self.encode(self.with_mask(x_in, mask))), x_target).mean()
         return {"recon": recon, "loss": recon}
 
     def sample(self, n: int, generator=None):
@@ -116,9 +130,9 @@ class VAE(Autoencoder):
         """KL(N(mu, exp(logvar)) || N(0, I)) in closed form, summed over latent dims."""
         return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
 
-    def loss(self, x_in, x_target=None):
+    def loss(self, x_in, x_target=None, mask=None):
         x_target = x_in if x_target is None else x_target
-        mu, logvar = self.encode(x_in)
+        mu, logvar = self.encode(self.with_mask(x_in, mask))
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterization
         recon = self.recon_loss(self.decode_logits(z), x_target).mean()
         kl = self.kl(mu, logvar).mean()

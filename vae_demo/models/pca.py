@@ -53,7 +53,7 @@ class PCA(Autoencoder):
         p = self.decode(z).clamp(1e-6, 1 - 1e-6)
         return torch.log(p) - torch.log1p(-p)
 
-    def loss(self, x_in, x_target=None):
+    def loss(self, x_in, x_target=None, mask=None):
         x_target = x_in if x_target is None else x_target
         err = (self.reconstruct(x_in) - x_target).pow(2).flatten(1).sum(1).mean()
         return {"recon": err, "loss": err}

@@ -11,6 +11,8 @@ U-Net collapse to all-black on MNIST (the gradient vanishes once the sigmoid sat
 
 Levels: two 3×3 convolutions per level; stride-2 convolutions down, 2×2 transposed convolutions up;
 the corrupted input itself joins the last layer, so "leave this pixel alone" is easy to learn.
+``mask_input=True``: the damage mask is one more input channel (see :mod:`vae_demo.models.base`),
+so the network knows which zeros are erased pixels and which are black ink or background.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ class UNet(Autoencoder):
     has_latent_code = False
     takes_channels = True
     channels_last = True
+    takes_mask = True
 
-    def __init__(self, image_shape, latent_dim, recon="bce", channels=None):
+    def __init__(self, image_shape, latent_dim, recon="bce", channels=None, mask_input=False):
         super().__init__(image_shape, latent_dim, recon)
         c = self.image_shape[0]
         self.channels = tuple(int(ch) for ch in (channels or (32, 64)))
+        self.mask_input = bool(mask_input)
         widths = [*self.channels, self.latent_dim]  # level 0 (full size), 1, ..., coarsest
-        self.down = nn.ModuleList([_block(c, widths[0])])
+        self.down = nn.ModuleList([_block(c + self.mask_input, widths[0])])
         for w_in, w_out in zip(widths, widths[1:]):
             self.down.append(_block(w_in, w_out, stride=2))
         self.up = nn.ModuleList()
@@ -52,12 +56,15 @@ class UNet(Autoencoder):
         self.head = nn.Conv2d(widths[0] + c, c, 3, padding=1)
 
     def hparams(self):
-        return {**super().hparams(), "channels": list(self.channels)}
+        hp = {**super().hparams(), "channels": list(self.channels)}
+        if self.mask_input:
+            hp["mask_input"] = True
+        return hp
 
     def encode(self, x):
-        """The feature maps of every level, finest first, and the input (what the decoder reuses)."""
-        feats = [x]
-        h = x
+        """The feature maps of every level, finest first, and the input image (what the decoder reuses)."""
+        h = self.with_mask(x)  # a mask-input model given no mask: "nothing known to be missing"
+        feats = [h[:, : self.image_shape[0]]]
         for block in self.down:
             h = block(h)
             feats.append(h)

@@ -90,6 +90,8 @@ class ModelEntry:
         """Dropdown text: name and what it is."""
         desc = getattr(self.model, "description", self.kind) or self.kind
         extra = f", restorer trained on {self.corruption}" if self.is_restorer else ""
+        if getattr(self.model, "mask_input", False):
+            extra += ", told the damage mask when 'mask-aware' is on"
         beta = self.meta.get("hparams", {}).get("beta")
         if self.is_vae and beta not in (None, 1, 1.0):
             extra += f", β={beta:g}"

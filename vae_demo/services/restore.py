@@ -4,7 +4,8 @@ The row: original, corrupted, the blind restorers (checkpoints trained on a corr
 autoencoder/VAE's reconstruction of the corrupted image, PCA, and the best classical restorer
 (:mod:`vae_demo.classical`, when it is installed). Every learned model is *blind* (it sees only the
 corrupted image); with ``mask_aware`` and a corruption that has a mask, the learned outputs keep the
-pixels the corruption left intact (``x̂ = m·f(x̃) + (1−m)·x̃``) and are labelled mask-aware.
+pixels the corruption left intact (``x̂ = m·f(x̃) + (1−m)·x̃``) and are labelled mask-aware; a model
+trained with the mask as an input (``--mask-input``) is then also given the mask itself.
 Classical inpainting is given the mask and labelled as such.
 """
 
@@ -165,7 +166,7 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
             d = _clamp_dims(pca_dims, e.latent_dim)
             out = e.model.decode(e.model.encode(corrupted)[:, :d]).float().clamp(0, 1)
         else:
-            out = e.model.reconstruct(corrupted).float().clamp(0, 1)
+            out = e.model.reconstruct(corrupted, mask if use_mask else None).float().clamp(0, 1)
         if use_mask:
             out = mask * out + (1 - mask) * corrupted
         p, s = _scores(x, out)
