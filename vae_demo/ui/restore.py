@@ -17,7 +17,8 @@ away". A **restorer** (a *denoising* autoencoder) was trained on pairs (corrupte
 $$\min_{f,g}\; \mathbb{E}_{x,\tilde x}\,\lVert g(f(\tilde x)) - x\rVert^2 .$$
 Captions give PSNR $=10\log_{10}\frac{1}{\mathrm{MSE}}$ (higher is better) and SSIM (1 = identical
 structure) against the original. **Blind** models only see the corrupted image; **mask-aware** ones are
-also told which pixels were destroyed (tick the box: learned outputs then keep the untouched pixels).
+also told which pixels were destroyed (tick the box: learned outputs then keep the untouched pixels, and
+a model trained with the mask as an input, such as an *inpainter*, is given the mask itself).
 """
 
 
