@@ -497,6 +497,10 @@ def test_make_config_clamps_and_validates(monkeypatch):
         make_config("mnist", "transformer", 16, 1.0, "none", 2, 64, 1e-3)
     with pytest.raises(UserInputError, match="unknown dataset"):
         make_config("imagenet", "conv_vae", 16, 1.0, "none", 2, 64, 1e-3)
+    with pytest.raises(UserInputError, match="mask input: for unet only"):
+        make_config("mnist", "conv_vae", 16, 1.0, "erasure:0.5", 2, 64, 1e-3, mask_input=True)
+    cfg, _ = make_config("mnist", "unet", 16, 1.0, "erasure:0.5", 2, 64, 1e-3, mask_input=True)
+    assert cfg.mask_input and cfg.model == "unet"
 
 
 # --- offline ----------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _num(value, name: str, lo: float, hi: float, integer: bool = False) -> float
 
 
 def make_config(dataset, model, latent_dim, beta, corruption, epochs, batch_size, lr, train_limit=0,
-                seed=0) -> tuple[TrainConfig, list[str]]:
+                seed=0, mask_input=False) -> tuple[TrainConfig, list[str]]:
     """A validated TrainConfig from UI/API values (numbers clamped), plus notes on what was capped."""
     notes = []
     cap = max_epochs()
@@ -96,6 +96,7 @@ def make_config(dataset, model, latent_dim, beta, corruption, epochs, batch_size
         corruption=str(corruption or "none"),
         train_limit=limit,
         seed=_num(seed, "seed", 0, 2**31 - 1, integer=True),
+        mask_input=bool(mask_input),
     )
     try:
         cfg.validate()

@@ -81,6 +81,8 @@ def build(ctx: Context) -> None:
         lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
         limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
                           elem_id="train-limit")
+        mask_input = gr.Checkbox(value=False, label="Mask input (unet)", elem_id="train-mask-input",
+                                 info="also tell the model which pixels the corruption destroyed")
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
@@ -121,8 +123,8 @@ def build(ctx: Context) -> None:
         yield _outputs(s, ctx.registry.version)
 
     @safe(1)
-    def on_start(dataset, model_, z, b, corr, ep, bs, lr_, lim):
-        cfg, notes = make_config(dataset, model_, z, b, corr, ep, bs, lr_, lim)
+    def on_start(dataset, model_, z, b, corr, ep, bs, lr_, lim, mask_input_=False):
+        cfg, notes = make_config(dataset, model_, z, b, corr, ep, bs, lr_, lim, mask_input=mask_input_)
         s = ctx.jobs.start(cfg, notes=notes)
         return status_text(s)
 
@@ -132,7 +134,8 @@ def build(ctx: Context) -> None:
         else:
             gr.Info("No training job is running.")
 
-    start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit], status,
+    start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit, mask_input],
+                status,
                 concurrency_limit=None, api_name="train").then(
         follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
         show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
