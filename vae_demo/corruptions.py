@@ -234,39 +234,38 @@ def _mix(x: torch.Tensor, gen: torch.Generator):
     clean = torch.rand(n, generator=gen) < MIX_CLEAN_FRACTION
     choice[clean] = -1
     u = torch.rand(n, generator=gen)
-    y = x.clone()
-    mask = torch.zeros(n, 1, h, w, device=x.device, dtype=x.dtype)
     scale = min(h, w) / 28  # block sizes scale with the image
-    for i, kind in enumerate(KINDS):
-        idx = (choice == i).nonzero().view(-1)
-        if len(idx) == 0:
-            continue
+
+    def severity(i, idx):
+        kind = KINDS[i]
         lo, hi = MIX_RANGES[kind]
         sev = lo + (hi - lo) * u[idx]
         if kind == "block":
             sev = sev * scale
-        if kind in ("block", "lowres"):
-            sev = sev.round()
-        didx = idx.to(x.device)
-        yi, mi = _apply(kind, x[didx], sev, gen)
-        y[didx] = yi
-        if mi is not None:
-            mask[didx] = mi
-    return y, mask
+        return sev.round() if kind in ("block", "lowres") else sev
+
+    return _by_group(x, choice, KINDS, severity, gen)
 
 
 def _oneof(x: torch.Tensor, options: tuple[Corruption, ...], gen: torch.Generator):
     """Per image: one of ``options``, uniformly."""
+    choice = torch.randint(0, len(options), (x.shape[0],), generator=gen)
+    kinds = [c.kind for c in options]
+    return _by_group(x, choice, kinds, lambda i, idx: torch.full((len(idx),), options[i].severity), gen)
+
+
+def _by_group(x, choice, kinds, severity, gen):
+    """Apply ``kinds[i]`` to the images whose ``choice`` is i (others stay clean), with per-image
+    severities ``severity(i, idx)``; one mask for the whole batch."""
     n, _, h, w = x.shape
-    choice = torch.randint(0, len(options), (n,), generator=gen)
     y = x.clone()
     mask = torch.zeros(n, 1, h, w, device=x.device, dtype=x.dtype)
-    for i, c in enumerate(options):
+    for i, kind in enumerate(kinds):
         idx = (choice == i).nonzero().view(-1)
         if len(idx) == 0:
             continue
         didx = idx.to(x.device)
-        yi, mi = _apply(c.kind, x[didx], torch.full((len(idx),), c.severity), gen)
+        yi, mi = _apply(kind, x[didx], severity(i, idx), gen)
         y[didx] = yi
         if mi is not None:
             mask[didx] = mi
