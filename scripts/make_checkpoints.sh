@@ -21,11 +21,14 @@ run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --be
 run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
 run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12
 run mnist_unet_blur2       --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
+run mnist_inpainter        --dataset mnist --model unet --latent-dim 128 --channels 32,64,96 --mask-input --corruption erasure:0.9,block:16 --recon bce --lr-schedule cosine --precision bf16 --epochs 8
 # Fashion-MNIST
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
 run fashion-mnist_unet_restorer --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 10
+run fashion-mnist_unet_saltpepper_mask --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --mask-input --corruption saltpepper:0.2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
 # CIFAR-10
 run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 48,96,192 --epochs 8
 run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 48,96,192 --recon mse --corruption mix --epochs 8
 run cifar10_unet_restorer  --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon mse --lr-schedule cosine --precision bf16 --epochs 8
+run cifar10_unet_inpainter --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --mask-input --corruption erasure:0.5,erasure:0.9,saltpepper:0.2 --recon mse --lr-schedule cosine --precision bf16 --epochs 5
