@@ -1,5 +1,6 @@
 """The checkpoints shipped in checkpoints/: complete, small, loadable, and made by the script's commands."""
 
+import re
 import shlex
 from pathlib import Path
 
@@ -54,6 +55,14 @@ def test_every_promised_checkpoint_is_committed_with_the_right_model():
     for name in ("mnist_restorer", "fashion-mnist_restorer", "cifar10_restorer"):
         assert metas[name]["corruption"] == "mix"
     assert metas["mnist_pca_z64"]["latent_dim"] >= 64
+
+
+def test_the_readme_lists_exactly_the_committed_checkpoints():
+    text = (ROOT / "README.md").read_text()
+    table = text.split("| dataset | checkpoints |", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([a-z0-9_-]+_[a-z0-9_-]+)`", table))
+    listed = {n for n in listed if n.split("_", 1)[0] in ("mnist", "fashion-mnist", "cifar10")}
+    assert listed == {m["name"] for m in list_checkpoints(CKPT)}
 
 
 def test_sizes_stay_under_the_limits():
