@@ -113,6 +113,8 @@ def test_cli_writes_a_complete_checkpoint(data_dir, tmp_path, capsys):
     assert meta["epochs"] == 2 and len(meta["history"]) == 2 and meta["wall_time_s"] > 0
     assert meta["corruption"] == "mix" and meta["image_shape"] == [3, 32, 32] and meta["device"] == "cpu"
     assert set(meta["versions"]) >= {"torch", "python"} and meta["data"]["train_images"] == 96
+    hw = meta["hardware"]  # what the wall time was measured on
+    assert hw["device_name"] and hw["precision"] == "fp32" and hw["torch_threads"] >= 1 and hw["cpu_cores"] >= 1
     assert "test_loss" in meta["metrics"] and "test_psnr" in meta["metrics"]
     c = load_checkpoint(name, ck)
     assert c.extras["test_latents"].shape == (48, 6) and c.extras["test_labels"].shape == (48,)

@@ -58,7 +58,7 @@ from vae_demo.corruptions import corrupt, describe
 from vae_demo.data import DATASETS, DataNotFoundError, default_data_dir, load_dataset
 from vae_demo.files import atomic_write
 from vae_demo.metrics import psnr_from_mse, ssim_per_image
-from vae_demo.training import TrainConfig, evaluate, pick_device, train
+from vae_demo.training import TrainConfig, cpu_name, evaluate, pick_device, train
 
 CORRUPTIONS = ("gaussian:0.3", "gaussian:0.5", "erasure:0.5", "erasure:0.9", "blur:2", "blur:4",
                "block:10", "block:16", "saltpepper:0.2", "lowres:2")
@@ -180,16 +180,8 @@ def _now() -> str:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     info = {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -22,7 +22,7 @@ from vae_demo.checkpoints import CheckpointError, library_versions, save_checkpo
 from vae_demo.corruptions import parse_spec
 from vae_demo.data import DATASETS, DataNotFoundError, load_dataset
 from vae_demo.models import MODELS
-from vae_demo.training import TrainConfig, TrainingError, config_dict, train
+from vae_demo.training import TrainConfig, TrainingError, config_dict, hardware, train
 
 ENCODINGS_STORED = 5000  # test images whose latent means are stored with the checkpoint (latent map)
 ENCODINGS_BYTES = 2**20  # ... but at most 1 MiB of them (fp16), so checkpoints stay small
@@ -97,6 +97,7 @@ def run(cfg: TrainConfig, name: str, data_dir=None, download=True, checkpoint_di
         meta = {
             **base_meta,
             "device": str(model.device),
+            "hardware": hardware(cfg, model.device),
             "epochs": len(history),
             "wall_time_s": round(metrics.get("time_s", 0.0), 2),
             "metrics": {k: v for k, v in metrics.items() if k != "epoch"},

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -123,6 +125,34 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def uses_bf16(cfg: TrainConfig, device: torch.device) -> bool:
+    """bf16 autocast: on CUDA by default; on a CPU only when asked (fast where it has native bf16)."""
+    return cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(cfg: TrainConfig, device: torch.device) -> dict:
+    """What a run's wall time was measured on: the device's name, CPU threads and the precision used."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    elif device.type == "mps":
+        name = f"Apple MPS ({cpu_name()})"
+    else:
+        name = cpu_name()
+    return {"device_name": name, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "precision": "bf16" if uses_bf16(cfg, device) else "fp32"}
+
+
 def make_model(cfg: TrainConfig, image_shape):
     hp = {"recon": "mse" if cfg.model == "pca" else cfg.recon}
     if cfg.model.endswith("vae"):
@@ -196,8 +226,7 @@ def train(
 
     fused = device.type in ("cpu", "cuda")  # one kernel for the whole update: ~25% faster on CPU
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=fused)
-    # bf16 autocast: on CUDA by default; on a CPU only when asked (fast where it has native bf16)
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    use_bf16 = uses_bf16(cfg, device)
     n = len(x_train)
     steps = math.ceil(n / cfg.batch_size)
     sched = None
