@@ -154,6 +154,11 @@ def test_restore_row_shapes_and_labels(registry, test_images):
         assert num == pytest.approx(p.psnr, abs=0.06)
     assert all(p.how == "blind" for p in panels[2:])
     assert any("restorer (mix)" in t for t in titles)
+    starred = [p for p in panels if p.title.startswith("★ ")]  # the best restoration, named in the summary
+    assert len(starred) == 1 and starred[0].psnr == max(p.psnr for p in panels[2:])
+    assert f"best here: **{starred[0].title[2:]}** ({starred[0].psnr:.1f} dB" in summary
+    gain = float(summary.split(" dB over the corrupted input")[0].rsplit(", ", 1)[1])
+    assert gain == pytest.approx(starred[0].psnr - panels[1].psnr, abs=0.06)
 
 
 def test_restore_row_colour_and_mask_aware(registry, test_images):

@@ -185,4 +185,23 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
     summary = (f"{describe(spec)}, seed {seed}: {n_models} model(s) of {dataset}"
                + (" — none trained for this dataset yet (see the Train tab)" if n_models == 0 else "")
                + f"; restored in {ms:.0f} ms")
+    best = mark_best(panels)
+    if best is not None:
+        summary += (f"; best here: **{best.title.removeprefix(BEST_MARK)}** ({best.psnr:.1f} dB, "
+                    f"{best.psnr - panels[1].psnr:+.1f} dB over the corrupted input)")
     return panels, summary
+
+
+BEST_MARK = "★ "
+
+
+def mark_best(panels: list[Panel]) -> Panel | None:
+    """Star the restoration (any panel after original and corrupted) with the highest PSNR; return it.
+
+    With many models in a row, a class sees at a glance which one wins on this image."""
+    scored = [p for p in panels[2:] if p.psnr is not None and math.isfinite(p.psnr)]
+    if not scored:
+        return None
+    best = max(scored, key=lambda p: p.psnr)
+    best.title = BEST_MARK + best.title
+    return best
