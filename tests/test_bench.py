@@ -301,6 +301,11 @@ def test_a_run_for_some_datasets_keeps_the_others(world):
     assert merged["bars"] == old["bars"]  # recomputed from the merged tables
     assert merged["_meta"]["kept_from_earlier_run"]["mnist"] == old["_meta"]
     assert "_mnist: kept from the run of" in bench.render_restore(merged)
+    # a later run of mnist alone: the report still lists mnist first, as every run does
+    again = bench.merge_section("restore", merged, {**new, "datasets": {"mnist": old["datasets"]["mnist"]}})
+    assert list(again["datasets"]) == ["mnist", "cifar10"]
+    text = bench.render_restore(again)
+    assert text.index("### mnist") < text.index("### cifar10")
     assert bench.merge_section("speed", {"runs": []}, {"runs": [1]}) == {"runs": [1]}
 
 

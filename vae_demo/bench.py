@@ -1100,6 +1100,12 @@ def main(argv=None) -> int:
     return 0
 
 
+def _in_dataset_order(by_dataset: dict) -> dict:
+    """``by_dataset`` re-keyed in DATASETS order (mnist, fashion-mnist, cifar10; others after)."""
+    order = {ds: i for i, ds in enumerate(DATASETS)}
+    return dict(sorted(by_dataset.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
 def merge_section(name: str, old: dict | None, new: dict) -> dict:
     """A section run for some datasets keeps the other datasets of an earlier run of that section."""
     if not old or not isinstance(old.get("datasets"), dict) or not isinstance(new.get("datasets"), dict):
@@ -1108,12 +1114,12 @@ def merge_section(name: str, old: dict | None, new: dict) -> dict:
     if not kept:
         return new
     merged = dict(new)
-    merged["datasets"] = {**kept, **new["datasets"]}
+    merged["datasets"] = _in_dataset_order({**kept, **new["datasets"]})  # the report's order: mnist first
     old_meta = old.get("_meta", {})
     earlier = old_meta.get("kept_from_earlier_run", {})  # a dataset kept twice keeps its own run's meta
-    merged["_meta"] = {**new["_meta"], "kept_from_earlier_run": {
+    merged["_meta"] = {**new["_meta"], "kept_from_earlier_run": _in_dataset_order({
         ds: earlier.get(ds, {k: v for k, v in old_meta.items() if k != "kept_from_earlier_run"})
-        for ds in kept}}
+        for ds in kept})}
     if name == "restore":
         merged["bars"] = quality_bars(merged["datasets"])
     return merged
