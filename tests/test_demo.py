@@ -20,12 +20,20 @@ from PIL import Image
 
 from tests.conftest import write_npz
 from vae_demo.checkpoints import load_checkpoint, save_checkpoint
-from vae_demo.corruptions import corrupt
+from vae_demo.corruptions import KINDS, corrupt
 from vae_demo.metrics import psnr
 from vae_demo.models import MODELS, build_model
 from vae_demo.services import images as img_mod
 from vae_demo.services import latent
-from vae_demo.services.images import UserInputError, load_user_image, write_gif
+from vae_demo.services.images import (
+    HIGHLIGHT,
+    UserInputError,
+    caption_font,
+    caption_text,
+    captioned,
+    load_user_image,
+    write_gif,
+)
 from vae_demo.services.jobs import JobManager, make_config
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import default_severity, make_spec, restore_row
@@ -154,11 +162,39 @@ def test_restore_row_shapes_and_labels(registry, test_images):
         assert num == pytest.approx(p.psnr, abs=0.06)
     assert all(p.how == "blind" for p in panels[2:])
     assert any("restorer (mix)" in t for t in titles)
-    starred = [p for p in panels if p.title.startswith("★ ")]  # the best restoration, named in the summary
-    assert len(starred) == 1 and starred[0].psnr == max(p.psnr for p in panels[2:])
-    assert f"best here: **{starred[0].title[2:]}** ({starred[0].psnr:.1f} dB" in summary
+    best = [p for p in panels if p.best]  # the best restoration: framed, starred, named in the summary
+    assert len(best) == 1 and best[0].psnr == max(p.psnr for p in panels[2:])
+    assert best[0].name == "★ " + best[0].title and all(p.name == p.title for p in panels if not p.best)
+    assert f"best here (framed in green): **{best[0].title}** ({best[0].psnr:.1f} dB" in summary
     gain = float(summary.split(" dB over the corrupted input")[0].rsplit(", ", 1)[1])
-    assert gain == pytest.approx(starred[0].psnr - panels[1].psnr, abs=0.06)
+    assert gain == pytest.approx(best[0].psnr - panels[1].psnr, abs=0.06)
+    framed, plain = best[0].labelled(), next(p for p in panels[2:] if not p.best).labelled()
+    assert tuple(framed[0, 0]) == HIGHLIGHT and tuple(plain[0, 0]) != HIGHLIGHT
+
+
+def test_captions_have_no_missing_glyphs(registry, test_images):
+    """Every caption of a row draws with the caption font: no 'tofu' boxes for σ, × and the like."""
+    from PIL import Image, ImageDraw
+
+    font = caption_font(17)
+
+    def drawn(ch):
+        im = Image.new("L", (40, 40))
+        ImageDraw.Draw(im).text((4, 4), ch, fill=255, font=font)
+        return np.asarray(im)
+
+    tofu = drawn("\uffff")  # what the font draws for a character it does not have
+    assert not np.array_equal(drawn("a"), tofu)
+    assert np.array_equal(drawn("σ"), tofu)  # the font really lacks σ: the test can fail
+    x, _, _ = test_images.image("mnist", 0)
+    for kind in KINDS:
+        panels, _ = restore_row(registry, "mnist", x, kind, default_severity(kind), classical=False)
+        for p in panels:
+            text = caption_text(p.title + p.metrics)
+            assert not [ch for ch in set(text) if np.array_equal(drawn(ch), tofu)], text
+    assert caption_text("Gaussian noise σ=0.3") == "Gaussian noise sigma=0.3"
+    img = np.zeros((28, 28), np.uint8)
+    assert np.array_equal(captioned(img, ["blur σ=2 ×"]), captioned(img, ["blur sigma=2 x"]))
 
 
 def test_restore_row_colour_and_mask_aware(registry, test_images):

@@ -56,25 +56,47 @@ def display(x: torch.Tensor | np.ndarray, size: int = DISPLAY_SIZE) -> np.ndarra
     return upscale(to_uint8(x), size)
 
 
-def captioned(img: np.ndarray, lines: list[str], font_size: int = 15) -> np.ndarray:
+HIGHLIGHT = (40, 160, 70)  # frame of a highlighted panel (the best restoration of a row)
+HIGHLIGHT_STRIP = (205, 240, 210)
+
+
+# Pillow's bundled font (Aileron) has Latin letters only: symbols of our captions are spelt out
+CAPTION_ASCII = str.maketrans({"σ": "sigma", "×": "x", "—": "-", "–": "-", "β": "beta", "ε": "eps",
+                               "μ": "mu", "★": "*", "≤": "<=", "≥": ">="})
+
+
+def caption_text(text) -> str:
+    """``text`` as the caption font can draw it (symbols spelt out)."""
+    return str(text).translate(CAPTION_ASCII)
+
+
+def caption_font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # very old Pillow: fixed bitmap font
+        return ImageFont.load_default()
+
+
+def captioned(img: np.ndarray, lines: list[str], font_size: int = 15, highlight: bool = False) -> np.ndarray:
     """``img`` (uint8, grey or RGB) with the text ``lines`` on a white strip below it, so numbers stay
-    readable on a projector and in screenshots (gallery captions get cut off)."""
+    readable on a projector and in screenshots (gallery captions get cut off). ``highlight``: a green
+    strip and frame (drawn, since the bundled font has no symbols such as ★)."""
     rgb = np.stack([img] * 3, -1) if img.ndim == 2 else img
     h, w = rgb.shape[:2]
-    try:
-        font = ImageFont.load_default(size=font_size)
-    except TypeError:  # very old Pillow: fixed bitmap font
-        font = ImageFont.load_default()
+    font = caption_font(font_size)
+    lines = [caption_text(t) for t in lines]
     line_h = font_size + 4
     total_h = h + line_h * len(lines) + 6
     side = max(w, total_h)  # square, so galleries' square thumbnails show all of it
-    canvas = Image.new("RGB", (side, side), "white")
+    canvas = Image.new("RGB", (side, side), HIGHLIGHT_STRIP if highlight else "white")
     canvas.paste(Image.fromarray(rgb), ((side - w) // 2, 0))
     draw = ImageDraw.Draw(canvas)
     for i, text in enumerate(lines):
         while text and draw.textlength(text, font=font) > side - 6:
             text = text[:-2] + "…" if len(text) > 2 else ""
         draw.text((3, h + 3 + i * line_h), text, fill="black", font=font)
+    if highlight:
+        draw.rectangle((0, 0, side - 1, side - 1), outline=HIGHLIGHT, width=max(3, side // 70))
     return np.asarray(canvas)
 
 

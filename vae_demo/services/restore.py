@@ -90,6 +90,7 @@ class Panel:
     psnr: float | None = None
     ssim: float | None = None
     how: str = ""  # "blind" / "mask-aware" / ""
+    best: bool = False  # the highest-PSNR restoration of its row (framed in green)
 
     @property
     def metrics(self) -> str:
@@ -99,7 +100,12 @@ class Panel:
 
     def labelled(self) -> np.ndarray:
         """The image with its title and metrics written underneath."""
-        return captioned(self.image, [self.title, self.metrics or " "], font_size=17)
+        return captioned(self.image, [self.title, self.metrics or " "], font_size=17, highlight=self.best)
+
+    @property
+    def name(self) -> str:
+        """The title, starred when it is the row's best (for text: tables, the summary)."""
+        return f"★ {self.title}" if self.best else self.title
 
     @property
     def caption(self) -> str:
@@ -187,21 +193,18 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
                + f"; restored in {ms:.0f} ms")
     best = mark_best(panels)
     if best is not None:
-        summary += (f"; best here: **{best.title.removeprefix(BEST_MARK)}** ({best.psnr:.1f} dB, "
+        summary += (f"; best here (framed in green): **{best.title}** ({best.psnr:.1f} dB, "
                     f"{best.psnr - panels[1].psnr:+.1f} dB over the corrupted input)")
     return panels, summary
 
 
-BEST_MARK = "★ "
-
-
 def mark_best(panels: list[Panel]) -> Panel | None:
-    """Star the restoration (any panel after original and corrupted) with the highest PSNR; return it.
+    """Mark the restoration (any panel after original and corrupted) with the highest PSNR; return it.
 
     With many models in a row, a class sees at a glance which one wins on this image."""
     scored = [p for p in panels[2:] if p.psnr is not None and math.isfinite(p.psnr)]
     if not scored:
         return None
     best = max(scored, key=lambda p: p.psnr)
-    best.title = BEST_MARK + best.title
+    best.best = True
     return best

@@ -74,7 +74,7 @@ def build(ctx: Context, default_dataset: str) -> None:
         panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
                                    pca_dims=dims)
         table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
-            f"| {p.title} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
+            f"| {p.name} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
         # numbers are written into the images (gallery captions get cut off on small screens)
         return [p.labelled() for p in panels], text + "\n\n" + table
 
