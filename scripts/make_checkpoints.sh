@@ -32,6 +32,6 @@ run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 -
 run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 48,96,192 --recon mse --corruption mix --epochs 8
 run cifar10_unet_restorer  --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon mse --lr-schedule cosine --precision bf16 --epochs 8
 # The next two were trained on a CUDA GPU (5 and 8.5 minutes; bf16 autocast there, as --precision auto
-# does on CUDA) on the first 32000 training images; on a CPU the same command trains in fp32 (about a day).
+# does on CUDA) on the first 32000 training images; on a CPU the same command trains in fp32 (~8 and ~11 h on one thread).
 run cifar10_unet_inpainter --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --mask-input --corruption erasure:0.5,erasure:0.9,saltpepper:0.2 --recon mse --lr-schedule cosine --train-limit 32000 --epochs 135
 run cifar10_unet_deblur    --dataset cifar10 --model unet --latent-dim 128 --channels 32,64,96 --corruption blur:2,blur:4,lowres:2 --recon mse --lr-schedule cosine --train-limit 32000 --epochs 165
