@@ -307,6 +307,9 @@ def test_a_run_for_some_datasets_keeps_the_others(world):
     text = bench.render_restore(again)
     assert text.index("### mnist") < text.index("### cifar10")
     assert bench.merge_section("speed", {"runs": []}, {"runs": [1]}) == {"runs": [1]}
+    # ... and so does a fresh run, whatever order --datasets names them in
+    ctx = bench.make_ctx(bench.build_parser().parse_args(["--datasets", "cifar10", "mnist", "cifar10"]))
+    assert ctx.datasets == ["mnist", "cifar10"]
 
 
 def test_side_by_side_runs_of_different_datasets_keep_each_others_results(world, tmp_path):

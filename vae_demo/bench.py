@@ -1045,7 +1045,7 @@ def make_ctx(args) -> Ctx:
     params_out = Path(args.params_out) if args.params_out else (
         out.with_name("classical_params.json") if quick else classical.PARAMS_PATH)
     return Ctx(
-        args=args, out=out, datasets=list(dict.fromkeys(args.datasets)),
+        args=args, out=out, datasets=[ds for ds in DATASETS if ds in args.datasets],  # one order in every report
         data_dir=default_data_dir(args.data_dir).resolve(), ckpt_dir=args.checkpoint_dir,
         params_out=params_out.resolve(), device=pick_device(args.device), quick=quick,
         test_limit=args.test_limit if args.test_limit is not None else base["test_limit"],
