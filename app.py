@@ -3,12 +3,14 @@
 Environment:
 - ``VAE_DEMO_DATA``: folder with mnist.npz / fashion_mnist.npz / cifar10.npz (test images, training);
 - ``VAE_DEMO_CHECKPOINTS``: checkpoints folder (default ./checkpoints);
-- ``VAE_DEMO_DOWNLOAD=1``: allow torchvision downloads of missing datasets (off by default: the app
-  never hangs on a network it does not have);
+- ``VAE_DEMO_DOWNLOAD=1`` / ``=0``: download missing datasets with torchvision in the background, or
+  never (default: on a Hugging Face Space, where ``SPACE_ID`` is set, yes; elsewhere no). Until a
+  dataset is in, the 64 sample test images shipped with the app serve;
 - ``VAE_DEMO_MAX_EPOCHS`` / ``VAE_DEMO_MAX_TRAIN_IMAGES``: caps for the Train tab;
 - ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``: where to listen (Gradio reads them).
 
-Nothing is trained or downloaded at start-up; checkpoints are loaded once and test images lazily.
+Nothing is trained at start-up, and no request waits for a download; checkpoints are loaded once and
+test images lazily.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import gradio as gr  # noqa: E402
 from vae_demo.data import DATASETS  # noqa: E402
 from vae_demo.services.jobs import JobManager  # noqa: E402
 from vae_demo.services.registry import ModelRegistry  # noqa: E402
-from vae_demo.services.testdata import TestImages, offline_banner  # noqa: E402
+from vae_demo.services.testdata import TestImages, data_banner, download_allowed  # noqa: E402
 from vae_demo.ui import interpolate, latent_map, restore, sliders, train  # noqa: E402
 from vae_demo.ui.common import Context, default_dataset, safe  # noqa: E402
 
@@ -104,14 +106,15 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     with gr.Blocks(title=TITLE, analytics_enabled=analytics, delete_cache=(600, 1800)) as demo:
         gr.Markdown(f"# {TITLE}\nCorrupt real images and watch autoencoders restore them, drive the latent "
                     "space, compare interpolations, and train your own model.")
-        banner = offline_banner(images)
-        gr.Markdown(banner, visible=bool(banner), elem_id="offline-banner")
+        banner = data_banner(images)
+        banner_md = gr.Markdown(banner, visible=bool(banner), elem_id="offline-banner")
         with gr.Row(equal_height=True):
             ctx.dataset = gr.Radio(list(DATASETS), value=start_dataset, label="Dataset (all tabs)",
                                    elem_id="dataset", scale=4)
             rescan = gr.Button("↻ Rescan checkpoints", size="sm", scale=1, elem_id="rescan")
         models_note = gr.Markdown(_models_note(registry), elem_id="models-note")
         ctx.models_version = gr.State(registry.version)
+        ctx.data_version = gr.State(images.version)
         ctx.current = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Corrupt & restore", id="restore"):
@@ -133,11 +136,18 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
             return registry.version, _models_note(registry)
 
         rescan.click(on_rescan, None, [ctx.models_version, models_note])
-        # every open page learns about checkpoints another page (or session) trained: the version is
-        # a number in memory, so the tick is cheap; pickers re-list only when it changed
-        gr.Timer(5.0).tick(lambda: registry.version, None, ctx.models_version, show_progress="hidden",
-                           api_visibility="private")
+        # every open page learns about checkpoints another page (or session) trained, and about test splits
+        # a background download brought in: the versions are numbers in memory, so the tick is cheap;
+        # pickers and galleries re-list only when one changed
+        gr.Timer(5.0).tick(lambda: (registry.version, images.version), None, [ctx.models_version, ctx.data_version],
+                           show_progress="hidden", api_visibility="private")
         ctx.models_version.change(lambda: _models_note(registry), None, models_note, show_progress="hidden")
+
+        def on_data_changed():
+            text = data_banner(images)
+            return gr.update(value=text, visible=bool(text))
+
+        ctx.data_version.change(on_data_changed, None, banner_md, show_progress="hidden")
         for fn, inputs, outputs, *options in ctx.load_events:
             demo.load(fn, inputs, outputs, **{"show_progress": "hidden", **(options[0] if options else {})})
     return demo
@@ -192,6 +202,8 @@ def main() -> None:
         "on a busy machine the wall time is longer)",
         time.perf_counter() - _T0, t_imports, t_built - t_imports, time.process_time())
     warm_up(registry, images, default_dataset(registry, images))
+    if download_allowed():  # on a Space by default: the full test splits replace the samples when they are in
+        images.start_downloads()
     demo.block_thread()
 
 

@@ -119,3 +119,65 @@ def test_nothing_loaded_at_import():
     code = "import sys, vae_demo.data, vae_demo.train; print('torchvision' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- the sample of test images shipped with the app ---------------------------------------------------
+
+def test_shipped_sample_is_small_fixed_and_pickle_free():
+    assert data.SAMPLE_FILE.stat().st_size < 1024 * 1024  # well under 1 MB, all three datasets
+    with np.load(data.SAMPLE_FILE, allow_pickle=False) as f:  # raises if anything in it needs a pickle
+        assert all(f[k].dtype != object for k in f.files)
+    for name in data.DATASETS:
+        s = data.load_sample(name)
+        assert s.sample and s.split == "test" and len(s) == data.SAMPLE_SIZE == 64
+        assert tuple(s.images.shape[1:]) == data.dataset_info(name).image_shape
+        assert s.images.dtype == torch.uint8 and s.labels.dtype == torch.int64
+        assert set(s.labels.tolist()) == set(range(10))  # every class is there to pick
+        assert "test images 0-63 in the official order" in s.source
+    assert "JPEG-derived" in data.load_sample("cifar10").source
+    assert "exact" in data.load_sample("mnist").source
+
+
+@pytest.mark.integration
+def test_shipped_sample_is_the_first_test_images_of_the_real_data(shared_data):
+    for name in data.DATASETS:
+        full = load_dataset(name, "test", shared_data, download=False)
+        s = data.load_sample(name)
+        assert torch.equal(s.images, full.images[:64]) and torch.equal(s.labels, full.labels[:64])
+
+
+def test_make_sample_prefers_the_exact_official_files_and_records_where_they_came_from(tmp_path):
+    from vae_demo import make_sample
+
+    # a Keras npz with one set of images, and torchvision's raw IDX files (the official format) with another
+    from tests.conftest import write_npz
+
+    write_npz(tmp_path, "mnist.npz", (28, 28), n_train=8, n_test=70, seed=1)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    x = synthetic_images(70, (28, 28), seed=9)
+    y = np.arange(70, dtype=np.uint8) % 10
+    (raw / "t10k-images-idx3-ubyte").write_bytes(write_idx(x))
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(write_idx(y))
+    write_npz(tmp_path, "fashion_mnist.npz", (28, 28), n_train=8, n_test=64, seed=2)
+    out = tmp_path / "sample.npz"
+    assert make_sample.main(["--data-dir", str(tmp_path), "--out", str(out), "-n", "64"]) == 2  # no cifar10
+    make_sample.build(tmp_path, out, 64, datasets=("mnist", "fashion-mnist"))
+    mn = data.load_sample("mnist", out)
+    assert torch.equal(mn.images[:, 0], torch.from_numpy(x[:64])) and mn.labels.tolist() == y[:64].tolist()
+    assert "exact: the official files" in mn.source
+    fa = data.load_sample("fashion-mnist", out)
+    keras = np.load(tmp_path / "fashion_mnist.npz")["x_test"][:64]
+    assert torch.equal(fa.images[:, 0], torch.from_numpy(keras))
+    assert "fashion_mnist.npz (sha256" in fa.source and "not documented" in fa.source
+    with pytest.raises(DataNotFoundError, match="no cifar10 images"):
+        data.load_sample("cifar10", out)
+
+
+def test_load_test_images_prefers_the_whole_split_then_the_sample(data_dir, tmp_path):
+    full = data.load_test_images("mnist", data_dir)
+    assert not full.sample and len(full) == 48
+    fallback = data.load_test_images("mnist", tmp_path / "empty")
+    assert fallback.sample and len(fallback) == 64
+    with pytest.raises(DataNotFoundError, match="not found"):
+        data.load_test_images("mnist", tmp_path / "empty", sample_path=tmp_path / "none.npz")

@@ -37,7 +37,7 @@ from vae_demo.services.images import (
 from vae_demo.services.jobs import JobManager, make_config
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import default_severity, make_spec, restore_row
-from vae_demo.services.testdata import TestImages, offline_banner
+from vae_demo.services.testdata import TestImages, data_banner
 from vae_demo.train import run
 from vae_demo.training import TrainConfig, TrainingError
 
@@ -284,7 +284,7 @@ def test_dims_order_pca_and_ae(registry, test_images):
 
 
 def test_vae_order_without_test_images_uses_stored_codes(registry, tmp_path):
-    offline = TestImages(tmp_path / "nothing")
+    offline = TestImages(tmp_path / "nothing", sample_path=tmp_path / "no_sample.npz")
     e = registry.get("t_conv_vae_z3")
     e.cache.clear()
     try:
@@ -546,30 +546,46 @@ def test_make_config_clamps_and_validates(monkeypatch):
 
 # --- offline ----------------------------------------------------------------------------------------
 
-def test_offline_banner_and_app_builds_without_data(tmp_path, monkeypatch):
+def test_without_data_the_shipped_sample_serves_and_the_banner_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_DEMO_DATA", str(tmp_path / "no_data"))
     monkeypatch.setenv("VAE_DEMO_CHECKPOINTS", str(tmp_path / "no_ck"))
     monkeypatch.delenv("VAE_DEMO_DOWNLOAD", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
     images = TestImages()
-    banner = offline_banner(images)
-    assert "unavailable" in banner and "VAE_DEMO_DATA" in banner
-    assert images.get("mnist") is None
-    with pytest.raises(UserInputError, match="VAE_DEMO_DATA"):
-        images.require("mnist")
+    banner = data_banner(images)
+    assert "64 samples shipped with the app" in banner and "VAE_DEMO_DATA" in banner
+    assert "JPEG-derived" in banner  # the CIFAR-10 sample is described as what it is
+    for name in ("mnist", "fashion-mnist", "cifar10"):
+        s = images.require(name)
+        assert s.sample and len(s) == 64 and images.has_images(name)
+        assert "64 sample test images shipped with the app; set `VAE_DEMO_DATA` for the full 10,000" \
+            in images.describe(name)
     import app
 
     demo = app.build_app()
     assert demo is not None
 
 
+def test_with_neither_data_nor_sample_the_banner_sends_the_user_to_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAE_DEMO_DOWNLOAD", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    images = TestImages(tmp_path / "no_data", sample_path=tmp_path / "no_sample.npz")
+    banner = data_banner(images)
+    assert "No test images for mnist, fashion-mnist, cifar10" in banner and "VAE_DEMO_DATA" in banner
+    assert images.get("mnist") is None
+    with pytest.raises(UserInputError, match="VAE_DEMO_DATA"):
+        images.require("mnist")
+
+
 def test_no_banner_with_data(test_images):
-    assert offline_banner(test_images) == ""
+    assert data_banner(test_images) == ""
+    assert not test_images.get("mnist").sample
 
 
 def test_latent_tools_work_offline(env, tmp_path):
     """Sliders, sampling and the map need no test images: the map reads the stored encodings."""
     reg = ModelRegistry(env[1])
-    offline = TestImages(tmp_path / "nothing")
+    offline = TestImages(tmp_path / "nothing", sample_path=tmp_path / "no_sample.npz")
     e = reg.get("t_conv_vae_z3")
     m = latent.latent_map(e, offline)
     assert len(m.xy) == len(e.ckpt.extras["test_latents"])

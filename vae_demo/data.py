@@ -8,7 +8,13 @@ Where the images come from, in this order:
 2. torchvision's download into that data dir, unless downloads are switched off.
 
 If neither works, :class:`DataNotFoundError` says which dataset, where we looked and how to fix it.
-Nothing is read or downloaded at import time.
+
+For the app there is a third source of *test* images: a small fixed sample of each test split
+(:data:`SAMPLE_SIZE` images, the first ones in the official order) shipped inside the package in
+one npz file (:data:`SAMPLE_FILE`, no pickles), made from the real data by
+``python -m vae_demo.make_sample``. :func:`load_test_images` falls back to it when the full split
+is not there, so the app's main job works with no data dir and no network. Training and the
+benchmark never use it. Nothing is read or downloaded at import time.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import gzip
 import io
 import os
 import pickle
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +31,8 @@ import numpy as np
 import torch
 
 DATA_ENV = "VAE_DEMO_DATA"
+SAMPLE_FILE = Path(__file__).resolve().with_name("sample_test_images.npz")
+SAMPLE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class ImageSet:
     images: torch.Tensor
     labels: torch.Tensor
     class_names: tuple[str, ...]
+    sample: bool = False  # the small sample shipped with the app, not the whole split
+    source: str = ""  # where the images came from (and, for the sample, how exact they are)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -118,13 +129,13 @@ def load_dataset(
         found, where = reader(info, split, root)
         looked.append(where)
         if found is not None:
-            return _to_imageset(info, split, *found)
+            return _to_imageset(info, split, *found, source=where)
     if download:
         try:
-            _download(info, root)
-            found, _ = _read_torchvision_layout(info, split, root)
+            download_dataset(name, root)
+            found, where = _read_torchvision_layout(info, split, root)
             if found is not None:
-                return _to_imageset(info, split, *found)
+                return _to_imageset(info, split, *found, source=f"{where} (downloaded)")
         except Exception as err:  # no network, a server down, a full disk ...
             looked.append(f"torchvision download into {root} (failed: {type(err).__name__}: {err})")
     else:
@@ -137,7 +148,47 @@ def load_dataset(
     )
 
 
-def _to_imageset(info: DatasetInfo, split: str, x: np.ndarray, y: np.ndarray) -> ImageSet:
+def full_split_on_disk(name: str, split: str = "test", data_dir=None) -> bool:
+    """Cheap check (no reading): are the files of ``name``'s split in the data dir?"""
+    info = dataset_info(name)
+    root = default_data_dir(data_dir)
+    if (root / info.npz_file).is_file():
+        return True
+    if info.name == "cifar10":
+        names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+        return all((root / info.torchvision_folder / n).is_file() for n in names)
+    raw = root / info.torchvision_folder / "raw"
+    return all((raw / f).is_file() or (raw / f"{f}.gz").is_file() for f in _IDX_FILES[split])
+
+
+def load_sample(name: str, path: str | os.PathLike | None = None) -> ImageSet:
+    """The sample of ``name``'s test split shipped with the app (DataNotFoundError if absent)."""
+    info = dataset_info(name)
+    path = Path(path or SAMPLE_FILE)
+    if not path.is_file():
+        raise DataNotFoundError(f"no sample test images: {path.name} is missing (python -m vae_demo.make_sample)")
+    with np.load(path, allow_pickle=False) as f:
+        if f"{name}_x" not in f.files:
+            raise DataNotFoundError(f"{path.name} holds no {name} images (python -m vae_demo.make_sample)")
+        x, y, source = f[f"{name}_x"], f[f"{name}_y"], str(f[f"{name}_source"])
+    s = _to_imageset(info, "test", x, y, source=source)
+    s.sample = True
+    return s
+
+
+def load_test_images(name: str, data_dir=None, download: bool = False, sample_path=None) -> ImageSet:
+    """The whole test split if it can be had (data dir, else download if allowed), else the shipped
+    sample; DataNotFoundError only when neither exists."""
+    try:
+        return load_dataset(name, "test", data_dir, download)
+    except DataNotFoundError as err:
+        try:
+            return load_sample(name, sample_path)
+        except DataNotFoundError:
+            raise err from None
+
+
+def _to_imageset(info: DatasetInfo, split: str, x: np.ndarray, y: np.ndarray, source: str = "") -> ImageSet:
     x = np.array(x, dtype=np.uint8)  # a writable copy
     if x.ndim == 3:  # N, H, W  (grayscale)
         x = x[:, None]
@@ -152,7 +203,7 @@ def _to_imageset(info: DatasetInfo, split: str, x: np.ndarray, y: np.ndarray) ->
         raise ValueError(f"{info.name} {split}: {len(x)} images but {len(y)} labels")
     return ImageSet(
         info.name, split, torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y),
-        info.class_names,
+        info.class_names, source=source,
     )
 
 
@@ -249,8 +300,27 @@ def _read_cifar_batches(folder: Path, split: str):
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])), str(folder)
 
 
+_DOWNLOAD_LOCKS = {name: threading.Lock() for name in DATASETS}
+
+
+def download_dataset(name: str, data_dir=None) -> Path:
+    """Download ``name`` (both splits) with torchvision into the data dir, in torchvision's own
+    layout; returns the data dir. One download per dataset at a time in this process (the app's
+    background download and a training job may ask together); a second caller waits, then finds the
+    files. Raises whatever torchvision raises (no network, a checksum mismatch, a full disk)."""
+    info = dataset_info(name)
+    root = default_data_dir(data_dir)
+    with _DOWNLOAD_LOCKS[info.name]:
+        if not (full_split_on_disk(name, "train", root) and full_split_on_disk(name, "test", root)):
+            _download(info, root)
+    return root
+
+
 def _download(info: DatasetInfo, root: Path) -> None:
-    import torchvision.datasets as tvd
+    try:
+        import torchvision.datasets as tvd
+    except Exception as err:  # not installed, or a build that does not fit this torch
+        raise RuntimeError(f"torchvision cannot be imported ({type(err).__name__}: {err})") from None
 
     root.mkdir(parents=True, exist_ok=True)
     cls = getattr(tvd, info.torchvision_class)

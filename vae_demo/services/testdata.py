@@ -1,18 +1,24 @@
-"""Test images for the app, one cached split per dataset, and what to say when there are none.
+"""Test images for the app, one cached split per dataset, and what to tell the user about them.
 
-Where they come from: the data dir (``$VAE_DEMO_DATA``, else ``./data``) — Keras npz files or
-torchvision's folders, exactly as :mod:`vae_demo.data` reads them. The app never downloads at
-start-up, and by default never at all: a Space or a laptop without network must not hang on a
-download. Set ``VAE_DEMO_DOWNLOAD=1`` to let the app fetch a missing dataset through torchvision the
-first time a tab asks for its images (this may take minutes on a slow link).
+Where they come from, in this order:
 
-Without data the app still works: drawing, upload, sliders, sampling and the latent map (which
-reads encodings stored in each checkpoint) need no test images; :func:`offline_banner` says what is
-missing and how to fix it.
+1. the data dir (``$VAE_DEMO_DATA``, else ``./data``): Keras npz files or torchvision's folders,
+   exactly as :mod:`vae_demo.data` reads them — the whole test split;
+2. else the small sample shipped with the app (:func:`vae_demo.data.load_sample`: the first 64 test
+   images of each dataset), so the app's main job works with no data dir and no network.
+
+A request never waits for a download. Downloads (torchvision, into the data dir) happen only in the
+background, when allowed: by default on a Hugging Face Space (the ``SPACE_ID`` variable is set) and
+nowhere else; ``VAE_DEMO_DOWNLOAD=1`` / ``=0`` overrides either way. :meth:`TestImages.start_downloads`
+fetches every missing dataset in one daemon thread; when one is in, the next request gets the whole
+split instead of the sample (``version`` goes up, so open pages can refresh) — no restart.
+
+:func:`data_banner` says which images each dataset is using and how to get the full ones.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -26,15 +32,33 @@ from vae_demo.data import (
     ImageSet,
     dataset_info,
     default_data_dir,
+    download_dataset,
+    full_split_on_disk,
     load_dataset,
+    load_sample,
 )
 from vae_demo.services.images import UserInputError
 
+log = logging.getLogger(__name__)
+
 DOWNLOAD_ENV = "VAE_DEMO_DOWNLOAD"
+SPACE_ENV = "SPACE_ID"  # set by Hugging Face on every Space
+FULL_TEST_SIZE = 10_000  # every dataset here has 10,000 test images
+
+
+def on_space() -> bool:
+    return bool(os.environ.get(SPACE_ENV))
 
 
 def download_allowed() -> bool:
-    return os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    """May the app download missing datasets? ``VAE_DEMO_DOWNLOAD`` (1/0, true/false, yes/no, on/off)
+    if set, else yes on a Hugging Face Space and no elsewhere (a laptop offline must never hang)."""
+    value = os.environ.get(DOWNLOAD_ENV, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return on_space()
 
 
 def check_dataset(name: str) -> str:
@@ -45,31 +69,59 @@ def check_dataset(name: str) -> str:
 
 
 class TestImages:
-    """Lazily loaded, cached test splits. Thread-safe; a failed load is remembered (not retried on
-    every click) until the app restarts."""
+    """Lazily loaded, cached test splits (the whole split, else the shipped sample). Thread-safe; a
+    failed load is remembered (not retried on every click) until the data changes: a finished
+    background download, or :meth:`forget`."""
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, data_dir=None):
+    def __init__(self, data_dir=None, sample_path=None):
         self.data_dir = data_dir
+        self.sample_path = sample_path  # None: the sample shipped in the package
         self._sets: dict[str, ImageSet | None] = {}
         self._lock = threading.Lock()
+        self.downloads: dict[str, str] = {}  # dataset -> "downloading", "done" or "failed: why"
+        self.version = 0  # bumped when a dataset's images change (a download replaced the sample)
+        self._thread: threading.Thread | None = None
 
     def present_on_disk(self, name: str) -> bool:
-        """Cheap check (no reading): is the dataset's file or folder in the data dir?"""
-        info = dataset_info(name)
-        root = default_data_dir(self.data_dir)
-        return (root / info.npz_file).is_file() or (root / info.torchvision_folder).is_dir()
+        """Cheap check (no reading): is the dataset's whole test split in the data dir?"""
+        return full_split_on_disk(name, "test", self.data_dir)
+
+    def has_images(self, name: str) -> bool:
+        """Cheap: the whole test split on disk, or the shipped sample."""
+        if self.present_on_disk(name):
+            return True
+        try:
+            load_sample(name, self.sample_path)
+            return True
+        except (DataNotFoundError, ValueError, OSError, KeyError):
+            return False
 
     def get(self, name: str) -> ImageSet | None:
+        """The whole test split, else the sample, else None. Never downloads (see the module doc)."""
         check_dataset(name)
         with self._lock:
             if name not in self._sets:
-                try:
-                    self._sets[name] = load_dataset(name, "test", self.data_dir, download=download_allowed())
-                except (DataNotFoundError, ValueError, OSError, KeyError):
-                    self._sets[name] = None
+                self._sets[name] = self._load(name)
             return self._sets[name]
+
+    def _load(self, name: str) -> ImageSet | None:
+        try:
+            return load_dataset(name, "test", self.data_dir, download=False)
+        except (DataNotFoundError, ValueError, OSError, KeyError) as err:
+            if not isinstance(err, DataNotFoundError):
+                log.warning("%s test split unreadable (%s); using the sample", name, err)
+        try:
+            return load_sample(name, self.sample_path)
+        except (DataNotFoundError, ValueError, OSError, KeyError):
+            return None
+
+    def forget(self, name: str) -> None:
+        """Drop the cached split: the next :meth:`get` reads the disk again."""
+        with self._lock:
+            self._sets.pop(name, None)
+            self.version += 1
 
     def require(self, name: str) -> ImageSet:
         s = self.get(name)
@@ -78,6 +130,38 @@ class TestImages:
                 f"no {name} test images here: set {DATA_ENV} to a folder with {dataset_info(name).npz_file} "
                 "(or draw / upload an image instead)")
         return s
+
+    # --- background downloads ---------------------------------------------------------------------
+
+    def start_downloads(self, names=None) -> threading.Thread | None:
+        """Download every dataset in ``names`` (default: all) whose test split is missing, one after
+        the other in a daemon thread; returns it (None when nothing is missing or one is running).
+        Each finished dataset replaces its sample at the next request."""
+        missing = [n for n in (names or DATASETS) if not self.present_on_disk(n)]
+        with self._lock:
+            if not missing or (self._thread is not None and self._thread.is_alive()):
+                return None
+            for n in missing:
+                self.downloads[n] = "downloading"
+            self._thread = threading.Thread(target=self._download_all, args=(missing,), name="downloads",
+                                            daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def _download_all(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                download_dataset(name, default_data_dir(self.data_dir))
+                load_dataset(name, "test", self.data_dir, download=False)  # readable? else a clear failure
+                status = "done"
+            except Exception as err:  # no network, a checksum mismatch, a full disk ...
+                status = f"failed: {type(err).__name__}: {str(err)[:160]}"
+                log.warning("download of %s %s", name, status)
+            with self._lock:
+                self.downloads[name] = status
+            if status == "done":
+                log.info("%s: the whole test split is in; it replaces the sample", name)
+                self.forget(name)
 
     def image(self, name: str, index) -> tuple[torch.Tensor, int, int]:
         """(image (1, C, H, W) float, clamped index, label)."""
@@ -119,6 +203,22 @@ class TestImages:
             out.append((display(s.floats(slice(i, i + 1))[0], 112), f"#{i} {s.class_names[int(s.labels[i])]}"))
         return out
 
+    def describe(self, name: str) -> str:
+        """One line for the UI: which test images ``name`` is using."""
+        s = self.get(name)
+        if s is None:
+            return f"No {name} test images on this machine: upload or draw one."
+        if not s.sample:
+            return f"{len(s):,} {name} test images."
+        text = (f"{len(s)} sample test images shipped with the app; set `{DATA_ENV}` for the full "
+                f"{FULL_TEST_SIZE:,}.")
+        if "JPEG-derived" in s.source:
+            text += " These CIFAR-10 samples are JPEG-derived copies, not pixel-exact."
+        status = self.downloads.get(name, "")
+        if status == "downloading":
+            text += " The full split is downloading in the background and replaces them when it is in."
+        return text
+
 
 def clamp_index(index, n: int) -> int:
     """An image index from a UI number box or the API: NaN/None → 0, clamped into [0, n)."""
@@ -131,18 +231,40 @@ def clamp_index(index, n: int) -> int:
     return int(min(max(int(i), 0), max(n - 1, 0)))
 
 
-def offline_banner(images: TestImages) -> str:
-    """Markdown for the top of the app; empty when every dataset's test images are on disk."""
-    missing = [n for n in DATASETS if not images.present_on_disk(n)]
-    if not missing:
+def data_banner(images: TestImages) -> str:
+    """Markdown for the top of the app; empty when every dataset's whole test split is here. Cheap: it
+    looks for files and reads only the small sample, never a whole split."""
+    sample, missing, jpeg = [], [], False
+    for n in DATASETS:
+        if images.present_on_disk(n):
+            continue
+        try:
+            s = load_sample(n, images.sample_path)
+        except (DataNotFoundError, ValueError, OSError, KeyError):
+            missing.append(n)
+            continue
+        sample.append(n)
+        jpeg = jpeg or "JPEG-derived" in s.source
+        size = len(s)
+    if not sample and not missing:
         return ""
     where = default_data_dir(images.data_dir)
-    return (
-        f"**Test images are unavailable for {', '.join(missing)}** (nothing in `{where}`). "
-        "Drawing, upload, the latent sliders, sampling and the latent map still work. "
-        f"To fix it, set `{DATA_ENV}=/path/to/data` to a folder with "
-        + ", ".join(f"`{dataset_info(n).npz_file}`" for n in missing)
-        + " (Keras npz layout) and restart"
-        + ("" if download_allowed() else f", or set `{DOWNLOAD_ENV}=1` on a machine with network access")
-        + "."
-    )
+    files = ", ".join(f"`{dataset_info(n).npz_file}`" for n in sample + missing)
+    parts = []
+    if sample:
+        parts.append(f"**Test images: {size} samples shipped with the app** for {', '.join(sample)}"
+                     + (" (the CIFAR-10 ones are JPEG-derived copies, not pixel-exact)" if jpeg else "") + ".")
+    if missing:
+        parts.append(f"**No test images for {', '.join(missing)}** (nothing in `{where}`, and no sample); "
+                     "drawing, upload, the latent sliders, sampling and the latent map still work.")
+    downloading = [n for n in sample + missing if images.downloads.get(n) == "downloading"]
+    if downloading:
+        parts.append(f"The full test splits of {', '.join(downloading)} are downloading in the background; "
+                     "they replace the samples as soon as they are in (no restart).")
+    for n in sample + missing:
+        if images.downloads.get(n, "").startswith("failed"):
+            parts.append(f"The download of {n} {images.downloads[n][:120]}.")
+    parts.append(f"For the full {FULL_TEST_SIZE:,} per dataset, set `{DATA_ENV}=/path/to/data` to a folder with "
+                 f"{files} (Keras npz layout) and restart"
+                 + ("." if download_allowed() else f", or set `{DOWNLOAD_ENV}=1` on a machine with network access."))
+    return " ".join(parts)

@@ -33,6 +33,7 @@ class Context:
     jobs: JobManager
     dataset: gr.Radio | None = None  # the shared dataset picker
     models_version: gr.State | None = None  # the registry version this page last saw
+    data_version: gr.State | None = None  # the test images' version this page last saw (a download came in)
     current: gr.State | None = None  # the image picked in "Corrupt & restore" (numpy (1, C, H, W))
     load_events: list = field(default_factory=list)  # (fn, inputs, outputs[, options]) run at page load
 
@@ -102,9 +103,9 @@ def default_dataset(registry: ModelRegistry, images: TestImages) -> str:
     from vae_demo.data import DATASETS
 
     for name in DATASETS:
-        if registry.names(name) and images.present_on_disk(name):
+        if registry.names(name) and images.has_images(name):
             return name
     for name in DATASETS:
-        if registry.names(name) or images.present_on_disk(name):
+        if registry.names(name) or images.has_images(name):
             return name
     return next(iter(DATASETS))

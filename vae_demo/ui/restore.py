@@ -32,6 +32,7 @@ def build(ctx: Context, default_dataset: str) -> None:
                 with gr.Tab("Test images"):
                     gallery = gr.Gallery(label="Click a test image", columns=4, height=250, format="png",
                                          allow_preview=False, elem_id="restore-gallery", show_label=False)
+                    source = gr.Markdown(ctx.images.describe(default_dataset), elem_id="restore-source")
                     with gr.Row():
                         index = gr.Number(label="Image #", value=0, precision=0, minimum=0, elem_id="restore-index")
                         rand = gr.Button("Random test image", elem_id="restore-random")
@@ -108,17 +109,24 @@ def build(ctx: Context, default_dataset: str) -> None:
             return _show(u.x, "the canvas is empty: draw something first")
         return _show(u.x, "your drawing (inverted to white on black like the dataset)")
 
-    @safe(5)
+    @safe(6)
     def on_dataset(dataset):
         shape = image_shape(dataset)
         items = ctx.images.gallery(dataset, 16)
         draw_visible = gr.update(visible=shape[1] == 28)
+        about = ctx.images.describe(dataset)
         if items:
             x, i, label = ctx.images.image(dataset, 0)
             name = ctx.images.get(dataset).class_names[label]
-            return (items, draw_visible, *_show(x, f"test image #{i}: **{name}**"))
-        return [], draw_visible, None, None, (f"No {dataset} test images on this machine (see the banner at the "
-                                              "top): upload an image" + (" or draw one." if shape[1] == 28 else "."))
+            return (items, about, draw_visible, *_show(x, f"test image #{i}: **{name}**"))
+        return [], about, draw_visible, None, None, (
+            f"No {dataset} test images on this machine (see the banner at the top): upload an image"
+            + (" or draw one." if shape[1] == 28 else "."))
+
+    @safe(2)
+    def on_data_changed(dataset):
+        """A background download brought in a whole test split: re-list the gallery, keep the image on screen."""
+        return ctx.images.gallery(dataset, 16), ctx.images.describe(dataset)
 
     @safe(1)
     def on_kind(kind_, dataset):
@@ -130,7 +138,8 @@ def build(ctx: Context, default_dataset: str) -> None:
     row_outputs = [row, summary]
     shown = [ctx.current, picked, note]
 
-    ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, draw_tab, *shown], show_progress="hidden")
+    ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, source, draw_tab, *shown], show_progress="hidden")
+    ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden")
     gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
     rand.click(pick_random, [ctx.dataset, index], [*shown, index], api_name="pick_random").then(update_row, row_inputs, row_outputs)
@@ -150,9 +159,9 @@ def build(ctx: Context, default_dataset: str) -> None:
     # initial content, computed at load so the page shows a full row at once
     def initial(dataset):
         out = on_dataset(dataset)
-        if not isinstance(out, tuple) or out[2] is None:
+        if not isinstance(out, tuple) or out[3] is None:
             return (*out, [], "Pick a test image, upload one, or draw one.")
-        rows = update_row(dataset, out[2], "gaussian", default_severity("gaussian"), 0, False)
+        rows = update_row(dataset, out[3], "gaussian", default_severity("gaussian"), 0, False)
         return (*out, *rows)
 
-    ctx.load_events.append((initial, [ctx.dataset], [gallery, draw_tab, *shown, *row_outputs]))
+    ctx.load_events.append((initial, [ctx.dataset], [gallery, source, draw_tab, *shown, *row_outputs]))
