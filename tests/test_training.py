@@ -195,3 +195,55 @@ def test_unet_trains_channels_last_and_its_checkpoint_reloads_exactly(data_dir, 
     loaded = load_checkpoint("u", ck).model
     x = te.floats()[:8]
     assert torch.allclose(loaded.reconstruct(x), res.model.reconstruct(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [
+    {"model": "conv_vae"},  # random z in the loss: torch's own random state must travel too
+    {"model": "conv_ae", "corruption": "mix", "lr_schedule": "cosine"},  # the data generator and the schedule
+    {"model": "pca", "latent_dim": 8},
+])
+def test_a_run_in_pickled_pieces_equals_a_run_in_one_go(data_dir, kw):
+    """What the ZeroGPU path does: each piece starts from the last one's state after a trip through
+    pickle (another process), and the run ends with exactly the weights and history of one run."""
+    import pickle
+
+    cfg, tr, te = tiny(data_dir, epochs=3, **kw)
+    whole = train(cfg, tr, te)
+    state, pieces = None, 0
+    while state is None or not state.done:
+        # one batch per piece (seconds=0): pieces end mid-epoch and between epochs
+        state = pickle.loads(pickle.dumps(training.advance(state, cfg, tr, te, seconds=0.0)))
+        pieces += 1
+        assert pieces < 100
+    steps = 6  # 96 images, batch 16
+    assert pieces == (1 if kw["model"] == "pca" else 3 * steps)
+    if kw["model"] != "pca":
+        assert state.done_batches == state.total_batches == 3 * steps
+    w = whole.model.state_dict()
+    assert all(torch.equal(w[k], state.last_good[k]) for k in w)
+    drop = ("time_s",)
+    assert [{k: v for k, v in h.items() if k not in drop} for h in state.history] == \
+           [{k: v for k, v in h.items() if k not in drop} for h in whole.history]
+
+
+def test_a_piece_stops_at_its_time_budget_and_keeps_the_epoch_in_progress(data_dir, monkeypatch):
+    cfg, tr, te = tiny(data_dir, epochs=2)
+    clock = {"t": 0.0}
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock["t"])
+    real = training.Trainer._train
+
+    def ticking(self, *a, **k):  # each batch "takes" one second
+        orig_step = self.opt.step
+
+        def step(*args, **kwargs):
+            clock["t"] += 1.0
+            return orig_step(*args, **kwargs)
+
+        self.opt.step = step
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(training.Trainer, "_train", ticking)
+    state = training.advance(None, cfg, tr, te, seconds=3.5)
+    assert (state.epoch, state.step) == (0, 4) and not state.done and state.perm is not None
+    state = training.advance(state, cfg, tr, te, seconds=3.5)
+    assert (state.epoch, state.step) == (1, 2) and len(state.history) == 1

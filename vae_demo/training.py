@@ -191,6 +191,232 @@ def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int 
     return out
 
 
+@dataclass
+class RunState:
+    """Everything a run needs to go on where it stopped: plain CPU tensors, numbers and lists, so it can
+    be pickled (a ZeroGPU call runs in another process) and resumed bit for bit (same weights as a run
+    in one go: tests/test_training.py checks it)."""
+
+    cfg: TrainConfig
+    epoch: int = 0  # finished epochs
+    step: int = 0  # batches done in the epoch in progress
+    steps: int = 0  # batches per epoch
+    model: dict = field(default_factory=dict)  # weights now
+    last_good: dict = field(default_factory=dict)  # weights after the last finished epoch
+    optimizer: dict | None = None
+    scheduler: dict | None = None
+    rng: dict = field(default_factory=dict)  # the data generator's and torch's own random states
+    perm: torch.Tensor | None = None  # the order of the epoch in progress
+    sums: dict = field(default_factory=dict)  # the epoch in progress's loss sums
+    history: list[dict] = field(default_factory=list)
+    elapsed_s: float = 0.0  # time spent training so far, over every piece
+    device: str = ""
+    hardware: dict = field(default_factory=dict)
+    stopped: bool = False
+    trainable: bool = True
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or self.epoch >= (self.cfg.epochs if self.trainable else 1)
+
+    @property
+    def total_batches(self) -> int:
+        return self.steps * self.cfg.epochs
+
+    @property
+    def done_batches(self) -> int:
+        return self.epoch * self.steps + self.step
+
+
+def _cpu(obj):
+    """A copy of ``obj`` with every tensor in it on the CPU (state dicts, lists, dicts)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
+
+
+class Trainer:
+    """One training run over whole-split tensors on the training device, advanced by :meth:`run`: all at
+    once (``train``), or in pieces of at most ``seconds`` each, resumed from :meth:`state` (ZeroGPU)."""
+
+    def __init__(self, cfg: TrainConfig, train_set: ImageSet, test_set: ImageSet | None = None,
+                 state: RunState | None = None):
+        cfg.validate()
+        self.cfg = cfg
+        self.device = device = pick_device(cfg.device)
+        if state is None:
+            torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        images = train_set.images[: cfg.train_limit or None]
+        self.x_train = images.to(device).float().div_(255.0)
+        self.x_test = test_set.floats(device=device) if test_set is not None else None
+        model = make_model(cfg, tuple(self.x_train.shape[1:])).to(device)
+        if model.channels_last:  # measured: a U-Net's training step ~25% faster on a CPU
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.spec = parse_spec(cfg.corruption)
+        self.use_bf16 = uses_bf16(cfg, device)
+        self.n = len(self.x_train)
+        self.steps = math.ceil(self.n / cfg.batch_size)
+        self.opt = self.sched = None
+        if model.trainable:
+            fused = device.type in ("cpu", "cuda")  # one kernel for the whole update: ~25% faster on CPU
+            self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=fused)
+            if cfg.lr_schedule == "cosine":
+                self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=self.steps * cfg.epochs)
+        if state is None:
+            self.epoch = self.step = 0
+            self.perm, self.sums, self.history = None, {}, []
+            self.last_good = copy.deepcopy(model.state_dict())
+            self.elapsed_s, self.stopped = 0.0, False
+        else:
+            self._resume(state)
+
+    def _resume(self, s: RunState) -> None:
+        dev = self.device
+        self.model.load_state_dict(s.model)
+        if self.opt is not None and s.optimizer is not None:
+            self.opt.load_state_dict(s.optimizer)
+        if self.sched is not None and s.scheduler is not None:
+            self.sched.load_state_dict(s.scheduler)
+        self.gen.set_state(s.rng["generator"])
+        torch.set_rng_state(s.rng["cpu"])
+        if dev.type == "cuda" and s.rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(s.rng["cuda"], dev)
+        self.epoch, self.step, self.history = s.epoch, s.step, [dict(h) for h in s.history]
+        self.perm = None if s.perm is None else s.perm.to(dev)
+        self.sums = {k: v.to(dev) for k, v in s.sums.items()}
+        self.last_good = {k: v.to(dev) for k, v in s.last_good.items()}
+        self.elapsed_s, self.stopped = s.elapsed_s, s.stopped
+
+    def state(self) -> RunState:
+        """Where the run is, as plain CPU tensors (picklable)."""
+        rng = {"generator": self.gen.get_state(), "cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return RunState(
+            cfg=self.cfg, epoch=self.epoch, step=self.step, steps=self.steps,
+            model=_cpu(self.model.state_dict()), last_good=_cpu(self.last_good),
+            optimizer=_cpu(self.opt.state_dict()) if self.opt is not None else None,
+            scheduler=self.sched.state_dict() if self.sched is not None else None,
+            rng=rng, perm=_cpu(self.perm), sums=_cpu(self.sums), history=[dict(h) for h in self.history],
+            elapsed_s=self.elapsed_s, device=str(self.device), hardware=hardware(self.cfg, self.device),
+            stopped=self.stopped, trainable=self.model.trainable,
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or self.epoch >= (self.cfg.epochs if self.model.trainable else 1)
+
+    def run(self, seconds: float | None = None, on_epoch=None, on_batch=None, progress: bool = False) -> bool:
+        """Train until the run is done, a hook asks to stop, or (with ``seconds``) the time is up, checked
+        before each batch: the epoch in progress is then kept as it is, to go on from :meth:`state`.
+        Returns True when the run is over (done or stopped)."""
+        t0 = time.perf_counter()
+        deadline = None if seconds is None else t0 + seconds
+        cfg, model = self.cfg, self.model
+
+        def elapsed() -> float:
+            return self.elapsed_s + (time.perf_counter() - t0)
+
+        try:
+            if not model.trainable:  # closed form (PCA): one "epoch"
+                if self.epoch == 0:
+                    model.fit(self.x_train)
+                    metrics = {"epoch": 1, **_prefixed(evaluate(model, self.x_train[:10000], cfg.corruption), "train")}
+                    if self.x_test is not None:
+                        metrics.update(_prefixed(evaluate(model, self.x_test, cfg.corruption), "test"))
+                    metrics["time_s"] = round(elapsed(), 3)
+                    self.history.append(metrics)
+                    self.last_good = copy.deepcopy(model.state_dict())
+                    self.epoch = 1
+                    if on_epoch:
+                        on_epoch(metrics, model)
+                return True
+            return self._train(deadline, elapsed, on_epoch, on_batch, progress)
+        finally:
+            self.elapsed_s = elapsed()
+
+    def _train(self, deadline, elapsed, on_epoch, on_batch, progress) -> bool:
+        cfg, model, opt, device = self.cfg, self.model, self.opt, self.device
+        n, steps = self.n, self.steps
+        bar = None
+        batches = 0  # in this call: at least one, so a run in pieces always moves on
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps * cfg.epochs, initial=self.epoch * steps + self.step, unit="batch",
+                       dynamic_ncols=True)
+        try:
+            while self.epoch < cfg.epochs:
+                epoch = self.epoch + 1
+                model.train()
+                if self.perm is None:  # a new epoch
+                    self.perm = torch.randperm(n, generator=self.gen).to(device)
+                    self.sums, self.step = {}, 0
+                sums = self.sums
+                while self.step < steps:
+                    if deadline is not None and batches and time.perf_counter() >= deadline:
+                        return False  # paused: go on from state()
+                    batches += 1
+                    idx = self.perm[self.step * cfg.batch_size:(self.step + 1) * cfg.batch_size]
+                    target = self.x_train[idx]
+                    x_in, mask = (target, None) if self.spec.kind == "none" else corrupt(target, self.spec, self.gen)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+                        terms = model.loss(x_in, target, mask)
+                    loss = terms["loss"]
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    if self.sched is not None:
+                        self.sched.step()
+                    for k, v in terms.items():
+                        sums[k] = sums.get(k, 0) + v.detach().float() * len(idx)
+                    self.step += 1
+                    if bar is not None:
+                        bar.update(1)
+                    if on_batch is not None and on_batch(self.step + (epoch - 1) * steps, steps * cfg.epochs):
+                        model.load_state_dict(self.last_good)
+                        self.stopped = True
+                        return True
+                metrics = {"epoch": epoch}
+                metrics.update({f"train_{k}": float(v) / n for k, v in sums.items()})
+                if not math.isfinite(metrics["train_loss"]):
+                    model.load_state_dict(self.last_good)
+                    raise TrainingError(
+                        f"loss became {metrics['train_loss']} in epoch {epoch}; "
+                        "try a smaller learning rate. Nothing was saved from this epoch."
+                    )
+                if self.x_test is not None:
+                    metrics.update(_prefixed(evaluate(model, self.x_test, cfg.corruption, bf16=self.use_bf16), "test"))
+                metrics["time_s"] = round(elapsed(), 3)
+                self.last_good = copy.deepcopy(model.state_dict())
+                self.history.append(metrics)
+                self.epoch, self.step, self.perm, self.sums = epoch, 0, None, {}
+                if bar is not None:
+                    shown = {k: round(v, 2) for k, v in metrics.items() if k.endswith("loss")}
+                    bar.set_postfix(shown, refresh=False)
+                    bar.write(f"epoch {epoch}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()
+                                                             if k not in ("epoch", "time_s")))
+                if on_epoch is not None and on_epoch(metrics, model):
+                    self.stopped = epoch < cfg.epochs
+                    return True
+            return True
+        finally:
+            if bar is not None:
+                bar.close()
+            model.eval()
+
+    def result(self) -> TrainResult:
+        self.model.eval()
+        return TrainResult(model=self.model, history=list(self.history), wall_time_s=self.elapsed_s,
+                           device=str(self.device), stopped=self.stopped, config=self.cfg)
+
+
 def train(
     cfg: TrainConfig,
     train_set: ImageSet,
@@ -199,99 +425,19 @@ def train(
     on_batch=None,
     progress: bool = False,
 ) -> TrainResult:
-    cfg.validate()
-    device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    images = train_set.images[: cfg.train_limit or None]
-    x_train = images.to(device).float().div_(255.0)
-    x_test = test_set.floats(device=device) if test_set is not None else None
-    model = make_model(cfg, tuple(x_train.shape[1:])).to(device)
-    if model.channels_last:  # measured: a U-Net's training step ~25% faster on a CPU
-        model = model.to(memory_format=torch.channels_last)
-    spec = parse_spec(cfg.corruption)
-    result = TrainResult(model=model, device=str(device), config=cfg)
-    t0 = time.perf_counter()
+    """Train ``cfg`` in one go (see :class:`Trainer` for a run in pieces)."""
+    trainer = Trainer(cfg, train_set, test_set)
+    trainer.run(on_epoch=on_epoch, on_batch=on_batch, progress=progress)
+    return trainer.result()
 
-    if not model.trainable:  # closed form (PCA): one "epoch"
-        model.fit(x_train)
-        metrics = {"epoch": 1, **_prefixed(evaluate(model, x_train[:10000], cfg.corruption), "train")}
-        if x_test is not None:
-            metrics.update(_prefixed(evaluate(model, x_test, cfg.corruption), "test"))
-        result.wall_time_s = metrics["time_s"] = round(time.perf_counter() - t0, 3)
-        result.history.append(metrics)
-        if on_epoch:
-            on_epoch(metrics, model)
-        return result
 
-    fused = device.type in ("cpu", "cuda")  # one kernel for the whole update: ~25% faster on CPU
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=fused)
-    use_bf16 = uses_bf16(cfg, device)
-    n = len(x_train)
-    steps = math.ceil(n / cfg.batch_size)
-    sched = None
-    if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * cfg.epochs)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps * cfg.epochs, unit="batch", dynamic_ncols=True)
-    last_good = copy.deepcopy(model.state_dict())
-    try:
-        for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            perm = torch.randperm(n, generator=gen).to(device)
-            sums: dict[str, torch.Tensor] = {}
-            for step in range(steps):
-                idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                target = x_train[idx]
-                x_in, mask = (target, None) if spec.kind == "none" else corrupt(target, spec, gen)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    terms = model.loss(x_in, target, mask)
-                loss = terms["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0) + v.detach().float() * len(idx)
-                if bar is not None:
-                    bar.update(1)
-                if on_batch is not None and on_batch(step + 1 + (epoch - 1) * steps, steps * cfg.epochs):
-                    result.stopped = True
-                    break
-            if result.stopped:
-                model.load_state_dict(last_good)
-                break
-            metrics = {"epoch": epoch}
-            metrics.update({f"train_{k}": float(v) / n for k, v in sums.items()})
-            if not math.isfinite(metrics["train_loss"]):
-                model.load_state_dict(last_good)
-                raise TrainingError(
-                    f"loss became {metrics['train_loss']} in epoch {epoch}; "
-                    "try a smaller learning rate. Nothing was saved from this epoch."
-                )
-            if x_test is not None:
-                metrics.update(_prefixed(evaluate(model, x_test, cfg.corruption, bf16=use_bf16), "test"))
-            metrics["time_s"] = round(time.perf_counter() - t0, 3)
-            last_good = copy.deepcopy(model.state_dict())
-            result.history.append(metrics)
-            if bar is not None:
-                shown = {k: round(v, 2) for k, v in metrics.items() if k.endswith("loss")}
-                bar.set_postfix(shown, refresh=False)
-                bar.write(f"epoch {epoch}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()
-                                                         if k not in ("epoch", "time_s")))
-            if on_epoch is not None and on_epoch(metrics, model):
-                result.stopped = epoch < cfg.epochs
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    model.eval()
-    result.wall_time_s = time.perf_counter() - t0
-    return result
+def advance(state: RunState | None, cfg: TrainConfig, train_set: ImageSet, test_set: ImageSet | None,
+            seconds: float) -> RunState:
+    """Go on with a run (from the start when ``state`` is None) for at most about ``seconds`` of training
+    (checked before each batch; an epoch's test pass may add to it), and return where it got to."""
+    trainer = Trainer(cfg, train_set, test_set, state)
+    trainer.run(seconds=seconds)
+    return trainer.state()
 
 
 def _prefixed(d: dict, prefix: str) -> dict:
