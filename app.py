@@ -46,6 +46,11 @@ limit_malloc_arenas()  # before any thread exists
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
+try:  # Hugging Face's ZeroGPU: `spaces` must be imported before torch initialises CUDA. Elsewhere its
+    import spaces  # noqa: E402, F401  decorator changes nothing (see vae_demo/services/gpu.py).
+except ImportError:
+    pass
+
 import gradio as gr  # noqa: E402
 
 from vae_demo.data import DATASETS  # noqa: E402

@@ -72,38 +72,57 @@ def test_encodings(model, test_set, n: int = ENCODINGS_STORED) -> dict[str, torc
     return {"test_latents": z.cpu().half(), "test_labels": test_set.labels[:n].to(torch.int16)}
 
 
+class CheckpointWriter:
+    """Writes run ``name``'s checkpoint (atomically) after each finished epoch: the weights, the stored
+    test encodings, and the metadata (command, data, history, wall time, the hardware it ran on)."""
+
+    def __init__(self, cfg: TrainConfig, name: str, train_set, test_set, checkpoint_dir=None,
+                 command: str | None = None):
+        self.name, self.test_set, self.checkpoint_dir = validate_name(name), test_set, checkpoint_dir
+        self.base_meta = {
+            "dataset": cfg.dataset,
+            "corruption": str(parse_spec(cfg.corruption)),
+            "config": config_dict(cfg),
+            "command": command or canonical_command(cfg, name),
+            "data": {"train_images": min(len(train_set), cfg.train_limit or len(train_set)),
+                     "test_images": len(test_set)},
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(),
+        }
+
+    def save(self, model, history: list[dict], device: str, hardware_used: dict) -> None:
+        """``model``'s weights (on any device) as the checkpoint after ``history``'s last epoch, trained on
+        ``device``."""
+        metrics = history[-1]
+        meta = {
+            **self.base_meta,
+            "device": str(device),
+            "hardware": hardware_used,
+            "epochs": len(history),
+            "wall_time_s": round(metrics.get("time_s", 0.0), 2),
+            "metrics": {k: v for k, v in metrics.items() if k != "epoch"},
+            "history": list(history),
+        }
+        save_checkpoint(self.name, model, meta, self.checkpoint_dir, extras=test_encodings(model, self.test_set))
+
+
+def load_run_data(cfg: TrainConfig, data_dir=None, download=True):
+    """(train split, test split) of ``cfg``'s dataset."""
+    return load_dataset(cfg.dataset, "train", data_dir, download), load_dataset(cfg.dataset, "test", data_dir, download)
+
+
 def run(cfg: TrainConfig, name: str, data_dir=None, download=True, checkpoint_dir=None,
         on_epoch=None, on_batch=None, progress=True, command: str | None = None):
     """Load data, train, and save ``name`` after every epoch. Returns the TrainResult."""
     cfg.validate()
     validate_name(name)
-    train_set = load_dataset(cfg.dataset, "train", data_dir, download)
-    test_set = load_dataset(cfg.dataset, "test", data_dir, download)
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    base_meta = {
-        "dataset": cfg.dataset,
-        "corruption": str(parse_spec(cfg.corruption)),
-        "config": config_dict(cfg),
-        "command": command or canonical_command(cfg, name),
-        "data": {"train_images": min(len(train_set), cfg.train_limit or len(train_set)),
-                 "test_images": len(test_set)},
-        "created": started,
-        "versions": library_versions(),
-    }
+    train_set, test_set = load_run_data(cfg, data_dir, download)
+    writer = CheckpointWriter(cfg, name, train_set, test_set, checkpoint_dir, command)
     history: list[dict] = []
 
     def save(metrics, model):
         history.append(metrics)
-        meta = {
-            **base_meta,
-            "device": str(model.device),
-            "hardware": hardware(cfg, model.device),
-            "epochs": len(history),
-            "wall_time_s": round(metrics.get("time_s", 0.0), 2),
-            "metrics": {k: v for k, v in metrics.items() if k != "epoch"},
-            "history": history,
-        }
-        save_checkpoint(name, model, meta, checkpoint_dir, extras=test_encodings(model, test_set))
+        writer.save(model, history, model.device, hardware(cfg, model.device))
         return on_epoch(metrics, model) if on_epoch else False
 
     return train(cfg, train_set, test_set, on_epoch=save, on_batch=on_batch, progress=progress)

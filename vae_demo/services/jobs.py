@@ -2,7 +2,9 @@
 
 ``JobManager.start(cfg)`` validates the settings, caps the epochs (``$VAE_DEMO_MAX_EPOCHS``, default
 20) and the training images (``$VAE_DEMO_MAX_TRAIN_IMAGES``, default all), and runs
-:func:`vae_demo.train.run`, which saves the checkpoint after every epoch. ``snapshot()`` is what the
+:func:`vae_demo.train.run`, which saves the checkpoint after every epoch. On a ZeroGPU Space it trains
+instead in pieces, one bounded GPU call each (:mod:`vae_demo.services.gpu`), carrying the run's state
+from call to call and saving the checkpoint after each call that finished an epoch. ``snapshot()`` is what the
 UI polls: status, progress, ETA, per-epoch metrics, a grid of test reconstructions after each epoch.
 Failures (NaN loss, missing data, a full disk, anything else) end the job with a clear message; the
 rest of the app keeps serving. When a job ends, the registry is refreshed so the new checkpoint
@@ -11,6 +13,7 @@ appears in every picker.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import math
@@ -25,10 +28,11 @@ import torch
 
 from vae_demo.checkpoints import CheckpointError
 from vae_demo.data import DataNotFoundError
+from vae_demo.services import gpu
 from vae_demo.services.images import UserInputError, display, grid
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import download_allowed
-from vae_demo.training import TrainConfig, TrainingError, pick_device
+from vae_demo.training import TrainConfig, TrainingError, TrainResult, make_model, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,9 @@ def max_train_images() -> int:
 
 
 def device_description() -> str:
+    if gpu.on_zerogpu():  # CUDA is emulated outside GPU calls there: do not ask torch
+        return (f"ZeroGPU (a GPU is lent for each {gpu.PIECE_SECONDS:g}-second piece of training; "
+                "the visitor's daily GPU quota applies)")
     dev = pick_device("auto")
     if dev.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(0)})"
@@ -170,16 +177,26 @@ class JobManager:
             self._stop.clear()
             self._state = JobState(status="running", name=name, config=cfg, device=device_description(),
                                    message="loading data …", notes=list(notes or []), started=time.time())
-            self._thread = threading.Thread(target=self._run, args=(cfg, name), name=f"train-{name}", daemon=True)
+            # the thread carries the caller's context: on ZeroGPU the GPU calls are then counted against
+            # the quota of the visitor who pressed Train (the request lives in a context variable)
+            self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, cfg, name),
+                                            name=f"train-{name}", daemon=True)
             self._thread.start()
             return replace(self._state)
+
+    @staticmethod
+    def stop_note() -> str:
+        """When a Stop takes effect."""
+        if gpu.on_zerogpu():
+            return f"after the current GPU call (at most about {gpu.PIECE_SECONDS:g} s)"
+        return "after the current batch"
 
     def stop(self) -> bool:
         with self._lock:
             if not self._state.running:
                 return False
             self._state.status = "stopping"
-            self._state.message = "stopping after the current batch …"
+            self._state.message = f"stopping {self.stop_note()} …"
         self._stop.set()
         return True
 
@@ -229,8 +246,11 @@ class JobManager:
 
         status, message = "done", ""
         try:
-            result = run(cfg, name, self.data_dir, download_allowed(), self.registry.directory, on_epoch=on_epoch,
-                         on_batch=on_batch, progress=False)
+            if gpu.on_zerogpu():
+                result = self._run_in_pieces(cfg, name, on_epoch)
+            else:
+                result = run(cfg, name, self.data_dir, download_allowed(), self.registry.directory,
+                             on_epoch=on_epoch, on_batch=on_batch, progress=False)
             if result.stopped or self._stop.is_set():
                 status = "stopped"
                 message = (f"stopped after {result.epochs_done} epoch(s); " +
@@ -259,3 +279,38 @@ class JobManager:
         except Exception as err:
             log.warning("registry refresh after training failed: %s", err)
         self._update(status=status, message=message, finished=time.time())
+
+    def _run_in_pieces(self, cfg: TrainConfig, name: str, on_epoch) -> TrainResult:
+        """ZeroGPU: train in bounded GPU calls (:func:`gpu.train_piece`), the state carried from call to
+        call; between calls update the progress, honour Stop, and save the checkpoint (atomically) when
+        an epoch has finished. The data is loaded here, on the CPU, before the first call."""
+        from vae_demo.train import CheckpointWriter
+
+        train_set, test_set = gpu.run_data(cfg, self.data_dir, download_allowed())
+        writer = CheckpointWriter(cfg, name, train_set, test_set, self.registry.directory)
+        state, saved, model = None, 0, None
+        while state is None or not state.done:
+            if self._stop.is_set():
+                break
+            try:
+                state, error = gpu.train_piece(state, cfg, self.data_dir, gpu.PIECE_SECONDS)
+            except Exception as err:  # refused (quota, duration), cut off, or the worker died
+                raise TrainingError(f"the GPU call failed ({type(err).__name__}: {str(err)[:200]})") from None
+            if error is not None:
+                kind, text = error
+                raise (torch.OutOfMemoryError if kind == "oom" else TrainingError)(text)
+            self._update(done_batches=state.done_batches, total_batches=state.total_batches,
+                         message=f"epoch {min(cfg.epochs, state.epoch + 1)} of {cfg.epochs} "
+                                 f"({state.done_batches} of {state.total_batches} batches)")
+            if len(state.history) > saved:
+                model = make_model(cfg, train_set.images.shape[1:])
+                model.load_state_dict(state.last_good)
+                model.eval()
+                writer.save(model, state.history, state.device, state.hardware)
+                for metrics in state.history[saved:]:
+                    on_epoch(metrics, model)
+                saved = len(state.history)
+        stopped = state is None or not state.done
+        return TrainResult(model=model, history=list(state.history) if state else [],
+                           wall_time_s=state.elapsed_s if state else 0.0,
+                           device=state.device if state else "", stopped=stopped, config=cfg)

@@ -130,7 +130,7 @@ def build(ctx: Context) -> None:
 
     def on_stop():
         if ctx.jobs.stop():
-            gr.Info("Stopping after the current batch; the last finished epoch stays saved.")
+            gr.Info(f"Stopping {ctx.jobs.stop_note()}; the last finished epoch stays saved.")
         else:
             gr.Info("No training job is running.")
 
