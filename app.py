@@ -182,6 +182,14 @@ def warm_up(registry: ModelRegistry, images: TestImages, dataset: str) -> None:
     threading.Thread(target=work, name="warm-up", daemon=True).start()
 
 
+def after_launch(registry: ModelRegistry, images: TestImages) -> None:
+    """Background work once the page is served: the warm-up, and (on a Space by default, see
+    ``VAE_DEMO_DOWNLOAD``) downloading the missing test splits, which replace the samples when in."""
+    warm_up(registry, images, default_dataset(registry, images))
+    if download_allowed():
+        images.start_downloads()
+
+
 def _models_note(registry: ModelRegistry) -> str:
     counts = {d: len(registry.names(d)) for d in DATASETS}
     text = "Checkpoints: " + ", ".join(f"{d} {n}" for d, n in counts.items())
@@ -206,9 +214,7 @@ def main() -> None:
         "ready to serve %.1f s after start (imports %.1f s, building the app %.1f s; %.1f s of CPU time: "
         "on a busy machine the wall time is longer)",
         time.perf_counter() - _T0, t_imports, t_built - t_imports, time.process_time())
-    warm_up(registry, images, default_dataset(registry, images))
-    if download_allowed():  # on a Space by default: the full test splits replace the samples when they are in
-        images.start_downloads()
+    after_launch(registry, images)
     demo.block_thread()
 
 

@@ -147,10 +147,9 @@ def test_shipped_sample_is_the_first_test_images_of_the_real_data(shared_data):
 
 
 def test_make_sample_prefers_the_exact_official_files_and_records_where_they_came_from(tmp_path):
-    from vae_demo import make_sample
-
     # a Keras npz with one set of images, and torchvision's raw IDX files (the official format) with another
     from tests.conftest import write_npz
+    from vae_demo import make_sample
 
     write_npz(tmp_path, "mnist.npz", (28, 28), n_train=8, n_test=70, seed=1)
     raw = tmp_path / "MNIST" / "raw"

@@ -138,7 +138,8 @@ def build(ctx: Context, default_dataset: str) -> None:
     row_outputs = [row, summary]
     shown = [ctx.current, picked, note]
 
-    ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, source, draw_tab, *shown], show_progress="hidden")
+    ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, source, draw_tab, *shown], show_progress="hidden",
+                                  api_name="test_images")
     ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden")
     gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
