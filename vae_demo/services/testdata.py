@@ -70,8 +70,8 @@ def check_dataset(name: str) -> str:
 
 class TestImages:
     """Lazily loaded, cached test splits (the whole split, else the shipped sample). Thread-safe; a
-    failed load is remembered (not retried on every click) until the data changes: a finished
-    background download, or :meth:`forget`."""
+    failed load is remembered (not retried on every click) until a background download brings the
+    dataset in."""
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -81,7 +81,7 @@ class TestImages:
         self._sets: dict[str, ImageSet | None] = {}
         self._lock = threading.Lock()
         self.downloads: dict[str, str] = {}  # dataset -> "downloading", "done" or "failed: why"
-        self.version = 0  # bumped when a dataset's images change (a download replaced the sample)
+        self.version = 0  # bumped when what the UI should say changes: a download started, failed, or came in
         self._thread: threading.Thread | None = None
 
     def present_on_disk(self, name: str) -> bool:
@@ -117,12 +117,6 @@ class TestImages:
         except (DataNotFoundError, ValueError, OSError, KeyError):
             return None
 
-    def forget(self, name: str) -> None:
-        """Drop the cached split: the next :meth:`get` reads the disk again."""
-        with self._lock:
-            self._sets.pop(name, None)
-            self.version += 1
-
     def require(self, name: str) -> ImageSet:
         s = self.get(name)
         if s is None:
@@ -143,6 +137,7 @@ class TestImages:
                 return None
             for n in missing:
                 self.downloads[n] = "downloading"
+            self.version += 1
             self._thread = threading.Thread(target=self._download_all, args=(missing,), name="downloads",
                                             daemon=True)
         self._thread.start()
@@ -159,9 +154,10 @@ class TestImages:
                 log.warning("download of %s %s", name, status)
             with self._lock:
                 self.downloads[name] = status
-            if status == "done":
-                log.info("%s: the whole test split is in; it replaces the sample", name)
-                self.forget(name)
+                if status == "done":  # the next get() reads the whole split instead of the sample
+                    self._sets.pop(name, None)
+                    log.info("%s: the whole test split is in; it replaces the sample", name)
+                self.version += 1
 
     def image(self, name: str, index) -> tuple[torch.Tensor, int, int]:
         """(image (1, C, H, W) float, clamped index, label)."""
