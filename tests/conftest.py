@@ -41,6 +41,14 @@ def write_npz(folder: Path, file: str, shape, n_train=96, n_test=48, seed=0) -> 
     return path
 
 
+@pytest.fixture(autouse=True)
+def user_checkpoints(tmp_path, monkeypatch) -> Path:
+    """Models trained in the app go to the user's folder: a fresh one per test, never the real one."""
+    d = tmp_path / "user_checkpoints"
+    monkeypatch.setenv("VAE_DEMO_USER_CHECKPOINTS", str(d))
+    return d
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     """A data dir with tiny synthetic mnist, fashion-mnist and cifar10 npz files."""

@@ -436,7 +436,7 @@ def test_training_job_disk_error_is_reported(env, tmp_path):
     blocker = tmp_path / "file_not_dir"
     blocker.write_text("x")
     reg = ModelRegistry(tmp_path / "ck")
-    reg.directory = blocker  # the checkpoint "folder" is a file: every write fails
+    reg.user_directory = blocker  # the checkpoint "folder" is a file: every write fails
     jobs = JobManager(reg, env[0])
     jobs.start(make_config("mnist", "pca", 4, 1, "none", 1, 32, 1e-3, 64)[0], name="disk_job")
     s = jobs.wait(60)
@@ -454,7 +454,7 @@ def _job_fails_in_epoch_2(env, tmp_path, monkeypatch, fault):
     ck = tmp_path / "ck"
     shutil.copytree(env[1], ck)
     others = _snapshot(ck)
-    reg = ModelRegistry(ck)
+    reg = ModelRegistry(ck, user_directory=ck)  # the job writes beside the others
     jobs = JobManager(reg, env[0])
     epoch = {"n": 1}
     real_eval = training_mod.evaluate
@@ -765,3 +765,23 @@ def test_random_test_image_is_never_the_one_on_screen(test_images):
         assert current not in picks and len(picks) > n // 2 and all(0 <= p < n for p in picks)
     assert test_images.random_index("mnist", seed=1, exclude="junk") in range(n)  # a bad box value: any image
     assert len({test_images.random_index("mnist", seed=s) for s in range(300)}) > n // 2
+
+
+def test_a_model_trained_in_the_app_goes_to_the_user_folder_not_the_repository(env, tmp_path, monkeypatch):
+    from vae_demo.checkpoints import DEFAULT_DIR
+
+    monkeypatch.delenv("VAE_DEMO_CHECKPOINTS", raising=False)
+    monkeypatch.delenv("VAE_DEMO_USER_CHECKPOINTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    before = sorted(p.name for p in DEFAULT_DIR.iterdir())
+    reg = ModelRegistry()  # as the app builds it: the repository's checkpoints/ and the user's folder
+    assert reg.directory == DEFAULT_DIR and not reg.user_directory.resolve().is_relative_to(DEFAULT_DIR.parent)
+    jobs = JobManager(reg, env[0])
+    cfg, _ = make_config("mnist", "pca", 4, 1.0, "none", 1, 32, 1e-3, train_limit=64)
+    jobs.start(cfg, name="mine_pca")
+    assert jobs.wait(120).status == "done"
+    assert sorted(p.name for p in DEFAULT_DIR.iterdir()) == before  # nothing new in the repository
+    assert (tmp_path / "cache" / "vae_demo" / "checkpoints" / "mine_pca.safetensors").is_file()
+    e = reg.get("mine_pca")
+    assert e.yours and e.label.endswith("(yours)")
+    assert not any(x.yours for x in reg.entries() if x.name != "mine_pca")

@@ -48,11 +48,6 @@ def server(tmp_path_factory):
     if real:
         ck = Path(real)
         data = Path(os.environ.get("VAE_DEMO_DATA", "data"))
-        # training from the app must not write into the real checkpoints folder
-        train_ck = tmp_path_factory.mktemp("train_ck")
-        for p in ck.glob("*"):
-            (train_ck / p.name).symlink_to(p.resolve())
-        ck = train_ck
     else:
         data, ck = make_tiny_world(tmp_path_factory.mktemp("e2e"))
     os.environ.update(VAE_DEMO_DATA=str(data), VAE_DEMO_CHECKPOINTS=str(ck), VAE_DEMO_MAX_EPOCHS="2")
@@ -60,7 +55,7 @@ def server(tmp_path_factory):
     from vae_demo.services.registry import ModelRegistry
     from vae_demo.services.testdata import TestImages
 
-    registry = ModelRegistry(ck)
+    registry = ModelRegistry(ck, user_directory=tmp_path_factory.mktemp("user_ck"))  # the app trains into this
     demo = app.build_app(registry, TestImages(data))
     url = launch(demo)
     shots = Path(os.environ.get("VAE_DEMO_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))

@@ -188,6 +188,6 @@ def test_checkpoint_json_of_a_zerogpu_run_records_the_device_it_trained_on(zerog
     job = JobManager(registry, data)
     job.start(_cfg(epochs=1), name="zg_meta")
     assert _wait(job).status == "done"
-    meta = json.loads((tmp_path / "ck" / "zg_meta.json").read_text())
+    meta = json.loads((registry.user_directory / "zg_meta.json").read_text())
     assert meta["device"] == "cpu" and meta["hardware"]["precision"] == "fp32"  # no GPU inside the fake
     assert meta["command"].startswith("python -m vae_demo.train") and np.isfinite(meta["metrics"]["test_psnr"])

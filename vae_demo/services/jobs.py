@@ -249,7 +249,7 @@ class JobManager:
             if gpu.on_zerogpu():
                 result = self._run_in_pieces(cfg, name, on_epoch)
             else:
-                result = run(cfg, name, self.data_dir, download_allowed(), self.registry.directory,
+                result = run(cfg, name, self.data_dir, download_allowed(), self.registry.user_directory,
                              on_epoch=on_epoch, on_batch=on_batch, progress=False)
             if result.stopped or self._stop.is_set():
                 status = "stopped"
@@ -268,7 +268,7 @@ class JobManager:
         except (CheckpointError, ValueError) as err:
             status, message = "failed", f"failed: {err}"
         except OSError as err:
-            status, message = "failed", (f"could not write the checkpoint to {self.registry.directory}: "
+            status, message = "failed", (f"could not write the checkpoint to {self.registry.user_directory}: "
                                          f"{err.strerror or err} (disk full or read-only?); the checkpoint of "
                                          "the last finished epoch, if any, and every other checkpoint are untouched")
         except Exception as err:  # never let a job take the app down
@@ -287,7 +287,7 @@ class JobManager:
         from vae_demo.train import CheckpointWriter
 
         train_set, test_set = gpu.run_data(cfg, self.data_dir, download_allowed())
-        writer = CheckpointWriter(cfg, name, train_set, test_set, self.registry.directory)
+        writer = CheckpointWriter(cfg, name, train_set, test_set, self.registry.user_directory)
         state, saved, model = None, 0, None
         while state is None or not state.done:
             if self._stop.is_set():

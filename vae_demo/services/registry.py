@@ -1,6 +1,11 @@
 """The model registry: every checkpoint in the checkpoints folder, loaded once, shared by all tabs.
 
-``refresh()`` rescans the folder (after a training job, or when someone presses "refresh"):
+Two folders: the project's checkpoints (``$VAE_DEMO_CHECKPOINTS``, default ``./checkpoints``), only
+read, and the user's own (``$VAE_DEMO_USER_CHECKPOINTS``, default a per-user folder outside the
+repository, see :func:`user_checkpoint_dir`), where models trained in the app go; those are
+marked ``yours``.
+
+``refresh()`` rescans the folders (after a training job, or when someone presses "refresh"):
 new or changed checkpoints are loaded, vanished ones dropped, unchanged ones kept as they are.
 A checkpoint that cannot be loaded (bad JSON, missing or tampered weights, weights that do not fit)
 is skipped with a warning naming its file; the others keep serving. Nothing depends on particular
@@ -10,6 +15,7 @@ checkpoint names: pickers list whatever fits the dataset.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +28,20 @@ from vae_demo.services.images import UserInputError
 
 log = logging.getLogger(__name__)
 
+USER_CHECKPOINT_ENV = "VAE_DEMO_USER_CHECKPOINTS"
+
+
+def user_checkpoint_dir(path=None) -> Path:
+    """Where models trained in the app go: the argument, else ``$VAE_DEMO_USER_CHECKPOINTS``, else
+    ``vae_demo/checkpoints`` in the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``) — never
+    inside the repository, whose checkpoints/ holds the committed models only."""
+    if path:
+        return Path(path)
+    if os.environ.get(USER_CHECKPOINT_ENV):
+        return Path(os.environ[USER_CHECKPOINT_ENV])
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "vae_demo" / "checkpoints"
+
 
 @dataclass
 class ModelEntry:
@@ -30,6 +50,7 @@ class ModelEntry:
     name: str
     ckpt: Checkpoint
     stamp: tuple  # (mtime_ns, size) of its two files: a change means reload
+    yours: bool = False  # trained in the app (the user's folder), not one of the project's checkpoints
     cache: dict = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -96,14 +117,16 @@ class ModelEntry:
         if self.is_vae and beta not in (None, 1, 1.0):
             extra += f", β={beta:g}"
         size = f", z={self.latent_dim}" if self.has_latent_code else ""
-        return f"{self.name} — {desc}{size}{extra}"
+        return f"{self.name} — {desc}{size}{extra}" + (" (yours)" if self.yours else "")
 
 
 class ModelRegistry:
-    """Thread-safe cache of loaded checkpoints from one folder (default: ``$VAE_DEMO_CHECKPOINTS``)."""
+    """Thread-safe cache of loaded checkpoints from the project's folder (default: ``$VAE_DEMO_CHECKPOINTS``)
+    and the user's (:func:`user_checkpoint_dir`)."""
 
-    def __init__(self, directory=None, device: str = "cpu"):
+    def __init__(self, directory=None, device: str = "cpu", user_directory=None):
         self.directory = Path(checkpoint_dir(directory))
+        self.user_directory = user_checkpoint_dir(user_directory)
         self.device = device
         self._lock = threading.RLock()
         self._entries: dict[str, ModelEntry] = {}
@@ -111,24 +134,39 @@ class ModelRegistry:
         self.version = 0  # bumped whenever the set of models changes
         self.refresh()
 
-    def _stamp(self, name: str) -> tuple:
+    @staticmethod
+    def _stamp(folder: Path, name: str) -> tuple:
         out = []
         for suffix in (".json", ".safetensors"):
-            st = (self.directory / f"{name}{suffix}").stat()
+            st = (folder / f"{name}{suffix}").stat()
             out += [st.st_mtime_ns, st.st_size]
         return tuple(out)
 
+    def _stems(self, warnings: list[str]) -> list[tuple[str, Path, bool]]:
+        """(name, folder, yours) of every checkpoint JSON; a name in both folders is the project's."""
+        out, seen = [], set()
+        folders = [(self.directory, False)]
+        if self.user_directory.resolve() != self.directory.resolve():
+            folders.append((self.user_directory, True))
+        for folder, yours in folders:
+            for stem in sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []:
+                if stem in seen:
+                    warnings.append(f"skipped checkpoint {folder / stem}.json: the project has one of that name")
+                    continue
+                seen.add(stem)
+                out.append((stem, folder, yours))
+        return out
+
     def refresh(self) -> list[str]:
-        """Rescan the folder; returns the warnings (one per skipped file)."""
+        """Rescan the folders; returns the warnings (one per skipped file)."""
         with self._lock:
             warnings: list[str] = []
             seen = set()
             changed = False
-            stems = sorted(p.stem for p in self.directory.glob("*.json")) if self.directory.is_dir() else []
-            for stem in stems:
+            for stem, folder, yours in self._stems(warnings):
                 seen.add(stem)
                 try:
-                    stamp = self._stamp(stem)
+                    stamp = self._stamp(folder, stem)
                 except OSError:
                     warnings.append(f"skipped checkpoint {stem}.json: {stem}.safetensors is missing")
                     stamp = None
@@ -141,11 +179,11 @@ class ModelRegistry:
                 if stamp is None:
                     continue
                 try:
-                    ckpt = load_checkpoint(stem, self.directory, device=self.device)
+                    ckpt = load_checkpoint(stem, folder, device=self.device)
                 except (CheckpointError, OSError, RuntimeError, ValueError, KeyError) as err:
                     warnings.append(f"skipped checkpoint {stem}.safetensors: {err}")
                     continue
-                self._entries[stem] = ModelEntry(stem, ckpt, stamp)
+                self._entries[stem] = ModelEntry(stem, ckpt, stamp, yours=yours)
                 changed = True
             for gone in set(self._entries) - seen:
                 del self._entries[gone]
