@@ -785,3 +785,18 @@ def test_a_model_trained_in_the_app_goes_to_the_user_folder_not_the_repository(e
     e = reg.get("mine_pca")
     assert e.yours and e.label.endswith("(yours)")
     assert not any(x.yours for x in reg.entries() if x.name != "mine_pca")
+
+
+def test_train_curves_put_the_kl_on_its_own_axis():
+    from vae_demo.ui.train import curves_figure
+
+    vae = [{"epoch": e, "train_loss": 300 - e, "train_recon": 290 - e, "train_kl": 10 + e, "test_loss": 301 - e,
+            "test_recon": 291 - e, "test_kl": 10 + e, "test_psnr": 15 + e} for e in (1, 2)]
+    fig = curves_figure(vae)
+    axis = {t.name: t.yaxis for t in fig.data}
+    assert axis["train recon"] == axis["test loss"] == "y"
+    assert axis["train kl"] == axis["test kl"] == "y2" and axis["test PSNR"] == "y3"
+    assert [a.text for a in fig.layout.annotations] == ["loss and reconstruction (per image)", "KL (nats per image)",
+                                                       "test PSNR (dB)"]
+    ae = [{k: v for k, v in h.items() if not k.endswith("_kl")} for h in vae]
+    assert {t.name: t.yaxis for t in curves_figure(ae).data}["test PSNR"] == "y2"  # no empty KL panel

@@ -31,21 +31,26 @@ METRIC_KEYS = ("loss", "recon", "kl", "psnr")
 
 
 def curves_figure(history: list[dict]):
-    """Loss terms per epoch, train (solid) and test (dashed); PSNR on its own axis."""
+    """Loss terms per epoch, train (solid) and test (dashed): the loss and its reconstruction term on one
+    axis, the KL term (a VAE's, ~10 nats against ~100 for the reconstruction) on its own, PSNR on a third."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss terms (per image)", "test PSNR (dB)"))
+    has_kl = any(f"{split}_kl" in h for h in history for split in ("train", "test"))
+    panels = [("loss", "recon"), ("kl",)] if has_kl else [("loss", "recon")]
+    titles = ["loss and reconstruction (per image)"] + (["KL (nats per image)"] if has_kl else []) + ["test PSNR (dB)"]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-    for key in ("loss", "recon", "kl"):
-        for split, dash in (("train", "solid"), ("test", "dash")):
-            k = f"{split}_{key}"
-            if any(k in h for h in history):
-                fig.add_trace(go.Scatter(x=epochs, y=[h.get(k) for h in history], name=f"{split} {key}",
-                                         mode="lines+markers", line={"dash": dash}), row=1, col=1)
+    for col, keys in enumerate(panels, start=1):
+        for key in keys:
+            for split, dash in (("train", "solid"), ("test", "dash")):
+                k = f"{split}_{key}"
+                if any(k in h for h in history):
+                    fig.add_trace(go.Scatter(x=epochs, y=[h.get(k) for h in history], name=f"{split} {key}",
+                                             mode="lines+markers", line={"dash": dash}), row=1, col=col)
     if any("test_psnr" in h for h in history):
         fig.add_trace(go.Scatter(x=epochs, y=[h.get("test_psnr") for h in history], name="test PSNR",
-                                 mode="lines+markers"), row=1, col=2)
+                                 mode="lines+markers"), row=1, col=len(titles))
     fig.update_layout(height=340, margin={"l": 40, "r": 10, "t": 40, "b": 40}, template="plotly_white")
     fig.update_xaxes(title_text="epoch", dtick=1)
     return fig
