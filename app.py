@@ -85,7 +85,7 @@ MAP_CLICK_JS = """
     for (const [id, v] of [['#map-x', x], ['#map-y', y]]) {
       const input = document.querySelector(id + ' input[type=range]');
       if (!input) continue;
-      input.value = v.toFixed(3);
+      input.value = v.toFixed(2);
       input.dispatchEvent(new Event('input', {bubbles: true}));
       input.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
     }

@@ -800,3 +800,14 @@ def test_train_curves_put_the_kl_on_its_own_axis():
                                                        "test PSNR (dB)"]
     ae = [{k: v for k, v in h.items() if not k.endswith("_kl")} for h in vae]
     assert {t.name: t.yaxis for t in curves_figure(ae).data}["test PSNR"] == "y2"  # no empty KL panel
+
+
+def test_map_classes_have_ten_colours_a_projector_can_tell_apart(registry, test_images):
+    e = registry.get("t_conv_vae_z3")
+    m = latent.latent_map(e, test_images)
+    fig = latent.map_figure(m, [str(i) for i in range(10)])
+    colours = {t.name: t.marker.color for t in fig.data if t.name != "decoded point"}
+    assert len(set(colours.values())) == len(colours)
+    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in latent.CLASS_COLORS]
+    closest = min(math.dist(a, b) for i, a in enumerate(rgb) for b in rgb[i + 1:])
+    assert len(rgb) == 10 and closest > 60  # plotly's default gives classes 4 and 9 two oranges 43 apart

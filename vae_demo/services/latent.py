@@ -258,6 +258,12 @@ def _compute_map(entry: ModelEntry, images, method: str) -> LatentMap:
                      f"t-SNE of {n} codes (no inverse: a position decodes its nearest point)")
 
 
+# One colour per class, ten that stay apart (Tableau 10): plotly's default sequence gives classes 4 and 9
+# two oranges a projector cannot tell apart.
+CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
 def map_figure(m: LatentMap, class_names, point: tuple[float, float] | None = None, title: str = ""):
     """Plotly scatter, one trace per class (hover shows the class), plus a crosshair at ``point``."""
     import plotly.graph_objects as go
@@ -268,7 +274,8 @@ def map_figure(m: LatentMap, class_names, point: tuple[float, float] | None = No
         name = class_names[int(c)] if 0 <= int(c) < len(class_names) else str(c)
         fig.add_trace(go.Scattergl(
             x=m.xy[sel, 0], y=m.xy[sel, 1], mode="markers", name=name,
-            marker={"size": 4, "opacity": 0.7}, hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+            marker={"size": 4, "opacity": 0.7, "color": CLASS_COLORS[int(c) % len(CLASS_COLORS)]},
+            hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
         ))
     if point is not None:
         x, y = point

@@ -36,8 +36,10 @@ def build(ctx: Context) -> None:
             y = gr.Slider(-3, 3, value=0, step=0.01, label="y", elem_id="map-y")
             decoded = gr.Image(label="Decoded at the crosshair", type="numpy", interactive=False, height=260,
                                format="png", elem_id="map-decoded", buttons=[])
-            manifold = gr.Image(label="Decoded manifold over the map", type="numpy", interactive=False,
-                                format="png", elem_id="map-manifold", visible=False)
+            # no label or buttons drawn over the picture: they hid its top row
+            manifold_note = gr.Markdown("**Decoded manifold over the map** (top row: largest y)", visible=False)
+            manifold = gr.Image(label="Decoded manifold over the map", show_label=False, type="numpy",
+                                interactive=False, format="png", elem_id="map-manifold", visible=False, buttons=[])
     explain(EXPLAIN)
 
     def _map(dataset, name, how):
@@ -48,15 +50,15 @@ def build(ctx: Context) -> None:
         return latent.map_figure(m, dataset_info(dataset).class_names, (px, py),
                                  title=f"{e.name}: {len(m.xy)} test images")
 
-    @safe(6)
+    @safe(7)
     def on_model(dataset, name, how):
         if not name:
             return None, f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update(), None, \
-                gr.update(visible=False)
+                gr.update(visible=False), gr.update(visible=False)
         e, m = _map(dataset, name, how)
         x0, x1, y0, y1 = m.extent
         cx, cy = round((x0 + x1) / 2, 2), round((y0 + y1) / 2, 2)
-        step_x, step_y = max((x1 - x0) / 200, 1e-3), max((y1 - y0) / 200, 1e-3)
+        step_x = step_y = 0.01  # round steps: the number boxes show 2 decimals, not -1.841394140625
         show_grid = m.method != "tsne"
         grid_img = latent.manifold_grid(e, m) if show_grid else None
         text = (f"{m.note}. {len(m.xy)} points, one per test image (codes {m.source}); "
@@ -66,7 +68,7 @@ def build(ctx: Context) -> None:
                 gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x),
                 gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y),
                 latent.decode(e, m.latent_at(cx, cy)),
-                gr.update(value=grid_img, visible=show_grid))
+                gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid))
 
     @safe(1)
     def on_move(dataset, name, how, px, py):
@@ -83,7 +85,7 @@ def build(ctx: Context) -> None:
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
-          [plot, info, x, y, decoded, manifold], show_progress="minimal")
+          [plot, info, x, y, decoded, manifold, manifold_note], show_progress="minimal")
     for s in (x, y):
         s.input(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
                 trigger_mode="always_last", concurrency_limit=None)
