@@ -66,7 +66,18 @@ CSS = """
 #interp-pixel img, #interp-linear img, #interp-slerp img, #interp-gif img, #train-recon img,
 #restore-gallery img { image-rendering: pixelated; }
 #offline-banner { background: #fff4ce; border: 1px solid #e0b000; border-radius: 6px; padding: 4px 12px; }
+#restore-row .vd-row { display: flex; flex-wrap: wrap; gap: 14px; }
+#restore-row .vd-panel { margin: 0; }
+#restore-row .vd-panel img { display: block; width: 100%; height: auto; box-sizing: border-box; background: #000;
+  border: 4px solid transparent; border-radius: 4px; }
+#restore-row .vd-panel.vd-best img { border-color: rgb(40, 160, 70); }
+#restore-row figcaption { font-size: 16px; line-height: 1.3; margin-top: 4px; }
+#restore-row .vd-name { display: block; font-weight: 600; overflow-wrap: anywhere; }
+#restore-row .vd-metrics, #restore-row .vd-role { display: block; }
 .explain { font-size: 0.95em; opacity: 0.9; }
+#title h2 { margin: 0 0 2px 0; }
+#title p { margin: 0; }
+#offline-banner p { margin: 2px 0; }
 """
 # gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
 # turned into x/y slider moves in the page: the plot's own axes convert the click to data units.
@@ -109,15 +120,16 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     # delete_cache: every 10 min, remove generated/uploaded files older than 30 min (a public Space
     # would otherwise fill its disk with one PNG per slider move)
     with gr.Blocks(title=TITLE, analytics_enabled=analytics, delete_cache=(600, 1800)) as demo:
-        gr.Markdown(f"# {TITLE}\nCorrupt real images and watch autoencoders restore them, drive the latent "
-                    "space, compare interpolations, and train your own model.")
+        # compact header: on a 1280×720 projector the restore row must be on screen without scrolling
+        gr.Markdown(f"## {TITLE}\nCorrupt real images and watch autoencoders restore them, drive the latent "
+                    "space, compare interpolations, and train your own model.", elem_id="title")
         banner = data_banner(images)
         banner_md = gr.Markdown(banner, visible=bool(banner), elem_id="offline-banner")
-        with gr.Row(equal_height=True):
-            ctx.dataset = gr.Radio(list(DATASETS), value=start_dataset, label="Dataset (all tabs)",
-                                   elem_id="dataset", scale=4)
-            rescan = gr.Button("↻ Rescan checkpoints", size="sm", scale=1, elem_id="rescan")
-        models_note = gr.Markdown(_models_note(registry), elem_id="models-note")
+        with gr.Row(equal_height=True, elem_id="top-row"):
+            ctx.dataset = gr.Radio(list(DATASETS), value=start_dataset, label="Dataset (all tabs)", show_label=False,
+                                   elem_id="dataset", scale=3, container=False)
+            models_note = gr.Markdown(_models_note(registry), elem_id="models-note")
+            rescan = gr.Button("↻ Rescan checkpoints", size="sm", scale=0, min_width=170, elem_id="rescan")
         ctx.models_version = gr.State(registry.version)
         ctx.data_version = gr.State(images.version)
         ctx.current = gr.State(None)

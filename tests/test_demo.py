@@ -553,7 +553,7 @@ def test_without_data_the_shipped_sample_serves_and_the_banner_says_so(tmp_path,
     monkeypatch.delenv("SPACE_ID", raising=False)
     images = TestImages()
     banner = data_banner(images)
-    assert "64 samples shipped with the app" in banner and "VAE_DEMO_DATA" in banner
+    assert "64 samples per dataset shipped with the app" in banner and "VAE_DEMO_DATA" in banner
     assert "JPEG-derived" in banner  # the CIFAR-10 sample is described as what it is
     for name in ("mnist", "fashion-mnist", "cifar10"):
         s = images.require(name)
@@ -811,3 +811,52 @@ def test_map_classes_have_ten_colours_a_projector_can_tell_apart(registry, test_
     rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in latent.CLASS_COLORS]
     closest = min(math.dist(a, b) for i, a in enumerate(rgb) for b in rgb[i + 1:])
     assert len(rgb) == 10 and closest > 60  # plotly's default gives classes 4 and 9 two oranges 43 apart
+
+
+def test_model_picker_defaults_and_filter(registry, test_images):
+    from vae_demo.services.restore import CLASSICAL, default_models, model_choices, row_html
+
+    picks = default_models(registry, "mnist")
+    assert picks[-1] == CLASSICAL and len(picks) == 3
+    restorer, plain = (registry.get(n) for n in picks[:2])
+    assert restorer.is_restorer and not plain.is_restorer and plain.is_vae  # the comparison that makes the point
+    assert {v for _, v in model_choices(registry, "mnist")} == set(registry.names("mnist")) | {CLASSICAL}
+    x = test_images.image("mnist", 0)[0]
+    panels, _ = restore_row(registry, "mnist", x, "gaussian", 0.1, 0, False, models=picks)
+    assert [p.short for p in panels][:4] == ["original", "corrupted", restorer.name, plain.name]
+    assert panels[-1].short == "classical" and len(panels) == 5
+    only, _ = restore_row(registry, "mnist", x, "gaussian", 0.1, 0, False, models=[plain.name])
+    assert [p.short for p in only] == ["original", "corrupted", plain.name]
+    with pytest.raises(UserInputError, match="list of model names"):
+        restore_row(registry, "mnist", x, "gaussian", 0.1, models=[1, 2])
+    html_row = row_html(panels, 196)
+    assert html_row.count("<img ") == 5 and html_row.count('width="196"') == 5
+    assert f">{plain.name}<" in html_row and "dB · SSIM" in html_row and "vd-best" in html_row
+
+
+def test_a_model_trained_in_the_app_is_not_in_the_default_row(env, tmp_path):
+    from vae_demo.services.restore import default_models
+
+    reg = ModelRegistry(env[1], user_directory=tmp_path / "mine")
+    jobs = JobManager(reg, env[0])
+    jobs.start(make_config("mnist", "conv_ae", 4, 1.0, "mix", 1, 32, 1e-3, train_limit=64)[0], name="my_restorer")
+    assert jobs.wait(120).status == "done"
+    assert reg.get("my_restorer").yours and "my_restorer" not in default_models(reg, "mnist")
+
+
+@pytest.mark.integration
+def test_the_restore_tabs_story_holds_for_the_default_image_of_every_dataset():
+    """What the explanation says, checked on what the screen shows by default (committed checkpoints, the
+    first test image, Gaussian noise at the default σ): the plain autoencoder/VAE in the row scores below
+    the noisy input, the restorer above it."""
+    from vae_demo.services.restore import default_models
+
+    root = Path(__file__).resolve().parent.parent
+    reg = ModelRegistry(root / "checkpoints", user_directory=root / "no_such_folder")
+    images = TestImages(root / "no_such_folder")  # the shipped sample: image #0 is the test split's #0
+    for name in ("mnist", "fashion-mnist", "cifar10"):
+        picks = default_models(reg, name)
+        x = images.image(name, 0)[0]
+        panels, _ = restore_row(reg, name, x, "gaussian", default_severity("gaussian"), 0, False, models=picks)
+        noisy, restorer, plain = panels[1], panels[2], panels[3]
+        assert plain.psnr < noisy.psnr < restorer.psnr, (name, plain.psnr, noisy.psnr, restorer.psnr)

@@ -20,6 +20,7 @@ from vae_demo import data
 from vae_demo.bench_app import launch
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed
+from vae_demo.ui.restore import GALLERY_IMAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -84,7 +85,7 @@ def test_on_a_space_the_full_split_replaces_the_sample_without_a_restart_or_a_bl
         t0 = time.monotonic()
         gallery, source, *_ = client.predict("mnist", api_name="/test_images")
         took = time.monotonic() - t0
-        assert len(gallery) == 16 and "64 sample test images shipped with the app" in source
+        assert len(gallery) == GALLERY_IMAGES and "64 sample test images shipped with the app" in source
         assert "downloading in the background" in source
         assert took < 10, f"a request waited {took:.1f} s while the download ran"  # it did not wait for it
         assert "downloading in the background" in data_banner(images)
@@ -96,7 +97,7 @@ def test_on_a_space_the_full_split_replaces_the_sample_without_a_restart_or_a_bl
         assert images.downloads["mnist"] == "done", images.downloads
         assert images.version > version  # open pages notice (their timer compares versions)
         gallery, source, *_ = client.predict("mnist", api_name="/test_images")
-        assert source.startswith("200 mnist test images") and len(gallery) == 16
+        assert source.startswith("200 mnist test images") and len(gallery) == GALLERY_IMAGES
         full = images.get("mnist")
         assert not full.sample and len(full) == 200
         assert (data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").is_file()
@@ -133,13 +134,13 @@ def test_offline_the_restore_tab_map_and_interpolation_work_for_every_dataset(tm
 
     import app
     from vae_demo.bench_app import open_browser
-    from vae_demo.services.restore import default_severity, restore_row
+    from vae_demo.services.restore import default_models, default_severity, restore_row
 
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.setenv("VAE_DEMO_DOWNLOAD", "0")
     registry = ModelRegistry(ROOT / "checkpoints")
     images = TestImages(tmp_path / "no_data")
-    assert data_banner(images).startswith("**Test images: 64 samples shipped with the app**")
+    assert data_banner(images).startswith("**Test images: 64 samples per dataset shipped with the app**")
     demo = app.build_app(registry, images)
     url = launch(demo)
     try:
@@ -149,20 +150,27 @@ def test_offline_the_restore_tab_map_and_interpolation_work_for_every_dataset(tm
             page.set_default_timeout(60_000)
             page.goto(url)
             page.locator("#restore-row img").first.wait_for()
-            assert "64 samples shipped with the app" in page.locator("#offline-banner").inner_text()
+            assert "64 samples per dataset shipped with the app" in page.locator("#offline-banner").inner_text()
             for name in DATASETS:
                 page.locator("#dataset").get_by_text(name, exact=True).click()
                 page.wait_for_function(
                     "n => document.querySelector('#restore-source').innerText.includes('64 sample test images')"
                     " && document.querySelector('#restore-note').innerText.includes('test image #0')", arg=name)
                 x, _, _ = images.image(name, 0)
-                panels, _ = restore_row(registry, name, x, "gaussian", default_severity("gaussian"), 0, False)
-                page.wait_for_function(
-                    "n => document.querySelectorAll('#restore-row img').length === n", arg=len(panels))
+                picks = default_models(registry, name)  # the row a class sees first (the picker adds more)
+                panels, _ = restore_row(registry, name, x, "gaussian", default_severity("gaussian"), 0, False,
+                                        models=picks)
+                assert len(panels) == 5  # original, corrupted, a restorer, a plain model, classical
+                page.wait_for_function(  # this dataset's row, finished
+                    """([n, name]) => {
+                        const t = document.querySelector('#restore-summary').innerText;
+                        return document.querySelectorAll('#restore-row img').length === n
+                            && t.includes(' of ' + name + ';') && !t.includes('processing'); }""",
+                    arg=[len(panels), name])
                 n_gallery = page.eval_on_selector_all("#restore-gallery img", "els => els.length")
-                assert n_gallery == 16, name
+                assert n_gallery == GALLERY_IMAGES, name
                 summary = page.locator("#restore-summary").inner_text()
-                assert "PSNR" in summary and registry.names(name)[0] in summary
+                assert "PSNR" in summary and all(p.short in summary for p in panels[2:4])
                 if name == "cifar10":
                     assert "JPEG-derived" in page.locator("#restore-source").inner_text()
             # the latent map and interpolation, on the last dataset picked (cifar10) and on mnist

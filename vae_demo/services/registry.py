@@ -107,6 +107,18 @@ class ModelEntry:
         return self.corruption != "none"
 
     @property
+    def role(self) -> str:
+        """What it is, in a word or two: restorer (its corruption), PCA, VAE or autoencoder."""
+        if self.is_restorer:
+            return f"restorer ({self.corruption})"
+        return "PCA" if self.is_pca else "VAE" if self.is_vae else "autoencoder"
+
+    @property
+    def short_label(self) -> str:
+        """Name and role, short enough for a chip in a picker."""
+        return f"{self.name} — {self.role}" + (" (yours)" if self.yours else "")
+
+    @property
     def label(self) -> str:
         """Dropdown text: name and what it is."""
         desc = getattr(self.model, "description", self.kind) or self.kind

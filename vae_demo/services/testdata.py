@@ -245,11 +245,10 @@ def data_banner(images: TestImages) -> str:
     if not sample and not missing:
         return ""
     where = default_data_dir(images.data_dir)
-    files = ", ".join(f"`{dataset_info(n).npz_file}`" for n in sample + missing)
     parts = []
-    if sample:
-        parts.append(f"**Test images: {size} samples shipped with the app** for {', '.join(sample)}"
-                     + (" (the CIFAR-10 ones are JPEG-derived copies, not pixel-exact)" if jpeg else "") + ".")
+    if sample:  # one line on a 1280-px projector: the details are in the restore tab and the README
+        parts.append(f"**Test images: {size} samples per dataset shipped with the app**"
+                     + (" (CIFAR-10's are JPEG-derived)" if jpeg else "") + ".")
     if missing:
         parts.append(f"**No test images for {', '.join(missing)}** (nothing in `{where}`, and no sample); "
                      "drawing, upload, the latent sliders, sampling and the latent map still work.")
@@ -260,7 +259,7 @@ def data_banner(images: TestImages) -> str:
     for n in sample + missing:
         if images.downloads.get(n, "").startswith("failed"):
             parts.append(f"The download of {n} {images.downloads[n][:120]}.")
-    parts.append(f"For the full {FULL_TEST_SIZE:,} per dataset, set `{DATA_ENV}=/path/to/data` to a folder with "
-                 f"{files} (Keras npz layout) and restart"
-                 + ("." if download_allowed() else f", or set `{DOWNLOAD_ENV}=1` on a machine with network access."))
+    files = ", ".join(f"`{dataset_info(n).npz_file}`" for n in missing)
+    parts.append(f"For the full {FULL_TEST_SIZE:,} set `{DATA_ENV}`" + (f" to a folder with {files}" if missing else "")
+                 + ("." if download_allowed() else f" (or `{DOWNLOAD_ENV}=1`)."))
     return " ".join(parts)

@@ -1,41 +1,75 @@
-"""Tab 1 — Corrupt & restore: wires the picker, corruption controls and the result row."""
+"""Tab 1 — Corrupt & restore: wires the corruption controls, the model picker, the row and the image source.
+
+Laid out for a projector: the row (original, corrupted, the chosen models) comes right under the
+controls, each panel 224 px with its name, PSNR and SSIM as page text; where the image comes from
+(test images, upload, drawing) is below it.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from vae_demo.corruptions import KINDS, SEVERITY
-from vae_demo.services.images import display, load_user_image
-from vae_demo.services.restore import KIND_LABELS, default_severity, restore_row, severity_range
+from vae_demo.services.images import load_user_image
+from vae_demo.services.restore import (
+    KIND_LABELS,
+    default_models,
+    default_severity,
+    model_choices,
+    restore_row,
+    row_html,
+    severity_range,
+)
 from vae_demo.ui.common import Context, as_tensor, explain, image_shape, safe
 
+GALLERY_IMAGES = 18  # test images to click, three rows of six
+PANEL_SCALE = 7  # 196 px for a 28×28 image, 224 px for a 32×32 one: pixel-sharp, and five fit 1280 px
+
 EXPLAIN = r"""
-**What you see.** A test image, the same image corrupted, and what every model makes of the corrupted
-image. An autoencoder maps $x \mapsto z = f(x) \mapsto \hat x = g(z)$ through a small code $z$, so it can
-only output images that look like its training data: noise and holes that do not fit are "projected
-away". A **restorer** (a *denoising* autoencoder) was trained on pairs (corrupted → clean):
-$$\min_{f,g}\; \mathbb{E}_{x,\tilde x}\,\lVert g(f(\tilde x)) - x\rVert^2 .$$
-Captions give PSNR $=10\log_{10}\frac{1}{\mathrm{MSE}}$ (higher is better) and SSIM (1 = identical
-structure) against the original. **Blind** models only see the corrupted image; **mask-aware** ones are
-also told which pixels were destroyed (tick the box: learned outputs then keep the untouched pixels, and
-a model trained with the mask as an input, such as an *inpainter*, is given the mask itself).
+**What you see.** A test image, the same image corrupted, and what the chosen models make of it
+(pick more in *Models in the row*). A **plain autoencoder or VAE is not a denoiser**: it learned to copy
+*clean* images through a small code $z = f(x)$, $\hat x = g(z)$, so a noisy input lands on some other
+code, and its output is a clean-looking image that need not be this one. At mild noise it scores *below
+the noisy input itself* (compare its PSNR with the corrupted panel's). A **denoising autoencoder**
+(a *restorer*) was trained on pairs, corrupted in and clean out,
+$$\min_{f,g}\; \mathbb{E}_{x,\tilde x}\,\lVert g(f(\tilde x)) - x\rVert^2 ,$$
+and beats the input at every level; a tuned classical filter is the baseline to beat. PSNR
+$=10\log_{10}\frac{1}{\mathrm{MSE}}$ (higher is better), SSIM (1 = identical structure), against the
+original. **Blind** models see only the corrupted image; **mask-aware** ones are also told which pixels
+were destroyed (tick the box: learned outputs keep the untouched pixels, and an *inpainter*, trained
+with the mask as an input, is given the mask itself).
 """
 
 
 def build(ctx: Context, default_dataset: str) -> None:
+    with gr.Row(equal_height=True):
+        kind = gr.Radio([(KIND_LABELS[k], k) for k in KINDS], value="gaussian", label="Corruption", show_label=False,
+                        elem_id="restore-kind", container=False, scale=4)
+        mask_aware = gr.Checkbox(label="mask-aware", value=False, scale=0, min_width=150,
+                                 elem_id="restore-mask-aware", container=False)
+    with gr.Row(equal_height=True):
+        lo, hi, step = severity_range("gaussian")
+        severity = gr.Slider(lo, hi, value=default_severity("gaussian"), step=step, label="Severity (noise σ)",
+                             elem_id="restore-severity", scale=2)
+        models = gr.Dropdown(model_choices(ctx.registry, default_dataset), multiselect=True,
+                             value=default_models(ctx.registry, default_dataset), label="Models in the row",
+                             elem_id="restore-models", scale=4)
+        pca_dims = gr.Slider(1, 64, value=64, step=1, label="PCA: keep the first d components",
+                             elem_id="restore-pca-dims", visible=False, scale=2)
+    row = gr.HTML("", elem_id="restore-row", min_height=PANEL_SCALE * 28 + 70)
+    summary = gr.Markdown("", elem_id="restore-summary")
     with gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            picked = gr.Image(label="Input image", type="numpy", interactive=False, height=260,
-                              format="png", elem_id="restore-input", buttons=[])
+        with gr.Column(scale=1, min_width=320):
             note = gr.Markdown("", elem_id="restore-note")
             with gr.Tabs():
                 with gr.Tab("Test images"):
-                    gallery = gr.Gallery(label="Click a test image", columns=4, height=250, format="png",
+                    gallery = gr.Gallery(label="Click a test image", columns=6, height=230, format="png",
                                          allow_preview=False, elem_id="restore-gallery", show_label=False)
                     source = gr.Markdown(ctx.images.describe(default_dataset), elem_id="restore-source")
                     with gr.Row():
                         index = gr.Number(label="Image #", value=0, precision=0, minimum=0, elem_id="restore-index")
                         rand = gr.Button("Random test image", elem_id="restore-random")
+                        seed = gr.Number(label="Corruption seed", value=0, precision=0, elem_id="restore-seed")
                 with gr.Tab("Upload"):
                     upload = gr.UploadButton("Upload an image file", file_count="single", type="filepath",
                                              elem_id="restore-upload")
@@ -49,84 +83,91 @@ def build(ctx: Context, default_dataset: str) -> None:
                                               elem_id="restore-sketch",
                                               brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
                         use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
-        with gr.Column(scale=2):
-            with gr.Row():
-                kind = gr.Radio([(KIND_LABELS[k], k) for k in KINDS], value="gaussian", label="Corruption",
-                                elem_id="restore-kind")
-            with gr.Row():
-                lo, hi, step = severity_range("gaussian")
-                severity = gr.Slider(lo, hi, value=default_severity("gaussian"), step=step, label="Severity (noise σ)",
-                                     elem_id="restore-severity")
-                seed = gr.Number(label="Seed", value=0, precision=0, elem_id="restore-seed", scale=0, min_width=100)
-                mask_aware = gr.Checkbox(label="mask-aware (keep untouched pixels)", value=False, scale=0,
-                                         min_width=160)
-            pca_dims = gr.Slider(1, 64, value=64, step=1, label="PCA: keep the first d components",
-                                 elem_id="restore-pca-dims", visible=any(e.is_pca for e in ctx.registry.entries()))
-            row = gr.Gallery(label="Original · corrupted · restorations", columns=5, height=520, format="png",
-                             object_fit="contain", elem_id="restore-row", allow_preview=True)
-            summary = gr.Markdown("", elem_id="restore-summary")
-    explain(EXPLAIN)
+        with gr.Column(scale=1, min_width=320):
+            explain(EXPLAIN)
+    picks = gr.State({})  # dataset -> the models this visitor chose for its row
 
     # --- handlers: plain calls into vae_demo.services ---
     @safe(2)
-    def update_row(dataset, x, kind_, sev, seed_, mask, dims=None):
+    def update_row(dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None):
         if x is None:
-            return [], "Pick a test image, upload one, or draw one."
+            return "", "Pick a test image, upload one, or draw one."
         panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
-                                   pca_dims=dims)
+                                   pca_dims=dims, models=chosen)
         table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
             f"| {p.name} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
-        # numbers are written into the images (gallery captions get cut off on small screens)
-        return [p.labelled() for p in panels], text + "\n\n" + table
+        return row_html(panels, PANEL_SCALE * image_shape(dataset)[-1]), text + "\n\n" + table
 
     def _show(x, text):
-        return x.numpy(), display(x[0], 256), text
+        return x.numpy(), text
 
-    @safe(4)
+    def _pca_visible(dataset, chosen):
+        return gr.update(visible=any(e.is_pca and e.name in (chosen or []) for e in ctx.registry.entries(dataset)))
+
+    @safe(3)
     def pick_index(dataset, i):
         x, i, label = ctx.images.image(dataset, i)
         s = ctx.images.get(dataset)
-        return (*_show(x, f"test image #{i}: **{s.class_names[label]}**"), i)
+        return (*_show(x, f"Input: test image #{i}, **{s.class_names[label]}**"), i)
 
-    @safe(4)
+    @safe(3)
     def pick_random(dataset, current):
         return pick_index(dataset, ctx.images.random_index(dataset, exclude=current))
 
-    @safe(4)
+    @safe(3)
     def pick_gallery(dataset, evt: gr.SelectData):
         return pick_index(dataset, int(evt.index))
 
-    @safe(3)
+    @safe(2)
     def from_upload(dataset, path):
         u = load_user_image(path, image_shape(dataset))
         gr.Info(f"Upload fitted: {u.note}")
-        return _show(u.x, f"uploaded image ({u.note})")
+        return _show(u.x, f"Input: your upload ({u.note})")
 
-    @safe(3)
+    @safe(2)
     def from_sketch(dataset, value):
         u = load_user_image(value, image_shape(dataset))
         if float(u.x.max()) < 0.05:
             return _show(u.x, "the canvas is empty: draw something first")
-        return _show(u.x, "your drawing (inverted to white on black like the dataset)")
+        return _show(u.x, "Input: your drawing (inverted to white on black like the dataset)")
 
-    @safe(6)
-    def on_dataset(dataset):
+    def _models_update(dataset, remembered):
+        names = {v for _, v in model_choices(ctx.registry, dataset)}
+        chosen = [m for m in (remembered or {}).get(dataset, []) if m in names] or default_models(ctx.registry, dataset)
+        return gr.update(choices=model_choices(ctx.registry, dataset), value=chosen), chosen
+
+    @safe(7)
+    def on_dataset(dataset, remembered):
         shape = image_shape(dataset)
-        items = ctx.images.gallery(dataset, 16)
+        items = ctx.images.gallery(dataset, GALLERY_IMAGES)
         draw_visible = gr.update(visible=shape[1] == 28)
         about = ctx.images.describe(dataset)
+        picker, chosen = _models_update(dataset, remembered)
         if items:
             x, i, label = ctx.images.image(dataset, 0)
             name = ctx.images.get(dataset).class_names[label]
-            return (items, about, draw_visible, *_show(x, f"test image #{i}: **{name}**"))
-        return [], about, draw_visible, None, None, (
+            return (items, about, draw_visible, picker, _pca_visible(dataset, chosen),
+                    *_show(x, f"Input: test image #{i}, **{name}**"))
+        return [], about, draw_visible, picker, _pca_visible(dataset, chosen), None, (
             f"No {dataset} test images on this machine (see the banner at the top): upload an image"
             + (" or draw one." if shape[1] == 28 else "."))
 
     @safe(2)
+    def on_models(dataset, chosen, remembered):
+        """The visitor changed the row: remember it for this dataset."""
+        remembered = dict(remembered or {})
+        remembered[dataset] = list(chosen or [])
+        return remembered, _pca_visible(dataset, chosen)
+
+    @safe(1)
+    def on_models_changed(dataset, remembered):
+        """A checkpoint was trained or rescanned: re-list the picker, keeping the visitor's choice."""
+        return _models_update(dataset, remembered)[0]
+
+    @safe(2)
     def on_data_changed(dataset):
         """A background download brought in a whole test split: re-list the gallery, keep the image on screen."""
-        return ctx.images.gallery(dataset, 16), ctx.images.describe(dataset)
+        return ctx.images.gallery(dataset, GALLERY_IMAGES), ctx.images.describe(dataset)
 
     @safe(1)
     def on_kind(kind_, dataset):
@@ -134,14 +175,19 @@ def build(ctx: Context, default_dataset: str) -> None:
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
                          label=f"Severity ({SEVERITY[kind_][0]})")
 
-    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims]
+    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims, models]
     row_outputs = [row, summary]
-    shown = [ctx.current, picked, note]
+    shown = [ctx.current, note]
 
-    ds_event = ctx.dataset.change(on_dataset, ctx.dataset, [gallery, source, draw_tab, *shown], show_progress="hidden",
+    ds_event = ctx.dataset.change(on_dataset, [ctx.dataset, picks],
+                                  [gallery, source, draw_tab, models, pca_dims, *shown], show_progress="hidden",
                                   api_name="test_images")
-    ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden")
+    ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
+    ctx.models_version.change(on_models_changed, [ctx.dataset, picks], models, show_progress="hidden").then(
+        update_row, row_inputs, row_outputs, show_progress="hidden")
+    models.input(on_models, [ctx.dataset, models, picks], [picks, pca_dims], show_progress="hidden").then(
+        update_row, row_inputs, row_outputs, show_progress="hidden")
     gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
     rand.click(pick_random, [ctx.dataset, index], [*shown, index], api_name="pick_random").then(update_row, row_inputs, row_outputs)
     index.submit(pick_index, [ctx.dataset, index], [*shown, index]).then(update_row, row_inputs, row_outputs)
@@ -155,14 +201,15 @@ def build(ctx: Context, default_dataset: str) -> None:
                    concurrency_limit=None, api_name=api_name)
     for comp in (seed, mask_aware):
         comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last")
-    ctx.models_version.change(update_row, row_inputs, row_outputs, show_progress="hidden")
 
     # initial content, computed at load so the page shows a full row at once
-    def initial(dataset):
-        out = on_dataset(dataset)
-        if not isinstance(out, tuple) or out[3] is None:
-            return (*out, [], "Pick a test image, upload one, or draw one.")
-        rows = update_row(dataset, out[3], "gaussian", default_severity("gaussian"), 0, False)
+    def initial(dataset, remembered):
+        out = on_dataset(dataset, remembered)
+        if not isinstance(out, tuple) or out[5] is None:
+            return (*out, "", "Pick a test image, upload one, or draw one.")
+        chosen = _models_update(dataset, remembered)[1]
+        rows = update_row(dataset, out[5], "gaussian", default_severity("gaussian"), 0, False, None, chosen)
         return (*out, *rows)
 
-    ctx.load_events.append((initial, [ctx.dataset], [gallery, source, draw_tab, *shown, *row_outputs]))
+    ctx.load_events.append((initial, [ctx.dataset, picks],
+                            [gallery, source, draw_tab, models, pca_dims, *shown, *row_outputs]))
