@@ -860,3 +860,11 @@ def test_the_restore_tabs_story_holds_for_the_default_image_of_every_dataset():
         panels, _ = restore_row(reg, name, x, "gaussian", default_severity("gaussian"), 0, False, models=picks)
         noisy, restorer, plain = panels[1], panels[2], panels[3]
         assert plain.psnr < noisy.psnr < restorer.psnr, (name, plain.psnr, noisy.psnr, restorer.psnr)
+
+
+def test_slider_labels_say_what_their_number_is(registry, test_images):
+    vae = latent.latent_stats(registry.get("t_conv_vae_z3"), test_images)
+    assert all(label.endswith(" nats") and " · KL " in label for label in latent.slider_labels(
+        registry.get("t_conv_vae_z3"), vae))
+    pca = registry.get("t_pca_z8")
+    assert " · eigenvalue " in latent.slider_labels(pca, latent.latent_stats(pca, test_images))[0]

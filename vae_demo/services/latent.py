@@ -72,6 +72,7 @@ class LatentStats:
     score: np.ndarray  # (D,) informativeness, larger first
     order: np.ndarray  # dims sorted by score, descending
     what: str  # what the score is, for the UI
+    unit: str = ""  # how one dim's score reads on its slider, e.g. "KL {:.2f} nats"
 
     @property
     def shown(self) -> np.ndarray:
@@ -97,7 +98,8 @@ def _compute_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
     if entry.is_pca:
         var = model.variances[:d].double().numpy()
         std = np.sqrt(np.maximum(var, 1e-12))
-        return LatentStats(np.zeros(d), std, var, np.argsort(-var, kind="stable"), "variance explained (eigenvalue)")
+        return LatentStats(np.zeros(d), std, var, np.argsort(-var, kind="stable"), "variance explained (eigenvalue)",
+                           "eigenvalue {:.3g}")
     enc = encodings(entry, images)
     if entry.is_vae:
         s = images.get(entry.dataset) if images is not None else None
@@ -107,20 +109,20 @@ def _compute_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
                 mu, logvar = model.encode(x)
                 kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
             score = kl.double().mean(0).numpy()
-            what = "mean KL per dim (nats)"
+            what, unit = "mean KL per dim (nats)", "KL {:.2f} nats"
         elif enc is not None:
             score = enc[0].astype(np.float64).var(0)
-            what = "variance of the posterior means (activity)"
+            what, unit = "variance of the posterior means (activity)", "activity {:.3g}"
         else:
             score = np.zeros(d)
-            what = "unordered (no encodings stored)"
-        return LatentStats(np.zeros(d), np.ones(d), score, np.argsort(-score, kind="stable"), what)
+            what, unit = "unordered (no encodings stored)", ""
+        return LatentStats(np.zeros(d), np.ones(d), score, np.argsort(-score, kind="stable"), what, unit)
     if enc is None:
         return LatentStats(np.zeros(d), np.ones(d), np.zeros(d), np.arange(d), "unordered (no encodings stored)")
     z = enc[0].astype(np.float64)
     var = z.var(0)
     return LatentStats(z.mean(0), np.sqrt(np.maximum(var, 1e-12)), var, np.argsort(-var, kind="stable"),
-                       "variance of the codes")
+                       "variance of the codes", "variance {:.3g}")
 
 
 # --- sliders ----------------------------------------------------------------------------------------
@@ -176,9 +178,11 @@ def encode_values(entry: ModelEntry, stats: LatentStats, x: torch.Tensor) -> np.
 
 
 def slider_labels(entry: ModelEntry, stats: LatentStats) -> list[str]:
+    """One label per shown slider: its rank, its dim, and what its score is (e.g. "#1: z[3] · KL 1.66 nats")."""
     out = []
     for rank, d in enumerate(stats.shown):
-        out.append(f"#{rank + 1}: z[{d}] · {stats.score[d]:.3g}")
+        score = stats.unit.format(stats.score[d]) if stats.unit else ""
+        out.append(f"#{rank + 1}: z[{d}]" + (f" · {score}" if score else ""))
     return out
 
 

@@ -79,17 +79,19 @@ def build(ctx: Context) -> None:
 
     n_set = latent.MAX_SLIDERS + 2
 
-    @safe(n_set + 1)
+    @safe(n_set + 2)
     def on_model(dataset, name):
         if not name:
             return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None,
-                    f"No model for {dataset} yet: train one in the Train tab.")
+                    f"No model for {dataset} yet: train one in the Train tab.", gr.update())
         e, stats = _entry(dataset, name)
         kind = "VAE: samples from the prior are meaningful" if e.is_vae else (
             "not generative: random codes may decode to garbage (there is no prior)")
         text = (f"**{e.name}**: {e.latent_dim} latent dims, {min(e.latent_dim, latent.MAX_SLIDERS)} shown, "
                 f"ordered by {stats.what}. {kind}.")
-        return _set(e, stats, np.zeros(e.latent_dim), text)
+        # only a VAE has a prior to sample from; for the others the button draws a random code
+        button = "Sample from the prior" if e.is_vae else "Random code (no prior)"
+        return (*_set(e, stats, np.zeros(e.latent_dim), text), gr.update(value=button))
 
     on_slide = make_slide_handler(ctx)
 
@@ -114,7 +116,7 @@ def build(ctx: Context) -> None:
         return ctx.model_dropdown_update(dataset, current)
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    model.change(on_model, [ctx.dataset, model], [*set_outputs, info], show_progress="hidden")
+    model.change(on_model, [ctx.dataset, model], [*set_outputs, info, sample], show_progress="hidden")
     # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
     gr.on([s.input for s in sliders], on_slide, [ctx.dataset, model, base, *sliders], image,
           show_progress="hidden", trigger_mode="always_last", concurrency_limit=None, queue=False,
