@@ -868,3 +868,18 @@ def test_slider_labels_say_what_their_number_is(registry, test_images):
         registry.get("t_conv_vae_z3"), vae))
     pca = registry.get("t_pca_z8")
     assert " · eigenvalue " in latent.slider_labels(pca, latent.latent_stats(pca, test_images))[0]
+
+
+def test_interpolation_strips_wrap_and_say_how_far_apart_the_latent_paths_are(registry, test_images):
+    e = registry.get("t_conv_vae_z3")
+    xa, xb = test_images.image("mnist", 0)[0], test_images.image("mnist", 1)[0]
+    rows = latent.interpolate(e, xa, xb, 24)
+    strip = latent.path_strip(rows["linear"])
+    f = 112 // 28
+    assert strip.shape == ((3 * 29 + 1) * f, (8 * 29 + 1) * f)  # 24 frames: 3 rows of 8, each 112 px tall
+    same = latent.path_difference(e, xa, xa, latent.interpolate(e, xa, xa, 5))
+    assert same["angle_deg"] < 1e-3 and same["midpoint_norm"] == pytest.approx(1.0) and same["max_pixel_diff"] < 1e-6
+    d = latent.path_difference(e, xa, xb, rows)
+    za, zb = e.model.embed(xa).reshape(-1), e.model.embed(xb).reshape(-1)
+    assert d["midpoint_norm"] == pytest.approx(float((za + zb).norm() / (za.norm() + zb.norm())), rel=1e-5)
+    assert d["max_pixel_diff"] == pytest.approx(float((rows["linear"] - rows["slerp"]).abs().max()))

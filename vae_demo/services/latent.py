@@ -345,11 +345,27 @@ def interpolate(entry: ModelEntry, xa: torch.Tensor, xb: torch.Tensor, steps=8) 
     return {"pixel": pixel, "linear": linear, "slerp": spherical}
 
 
-def path_strip(images: torch.Tensor, height: int = 112) -> np.ndarray:
-    """A row of images with 1-pixel gaps, upscaled (nearest) so each is about ``height`` pixels tall."""
-    strip = to_uint8(grid(images, len(images), pad=1))
+STRIP_COLUMNS = 8  # a path of more steps wraps onto more rows, so frames stay ~150 px wide on a projector
+
+
+def path_strip(images: torch.Tensor, height: int = 112, columns: int = STRIP_COLUMNS) -> np.ndarray:
+    """The frames in rows of at most ``columns`` with 1-pixel gaps, upscaled (nearest) so each is about
+    ``height`` pixels tall."""
+    strip = to_uint8(grid(images, min(len(images), columns), pad=1))
     f = max(1, height // images.shape[-2])
     return np.repeat(np.repeat(strip, f, axis=0), f, axis=1)
+
+
+@torch.no_grad()
+def path_difference(entry: ModelEntry, xa: torch.Tensor, xb: torch.Tensor, rows: dict) -> dict[str, float]:
+    """How far apart the linear and the spherical latent paths are, in numbers the UI can quote: the angle
+    between the codes, the norm of the linear path's midpoint relative to the endpoints' (1 = on the
+    shell, 0 = through the origin), and the largest pixel difference between the two decoded paths."""
+    za, zb = entry.model.embed(xa).reshape(-1).double(), entry.model.embed(xb).reshape(-1).double()
+    ends = 0.5 * (float(za.norm()) + float(zb.norm()))
+    mid = float((0.5 * (za + zb)).norm())
+    return {"angle_deg": angle_between(za, zb), "midpoint_norm": mid / ends if ends > 0 else 1.0,
+            "max_pixel_diff": float((rows["linear"] - rows["slerp"]).abs().max())}
 
 
 def gif_frames(images: torch.Tensor, size: int = 224) -> list[np.ndarray]:

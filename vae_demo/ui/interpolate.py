@@ -11,7 +11,7 @@ import gradio as gr
 
 from vae_demo.data import dataset_info
 from vae_demo.services import latent
-from vae_demo.services.images import display, write_gif
+from vae_demo.services.images import display, load_user_image, write_gif
 from vae_demo.ui.common import Context, as_tensor, explain, safe
 
 EXPLAIN = r"""
@@ -22,6 +22,11 @@ Under a Gaussian prior most probability mass sits on a shell of radius $\approx\
 line between two codes passes closer to the origin than either; **spherical** interpolation keeps the norm:
 $$\mathrm{slerp}(z_A,z_B;t)=\frac{\sin((1-t)\Omega)}{\sin\Omega}z_A+\frac{\sin(t\Omega)}{\sin\Omega}z_B,
 \qquad \cos\Omega=\frac{z_A\cdot z_B}{\lVert z_A\rVert\,\lVert z_B\rVert}.$$
+**When do the two latent paths differ?** Only when the codes are far apart in angle: for codes of equal
+length the linear midpoint's norm is $\cos(\Omega/2)$ of theirs, 0.97 at 30° (the strips look alike) but 0.71 at 90° and 0 for opposite
+codes, where the straight line runs through the origin and decodes a washed-out "average" image. The
+numbers under the strips say how far apart this pair is; images of different classes, and models with
+a larger $z$, give larger angles.
 """
 
 GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
@@ -51,21 +56,32 @@ def build(ctx: Context) -> None:
             with gr.Row():
                 a_idx = gr.Number(label="A: test image #", value=0, precision=0, minimum=0, elem_id="interp-a-index")
                 a_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-a-class")
-            a_cur = gr.Button("A = image picked in “Corrupt & restore”", size="sm")
+            with gr.Row():
+                a_up = gr.UploadButton("Upload A", file_count="single", type="filepath", size="sm",
+                                       elem_id="interp-a-upload")
+                a_cur = gr.Button("A = image picked in “Corrupt & restore”", size="sm")
         with gr.Column():
             b_img = gr.Image(label="B", type="numpy", interactive=False, height=160, format="png", buttons=[],
                              elem_id="interp-b")
             with gr.Row():
                 b_idx = gr.Number(label="B: test image #", value=1, precision=0, minimum=0, elem_id="interp-b-index")
                 b_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-b-class")
-            rand = gr.Button("Random pair", elem_id="interp-random")
+            with gr.Row():
+                b_up = gr.UploadButton("Upload B", file_count="single", type="filepath", size="sm",
+                                       elem_id="interp-b-upload")
+                b_cur = gr.Button("B = image picked in “Corrupt & restore”", size="sm")
+            rand = gr.Button("Random pair of test images", elem_id="interp-random")
     go = gr.Button("Interpolate", variant="primary", elem_id="interp-go")
-    pixel = gr.Image(label="pixel blend", type="numpy", interactive=False, format="png", buttons=[],
+    # each strip's name as a heading, not a label drawn over its first frames
+    gr.Markdown("**pixel blend** $(1-t)\\,x_A + t\\,x_B$", latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+    pixel = gr.Image(label="pixel blend", show_label=False, type="numpy", interactive=False, format="png", buttons=[],
                      elem_id="interp-pixel")
-    lin = gr.Image(label="latent, linear", type="numpy", interactive=False, format="png", buttons=[],
-                   elem_id="interp-linear")
-    sph = gr.Image(label="latent, spherical (slerp)", type="numpy", interactive=False, format="png", buttons=[],
-                   elem_id="interp-slerp")
+    gr.Markdown("**latent, linear**")
+    lin = gr.Image(label="latent, linear", show_label=False, type="numpy", interactive=False, format="png",
+                   buttons=[], elem_id="interp-linear")
+    gr.Markdown("**latent, spherical (slerp)**")
+    sph = gr.Image(label="latent, spherical (slerp)", show_label=False, type="numpy", interactive=False, format="png",
+                   buttons=[], elem_id="interp-slerp")
     with gr.Row():
         gif = gr.Image(label="latent path, animated", type="filepath", interactive=False, height=240,
                        buttons=[], elem_id="interp-gif")
@@ -100,6 +116,12 @@ def build(ctx: Context) -> None:
         t = as_tensor(x, dataset)
         return t.numpy(), display(t[0], 160)
 
+    @safe(2)
+    def from_upload(dataset, path):
+        u = load_user_image(path, dataset_info(dataset).image_shape)
+        gr.Info(f"Upload fitted: {u.note}")
+        return u.x.numpy(), display(u.x[0], 160)
+
     @safe(6)
     def run(dataset, name, x_a, x_b, n):
         e = ctx.registry.get(name, dataset, latent_code=True)
@@ -109,9 +131,13 @@ def build(ctx: Context) -> None:
         _prune_old_gifs()
         path = write_gif(latent.gif_frames(rows["slerp"]), GIF_DIR / f"latent_path_{uuid.uuid4().hex[:10]}.gif",
                          bounce=False)
-        with_angle = latent.angle_between(e.model.embed(ta), e.model.embed(tb))
-        text = (f"{len(rows['linear'])} steps with {e.name}; the codes are {with_angle:.0f}° apart. "
-                "The GIF plays the spherical path, one frame per step.")
+        d = latent.path_difference(e, ta, tb, rows)
+        alike = d["max_pixel_diff"] < 0.1
+        text = (f"{len(rows['linear'])} steps with {e.name}. The codes are **{d['angle_deg']:.0f}° apart**: the "
+                f"linear path's midpoint has **{d['midpoint_norm']:.2f}×** their norm, and the two latent paths "
+                f"differ by at most {d['max_pixel_diff']:.2f} in pixel value"
+                + (" (so they look alike here)." if alike else ".")
+                + " The GIF plays the spherical path, one frame per step.")
         return (latent.path_strip(rows["pixel"]), latent.path_strip(rows["linear"]),
                 latent.path_strip(rows["slerp"]), str(path), gr.update(value=str(path)), text)
 
@@ -132,6 +158,9 @@ def build(ctx: Context) -> None:
     a_cls.input(by_class, [ctx.dataset, a_cls], [xa, a_img, a_idx])
     b_cls.input(by_class, [ctx.dataset, b_cls], [xb, b_img, b_idx])
     a_cur.click(from_current, [ctx.dataset, ctx.current], [xa, a_img])
+    b_cur.click(from_current, [ctx.dataset, ctx.current], [xb, b_img])
+    a_up.upload(from_upload, [ctx.dataset, a_up], [xa, a_img])
+    b_up.upload(from_upload, [ctx.dataset, b_up], [xb, b_img])
     rand.click(random_pair, ctx.dataset, [xa, a_img, a_idx, xb, b_img, b_idx]).then(run, run_inputs, outs)
     go.click(run, run_inputs, outs)
     steps.release(run, run_inputs, outs, show_progress="hidden", trigger_mode="always_last")
