@@ -1,0 +1,165 @@
+"""In Chromium at 1280×720, as a teacher projecting the app sees it: the committed checkpoints, no data dir.
+
+Asserted from the page itself: the restore row's images are ≥ 196 px wide, their captions are text with
+a computed font size ≥ 16 px, and the row is on screen without scrolling; the model picker changes the
+row; the PCA slider only exists where a PCA model does; interpolation works from two uploaded images
+with no test images at all. Screenshots go to ``$VAE_DEMO_SCREENSHOT_DIR`` when it is set (the README's
+come from ``VAE_DEMO_SCREENSHOT_DIR=docs/screenshots python -m pytest tests/test_classroom.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vae_demo.bench_app import launch
+from vae_demo.services.registry import ModelRegistry
+from vae_demo.services.testdata import TestImages
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shots(tmp_path_factory) -> Path:
+    d = Path(os.environ.get("VAE_DEMO_SCREENSHOT_DIR") or tmp_path_factory.mktemp("shots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _app(tmp_path_factory, images: TestImages):
+    import app
+
+    registry = ModelRegistry(ROOT / "checkpoints", user_directory=tmp_path_factory.mktemp("user_ck"))
+    demo = app.build_app(registry, images)
+    return demo, launch(demo), registry
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.test_e2e import _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from vae_demo.bench_app import open_browser
+
+    with sync_playwright() as p:
+        b = open_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    os.environ["VAE_DEMO_DOWNLOAD"] = "0"
+    demo, url, registry = _app(tmp_path_factory, TestImages(tmp_path_factory.mktemp("no_data")))
+    yield {"url": url, "registry": registry, "shots": _shots(tmp_path_factory)}
+    demo.close()
+    os.environ.pop("VAE_DEMO_DOWNLOAD", None)
+
+
+def _page(browser, url, width=1280, height=720):
+    pg = browser.new_page(viewport={"width": width, "height": height})
+    pg.set_default_timeout(60_000)
+    pg.goto(url)
+    pg.locator("#restore-row img").first.wait_for()
+    pg.wait_for_function("() => !document.querySelector('#restore-summary').innerText.includes('processing')")
+    return pg
+
+
+ROW_FACTS = """() => {
+    const row = document.querySelector('#restore-row');
+    const caps = [...row.querySelectorAll('figcaption span')].map(s => ({
+        text: s.innerText, px: parseFloat(getComputedStyle(s).fontSize),
+        bottom: s.getBoundingClientRect().bottom}));
+    return {top: row.getBoundingClientRect().top, vh: window.innerHeight,
+            widths: [...row.querySelectorAll('img')].map(i => i.getBoundingClientRect().width),
+            img_bottoms: [...row.querySelectorAll('img')].map(i => i.getBoundingClientRect().bottom), caps};
+}"""
+
+
+def _row_text(page) -> str:
+    return page.locator("#restore-row").inner_text()
+
+
+def test_the_default_restore_row_is_readable_and_on_screen_at_1280x720(browser, server):
+    page = _page(browser, server["url"])
+    f = page.evaluate(ROW_FACTS)
+    assert len(f["widths"]) == 5 and min(f["widths"]) >= 196, f["widths"]  # original, corrupted, 3 models
+    assert 0 <= f["top"] < f["vh"] and max(f["img_bottoms"]) <= f["vh"], f  # the whole row without scrolling
+    names = [c for c in f["caps"] if c["text"].strip()]
+    assert names and min(c["px"] for c in names) >= 16
+    assert max(c["bottom"] for c in names) <= f["vh"]  # ... captions included
+    text = _row_text(page)
+    assert "dB · SSIM" in text and "original" in text and "corrupted" in text and "classical" in text
+    page.screenshot(path=str(server["shots"] / "restore.png"))
+    page.close()
+
+
+def test_the_model_picker_changes_the_row_and_the_pca_slider_follows_pca(browser, server):
+    page = _page(browser, server["url"])
+    assert not page.locator("#restore-pca-dims").is_visible()  # PCA is not in the default row
+    page.locator("#restore-models input").click()
+    page.get_by_role("option", name="mnist_pca_z64").click()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.querySelectorAll('#restore-row img').length === 6")
+    assert "mnist_pca_z64" in _row_text(page)
+    page.locator("#restore-pca-dims").wait_for(state="visible")
+    # fashion-mnist has no PCA model: no PCA slider, whatever is picked
+    page.locator("#dataset").get_by_text("fashion-mnist", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#restore-summary').innerText.includes(' of fashion-mnist;')")
+    page.locator("#restore-models input").click()
+    for opt in page.get_by_role("option").all():
+        opt.click()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(1500)
+    assert not page.locator("#restore-pca-dims").is_visible()
+    # back on mnist the visitor's own choice for mnist is remembered
+    page.locator("#dataset").get_by_text("mnist", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#restore-summary').innerText.includes(' of mnist;')")
+    page.wait_for_function("() => document.querySelectorAll('#restore-row img').length === 6")
+    assert "mnist_pca_z64" in _row_text(page)
+    page.close()
+
+
+def test_a_large_screen_shows_the_same_row(browser, server):
+    page = _page(browser, server["url"], 1920, 1080)
+    f = page.evaluate(ROW_FACTS)
+    assert min(f["widths"]) >= 196 and max(f["img_bottoms"]) <= f["vh"]
+    page.screenshot(path=str(server["shots"] / "restore_1920x1080.png"))
+    page.close()
+
+
+def test_interpolation_from_two_uploads_with_no_test_images(browser, tmp_path_factory, tmp_path):
+    os.environ["VAE_DEMO_DOWNLOAD"] = "0"
+    nothing = tmp_path_factory.mktemp("nothing")
+    demo, url, _ = _app(tmp_path_factory, TestImages(nothing, sample_path=nothing / "no_sample.npz"))
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.get_by_role("tab", name="Interpolation").click()
+        for end, seed in (("a", 1), ("b", 2)):
+            img = np.zeros((28, 28), np.uint8)
+            rng = np.random.default_rng(seed)
+            img[6:22, 8 + seed * 3: 12 + seed * 3] = 255  # a bar: a "1" in two places
+            img[rng.integers(4, 24), 4:24] = 255
+            path = tmp_path / f"{end}.png"
+            Image.fromarray(255 - img).save(path)  # dark ink on paper, as a photo of a drawing would be
+            with page.expect_file_chooser() as chooser:
+                page.locator(f"#interp-{end}-upload").click()
+            chooser.value.set_files(str(path))
+            page.locator(f"#interp-{end} img").wait_for()
+        page.locator("#interp-go").click()
+        page.locator("#interp-slerp img").wait_for()
+        page.locator("#interp-linear img").wait_for()
+        info = page.locator("#interp-info").inner_text()
+        assert "apart" in info and "midpoint" in info
+        page.close()
+    finally:
+        demo.close()
+        os.environ.pop("VAE_DEMO_DOWNLOAD", None)
