@@ -50,7 +50,8 @@ def server(tmp_path_factory):
         data = Path(os.environ.get("VAE_DEMO_DATA", "data"))
     else:
         data, ck = make_tiny_world(tmp_path_factory.mktemp("e2e"))
-    os.environ.update(VAE_DEMO_DATA=str(data), VAE_DEMO_CHECKPOINTS=str(ck), VAE_DEMO_MAX_EPOCHS="2")
+    # the real-checkpoint run makes the README's screenshots: a Train run of 3 epochs shows real curves
+    os.environ.update(VAE_DEMO_DATA=str(data), VAE_DEMO_CHECKPOINTS=str(ck), VAE_DEMO_MAX_EPOCHS="3" if real else "2")
     import app
     from vae_demo.services.registry import ModelRegistry
     from vae_demo.services.testdata import TestImages
@@ -81,7 +82,7 @@ def browser(server):
 
 @pytest.fixture
 def page(browser, server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, accept_downloads=True)  # a projector
     pg = ctx.new_page()
     pg.set_default_timeout(60_000)
     pg.goto(server["url"])
@@ -143,8 +144,7 @@ def test_restore_tab(page, server):
     before = _srcs(page, "#restore-row")
     page.locator("#restore-random").click()
     _wait_change(page, "#restore-row", before)
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(server["shots"] / "restore.png"), full_page=True)
+    page.wait_for_timeout(1500)  # (the README's restore screenshot comes from tests/test_classroom.py)
 
 
 def test_sliders_tab(page, server):
@@ -161,7 +161,7 @@ def test_sliders_tab(page, server):
         if not np.array_equal(a, b):
             break
     assert not np.array_equal(a, b), "moving the first slider did not change the decoded image"
-    page.screenshot(path=str(server["shots"] / "sliders.png"), full_page=True)
+    page.screenshot(path=str(server["shots"] / "sliders.png"))
 
 
 def test_latent_map_tab(page, server):
@@ -192,7 +192,7 @@ def test_latent_map_tab(page, server):
     page.mouse.click(r["x"] + r["width"] * 0.25, r["y"] + r["height"] * 0.5)
     _wait_change(page, "#map-decoded", before)
     assert page.locator("#map-x input[type=number]").input_value() != x_before
-    page.screenshot(path=str(server["shots"] / "latent_map.png"), full_page=True)
+    page.screenshot(path=str(server["shots"] / "latent_map.png"))
 
 
 def test_interpolation_tab(page, server, tmp_path):
@@ -211,19 +211,20 @@ def test_interpolation_tab(page, server, tmp_path):
     steps = int(page.locator("#interp-steps input[type=number]").input_value())
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == steps
-    page.screenshot(path=str(server["shots"] / "interpolation.png"), full_page=True)
+    page.locator("#interp-linear").scroll_into_view_if_needed()
+    page.screenshot(path=str(server["shots"] / "interpolation.png"))
 
 
 def test_train_tab_adds_model_everywhere(page, server, browser):
-    other = browser.new_page(viewport={"width": 1400, "height": 1000})  # a second visitor, already open
+    other = browser.new_page(viewport={"width": 1280, "height": 720})  # a second visitor, already open
     other.goto(server["url"])
     other.locator("#restore-row img").first.wait_for(timeout=60_000)
     _tab(page, "Train")
     page.locator("#train-model input").click()
     page.get_by_role("option", name="mlp_vae").first.click()
     page.locator("#train-latent input[type=number]").fill("2")
-    page.locator("#train-epochs input").fill("1")
-    page.locator("#train-limit input").fill("64" if not server["real"] else "2000")
+    page.locator("#train-epochs input").fill("1" if not server["real"] else "3")
+    page.locator("#train-limit input").fill("64" if not server["real"] else "5000")
     before = set(server["registry"].names())
     page.locator("#train-start").click()
     page.wait_for_function("""() => {
@@ -234,7 +235,8 @@ def test_train_tab_adds_model_everywhere(page, server, browser):
     assert len(new) == 1
     name = new.pop()
     page.locator("#train-recon img").wait_for()
-    page.screenshot(path=str(server["shots"] / "train.png"), full_page=True)
+    page.locator("#train-curves").scroll_into_view_if_needed()
+    page.screenshot(path=str(server["shots"] / "train.png"))
     # the new checkpoint is offered in the other tabs' pickers without a restart
     for tab, picker in (("Latent sliders", "#sliders-model"), ("Latent map", "#map-model"),
                         ("Interpolation", "#interp-model")):
