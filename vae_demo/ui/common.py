@@ -48,8 +48,9 @@ class Context:
         entries = self.registry.entries(dataset, latent_code=True)
         choices = [(e.label, e.name) for e in entries]
         names = [n for _, n in choices]
-        vaes = sorted((e for e in entries if e.is_vae and not e.is_restorer),
-                      key=lambda e: (not (prefer_2d and e.latent_dim == 2), e.name))
+        vaes = sorted((e for e in entries if e.is_vae and not e.is_restorer),  # a plain β = 1 VAE first
+                      key=lambda e: (not (prefer_2d and e.latent_dim == 2), e.yours,
+                                     e.meta.get("hparams", {}).get("beta", 1.0) != 1.0, e.name))
         value = current if current in names else (vaes[0].name if vaes else names[0] if names else None)
         info = None if names else f"no model with a latent code for {dataset} yet: train one in the Train tab"
         return gr.update(choices=choices, value=value, info=info)

@@ -15,7 +15,8 @@ PCA projection of the codes, and a position $(x, y)$ decodes as $z = \bar z + x\
 plus the two principal directions). t-SNE keeps neighbourhoods better but has no inverse: a position then
 decodes the code of the nearest dot. A VAE's KL term pulls the codes towards $\mathcal N(0, I)$, so its
 map is compact and has few holes; a plain autoencoder's map can have gaps that decode to nonsense.
-The **manifold** below decodes a regular grid over the map: the model's whole repertoire at a glance.
+The **manifold** (right, under the crosshair's image) decodes a regular grid over the map: the model's
+whole repertoire at a glance.
 """
 
 
@@ -63,7 +64,7 @@ def build(ctx: Context) -> None:
         grid_img = latent.manifold_grid(e, m) if show_grid else None
         text = (f"{m.note}. {len(m.xy)} points, one per test image (codes {m.source}); "
                 "click the map or drag x/y to move the crosshair"
-                + ("; the manifold below decodes a 15×15 grid over this extent." if show_grid else "."))
+                + ("; the manifold on the right decodes a 15×15 grid over this extent." if show_grid else "."))
         return (_figure(dataset, e, m, cx, cy), text,
                 gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x),
                 gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y),

@@ -22,7 +22,7 @@ from vae_demo.services.restore import (
 )
 from vae_demo.ui.common import Context, as_tensor, explain, image_shape, safe
 
-GALLERY_IMAGES = 18  # test images to click, three rows of six
+GALLERY_IMAGES = 15  # test images to click, three rows of five
 PANEL_SCALE = 7  # 196 px for a 28×28 image, 224 px for a 32×32 one: pixel-sharp, and five fit 1280 px
 
 EXPLAIN = r"""
@@ -63,7 +63,7 @@ def build(ctx: Context, default_dataset: str) -> None:
             note = gr.Markdown("", elem_id="restore-note")
             with gr.Tabs():
                 with gr.Tab("Test images"):
-                    gallery = gr.Gallery(label="Click a test image", columns=6, height=230, format="png",
+                    gallery = gr.Gallery(label="Click a test image", columns=5, height=230, format="png",
                                          allow_preview=False, elem_id="restore-gallery", show_label=False)
                     source = gr.Markdown(ctx.images.describe(default_dataset), elem_id="restore-source")
                     with gr.Row():

@@ -17,11 +17,12 @@ EXPLAIN = r"""
 lower bound (ELBO) on $\log p(x)$:
 $$\log p(x) \;\ge\; \mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big] \;-\; \beta\,\mathrm{KL}\big(q_\phi(z\mid x)\,\Vert\,p(z)\big),$$
 so the curves show the two terms: *recon* ($-\log p_\theta(x\mid z)$, binary cross-entropy summed over
-pixels) and *kl*, with loss = recon + β·kl. For a Gaussian encoder $q_\phi(z\mid x)=\mathcal N(\mu,\mathrm{diag}\,\sigma^2)$
+pixels) and *kl* (on its own axis: it is far smaller), with loss = recon + β·kl. For a Gaussian encoder $q_\phi(z\mid x)=\mathcal N(\mu,\mathrm{diag}\,\sigma^2)$
 the KL has a closed form, and sampling uses the **reparameterization trick** $z=\mu+\sigma\odot\varepsilon$,
 $\varepsilon\sim\mathcal N(0,I)$, so gradients flow through $\mu$ and $\sigma$. β > 1 trades sharpness for a
 smoother, more disentangled latent space. With a corruption, the model learns to denoise: inputs are
-corrupted, targets stay clean. The checkpoint is saved after every epoch and appears in every tab.
+corrupted, targets stay clean. The checkpoint is saved after every epoch, in your own folder (not the
+project's checkpoints), and appears in every tab marked "yours"; the restore tab's picker adds it to the row.
 """
 
 CORRUPTION_CHOICES = [("none (plain autoencoder)", "none"), ("mix (blind restorer)", "mix")] + [
