@@ -796,7 +796,7 @@ def test_train_curves_put_the_kl_on_its_own_axis():
     axis = {t.name: t.yaxis for t in fig.data}
     assert axis["train recon"] == axis["test loss"] == "y"
     assert axis["train kl"] == axis["test kl"] == "y2" and axis["test PSNR"] == "y3"
-    assert [a.text for a in fig.layout.annotations] == ["loss and reconstruction (per image)", "KL (nats per image)",
+    assert [a.text for a in fig.layout.annotations] == ["loss and recon (per image)", "KL (nats per image)",
                                                        "test PSNR (dB)"]
     ae = [{k: v for k, v in h.items() if not k.endswith("_kl")} for h in vae]
     assert {t.name: t.yaxis for t in curves_figure(ae).data}["test PSNR"] == "y2"  # no empty KL panel

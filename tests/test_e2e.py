@@ -211,7 +211,7 @@ def test_interpolation_tab(page, server, tmp_path):
     steps = int(page.locator("#interp-steps input[type=number]").input_value())
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == steps
-    page.locator("#interp-linear").scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#interp-go').scrollIntoView()")  # the strips, under the button
     page.screenshot(path=str(server["shots"] / "interpolation.png"))
 
 
@@ -235,7 +235,7 @@ def test_train_tab_adds_model_everywhere(page, server, browser):
     assert len(new) == 1
     name = new.pop()
     page.locator("#train-recon img").wait_for()
-    page.locator("#train-curves").scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#train-status').scrollIntoView()")  # status, curves, reconstructions
     page.screenshot(path=str(server["shots"] / "train.png"))
     # the new checkpoint is offered in the other tabs' pickers without a restart
     for tab, picker in (("Latent sliders", "#sliders-model"), ("Latent map", "#map-model"),

@@ -39,7 +39,7 @@ def curves_figure(history: list[dict]):
 
     has_kl = any(f"{split}_kl" in h for h in history for split in ("train", "test"))
     panels = [("loss", "recon"), ("kl",)] if has_kl else [("loss", "recon")]
-    titles = ["loss and reconstruction (per image)"] + (["KL (nats per image)"] if has_kl else []) + ["test PSNR (dB)"]
+    titles = ["loss and recon (per image)"] + (["KL (nats per image)"] if has_kl else []) + ["test PSNR (dB)"]
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     for col, keys in enumerate(panels, start=1):
@@ -52,7 +52,9 @@ def curves_figure(history: list[dict]):
     if any("test_psnr" in h for h in history):
         fig.add_trace(go.Scatter(x=epochs, y=[h.get("test_psnr") for h in history], name="test PSNR",
                                  mode="lines+markers"), row=1, col=len(titles))
-    fig.update_layout(height=340, margin={"l": 40, "r": 10, "t": 40, "b": 40}, template="plotly_white")
+    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40}, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.25}, font={"size": 13})  # the panels get the width
+    fig.update_annotations(font_size=14)
     fig.update_xaxes(title_text="epoch", dtick=1)
     return fig
 
