@@ -702,7 +702,14 @@ def test_upload_ten_thousand_squared_is_refused_with_a_message(tmp_path):
     big = _write(tmp_path, "huge.png", _png_bytes(Image.new("1", (10000, 10000), 0)))  # ~100 kB on disk
     with pytest.raises(UserInputError, match="too large") as err:
         load_user_image(big, MNIST)
-    assert "\n" not in str(err.value)
+    message = str(err.value)  # said once, as too large (not re-wrapped as "damaged or truncated")
+    assert "\n" not in message and message.count("too large") == 1 and "damaged" not in message
+    assert message == "the image (10000×10000) is too large to open safely (over 40 million pixels): shrink it first"
+    with pytest.raises(UserInputError, match=r"^the image \(10000×10000\) is too large .*over 4 million pixels"):
+        load_user_image(big, MNIST, max_pixels=img_mod.MAX_DRAWING_PIXELS)  # the drawing canvas' cap
+    assert img_mod.check_image_size(big, 10**8) == (10000, 10000)  # from the header: nothing is decoded
+    with pytest.raises(UserInputError, match="4 million pixels"):
+        img_mod.check_image_size(big.read_bytes(), img_mod.MAX_DRAWING_PIXELS)
 
 
 def test_upload_numpy_and_none():
