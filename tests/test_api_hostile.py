@@ -354,6 +354,7 @@ def test_5_a_string_for_a_number_is_named(app, api, values, i, name):
     values[i] = "lots"
     a = app.call(api, values)
     assert one_line(a.message) == f"{name} must be a number, got 'lots'" and not a.changed, a.output
+    app.still_serves()
 
 
 WHOLE = [("restore", ["mnist", "gaussian", 0.3, 0, False, 8], 3, "seed"),
@@ -374,6 +375,7 @@ def test_5_nan_or_inf_for_a_whole_number_is_named(app, api, values, i, name, bad
         app.picks_an_image(session)
     a = app.call(api, values, session)
     assert one_line(a.message) == f"{name} must be a whole number, got {bad!r}" and not a.changed, a.output
+    app.still_serves()
 
 
 @pytest.mark.parametrize("api,given", [("restore", ["mnist", None, "gaussian"]), ("restore", []),
@@ -400,6 +402,7 @@ DRAWINGS = [  # (name, bytes, the message's class)
 def test_5_a_drawing_that_is_no_image_is_named(app, name, data, message):
     a = app.call("from_sketch", ["mnist", sketch(app.upload(name, data))])
     assert message in one_line(a.message) and not a.changed, a.output
+    app.still_serves()
 
 
 @pytest.mark.parametrize("value,message", [
@@ -411,6 +414,7 @@ def test_5_a_drawing_that_is_no_image_is_named(app, name, data, message):
 def test_5_a_drawing_value_of_the_wrong_kind_is_named(app, value, message):
     a = app.call("from_sketch", ["mnist", value])
     assert one_line(a.message).startswith(message) and not a.changed, a.output
+    app.still_serves()
 
 
 def test_5_a_path_that_was_never_uploaded_is_refused_with_a_message(app):
