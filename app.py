@@ -58,7 +58,7 @@ from vae_demo.services.jobs import JobManager  # noqa: E402
 from vae_demo.services.registry import ModelRegistry  # noqa: E402
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed  # noqa: E402
 from vae_demo.ui import interpolate, latent_map, restore, sliders, train  # noqa: E402
-from vae_demo.ui.common import Context, default_dataset, safe  # noqa: E402
+from vae_demo.ui.common import CheckedBlocks, Context, default_dataset, safe  # noqa: E402
 
 TITLE = "Autoencoders & VAEs, hands on"
 CSS = """
@@ -118,8 +118,9 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     # no telemetry unless asked for: the app must work (and start quickly) without network
     analytics = None if os.environ.get("GRADIO_ANALYTICS_ENABLED") else False
     # delete_cache: every 10 min, remove generated/uploaded files older than 30 min (a public Space
-    # would otherwise fill its disk with one PNG per slider move)
-    with gr.Blocks(title=TITLE, analytics_enabled=analytics, delete_cache=(600, 1800)) as demo:
+    # would otherwise fill its disk with one PNG per slider move). CheckedBlocks: every raw input value
+    # is checked before Gradio converts it, so a bad API call gets a one-line message, never a bare error
+    with CheckedBlocks(title=TITLE, analytics_enabled=analytics, delete_cache=(600, 1800)) as demo:
         # compact header: on a 1280×720 projector the restore row must be on screen without scrolling
         gr.Markdown(f"## {TITLE}\nCorrupt real images and watch autoencoders restore them, drive the latent "
                     "space, compare interpolations, and train your own model.", elem_id="title")

@@ -36,7 +36,7 @@ from vae_demo.services.images import (
 )
 from vae_demo.services.jobs import JobManager, make_config
 from vae_demo.services.registry import ModelRegistry
-from vae_demo.services.restore import default_severity, make_spec, restore_row
+from vae_demo.services.restore import clean_seed, default_severity, make_spec, restore_row
 from vae_demo.services.testdata import TestImages, data_banner
 from vae_demo.train import run
 from vae_demo.training import TrainConfig, TrainingError
@@ -232,12 +232,24 @@ def test_restore_row_same_seed_same_result(registry, test_images):
 
 def test_restore_inputs_are_validated():
     assert make_spec("gaussian", float("nan")) == f"gaussian:{default_severity('gaussian'):g}"  # NaN → default
-    assert make_spec("erasure", -3) == "erasure:0"  # clamped
-    assert make_spec("block", 1e9, image_size=28) == "block:28"
+    # each kind's own range, whatever the slider showed last; outside it: refused with that range
+    assert make_spec("blur", 5) == "blur:5" and make_spec("lowres", 3) == "lowres:3"
+    assert make_spec("block", 28, image_size=28) == "block:28"
+    with pytest.raises(UserInputError, match=r"^pixel erasure: severity must be from 0 to 1 .*got -3$"):
+        make_spec("erasure", -3)
+    with pytest.raises(UserInputError, match=r"block mask: severity must be from 0 to 28 .*got 1e\+09"):
+        make_spec("block", 1e9, image_size=28)
+    with pytest.raises(UserInputError, match="from 0 to 10 .*got inf"):
+        make_spec("blur", float("inf"))
     with pytest.raises(UserInputError, match="unknown corruption"):
         make_spec("acid", 0.5)
-    with pytest.raises(UserInputError):
+    with pytest.raises(UserInputError, match="unknown corruption 'a{40}…'; choose one of gaussian"):
+        make_spec("a" * 10**6, 0.5)  # a short prefix of what was sent, not all of it
+    with pytest.raises(UserInputError, match="severity must be a number, got 'lots'"):
         make_spec("blur", "lots")
+    with pytest.raises(UserInputError, match="seed must be a whole number, got nan"):
+        clean_seed(float("nan"))
+    assert clean_seed(-1) == 2**31 - 1 and clean_seed(7.0) == 7
 
 
 def test_restore_row_without_image(registry):
@@ -702,7 +714,14 @@ def test_upload_ten_thousand_squared_is_refused_with_a_message(tmp_path):
     big = _write(tmp_path, "huge.png", _png_bytes(Image.new("1", (10000, 10000), 0)))  # ~100 kB on disk
     with pytest.raises(UserInputError, match="too large") as err:
         load_user_image(big, MNIST)
-    assert "\n" not in str(err.value)
+    message = str(err.value)  # said once, as too large (not re-wrapped as "damaged or truncated")
+    assert "\n" not in message and message.count("too large") == 1 and "damaged" not in message
+    assert message == "the image (10000×10000) is too large to open safely (over 40 million pixels): shrink it first"
+    with pytest.raises(UserInputError, match=r"^the image \(10000×10000\) is too large .*over 4 million pixels"):
+        load_user_image(big, MNIST, max_pixels=img_mod.MAX_DRAWING_PIXELS)  # the drawing canvas' cap
+    assert img_mod.check_image_size(big, 10**8) == (10000, 10000)  # from the header: nothing is decoded
+    with pytest.raises(UserInputError, match="4 million pixels"):
+        img_mod.check_image_size(big.read_bytes(), img_mod.MAX_DRAWING_PIXELS)
 
 
 def test_upload_numpy_and_none():

@@ -1,6 +1,7 @@
 """The app's logic, as plain functions and small classes the Gradio UI only wires up.
 
 - :mod:`.images`: tensors ↔ display arrays, user uploads (:func:`load_user_image`), GIFs;
+- :mod:`.inputs`: checks of raw input values as an API caller sends them (one-line messages);
 - :mod:`.testdata`: cached test splits, the offline banner;
 - :mod:`.registry`: every checkpoint, loaded once, refreshed after training;
 - :mod:`.restore`: corrupt + restore row with PSNR/SSIM;

@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 DISPLAY_SIZE = 224  # tiny images are upscaled (nearest) to about this many pixels for a projector
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000  # above this PIL raises DecompressionBombError (we turn it into a message)
+MAX_DRAWING_PIXELS = 4_000_000  # the drawing canvas is 280×280: a "drawing" bigger than 2000×2000 is not one
 
 
 class UserInputError(ValueError):
@@ -146,7 +147,70 @@ class UserImage:
     note: str  # one line: what was done to fit it
 
 
-def _open_any(src) -> Image.Image:
+def _too_large(max_pixels: int, size: tuple[int, int] | None = None) -> UserInputError:
+    got = f" ({size[0]}×{size[1]})" if size else ""
+    return UserInputError(f"the image{got} is too large to open safely (over {max_pixels / 1e6:g} million "
+                          "pixels): shrink it first")
+
+
+def _source_bytes(src) -> bytes:
+    """The bytes of an upload: a path, bytes, a gradio FileData-like dict or a tempfile-like object."""
+    if isinstance(src, dict) and "path" in src:  # gradio FileData-like dict
+        src = src["path"]
+    if hasattr(src, "name") and not isinstance(src, (str, bytes, os.PathLike)):
+        src = src.name  # tempfile-like objects
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data = bytes(src)
+    elif isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.is_file():
+            raise UserInputError(f"no such file: {path.name[:40]}")
+        size = path.stat().st_size
+        if size == 0:
+            raise UserInputError(f"{path.name[:40]} is empty (0 bytes)")
+        if size > MAX_UPLOAD_BYTES:
+            raise UserInputError(f"{path.name[:40]} is {size / 2**20:.0f} MB; the limit is "
+                                 f"{MAX_UPLOAD_BYTES // 2**20} MB")
+        data = path.read_bytes()
+    else:
+        raise UserInputError(f"not an image: expected an uploaded file, got {type(src).__name__}")
+    if not data:
+        raise UserInputError("the file is empty (0 bytes)")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserInputError(f"the file is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+    return data
+
+
+def _open_header(data: bytes, max_pixels: int) -> Image.Image:
+    """Open ``data`` reading only its header; refuse what is not an image or has too many pixels.
+
+    Nothing is decoded here: a 100 kB PNG can claim 10000×10000 pixels (400 MB once decoded).
+    No global PIL setting is touched (uploads are handled on many threads)."""
+    head = data[:512].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
+        raise UserInputError("SVG drawings are not supported: export it as PNG or JPEG first")
+    try:
+        im = Image.open(io.BytesIO(data))  # may warn (DecompressionBombWarning) in the log: fine
+    except Image.DecompressionBombError:
+        raise _too_large(max_pixels) from None
+    except UnidentifiedImageError:
+        raise UserInputError("this file is not an image PIL can read (use PNG, JPEG, GIF, BMP or WebP)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise UserInputError(f"the image file is damaged or truncated ({str(err)[:80]})") from None
+    if im.width < 1 or im.height < 1:
+        raise UserInputError("the image is empty (0 pixels)")
+    if im.width * im.height > max_pixels:
+        raise _too_large(max_pixels, im.size)
+    return im
+
+
+def check_image_size(src, max_pixels: int = MAX_UPLOAD_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image file or bytes, read from its header only; UserInputError (one line)
+    if it is no image or has more than ``max_pixels`` pixels. For code that decodes it afterwards."""
+    return _open_header(_source_bytes(src), max_pixels).size
+
+
+def _open_any(src, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
     """Open a path, bytes, numpy array or PIL image as a PIL image (first frame, EXIF-rotated)."""
     if isinstance(src, Image.Image):
         im = src
@@ -154,6 +218,8 @@ def _open_any(src) -> Image.Image:
         a = src
         if a.size == 0:
             raise UserInputError("the image is empty (0 pixels)")
+        if a.ndim >= 2 and a.shape[0] * a.shape[1] > max_pixels:
+            raise _too_large(max_pixels, (a.shape[1], a.shape[0]))
         if a.dtype == np.bool_:
             a = a.astype(np.uint8) * 255
         elif a.dtype == np.uint16:
@@ -168,42 +234,12 @@ def _open_any(src) -> Image.Image:
             raise UserInputError(f"an image array must be H×W, H×W×3 or H×W×4, got shape {src.shape}")
         im = Image.fromarray(a)
     else:
-        if isinstance(src, dict) and "path" in src:  # gradio FileData-like dict
-            src = src["path"]
-        if hasattr(src, "name") and not isinstance(src, (str, bytes, os.PathLike)):
-            src = src.name  # tempfile-like objects
-        if isinstance(src, bytes):
-            data = src
-        else:
-            path = Path(str(src))
-            if not path.is_file():
-                raise UserInputError(f"no such file: {path.name}")
-            size = path.stat().st_size
-            if size == 0:
-                raise UserInputError(f"{path.name} is empty (0 bytes)")
-            if size > MAX_UPLOAD_BYTES:
-                raise UserInputError(f"{path.name} is {size / 2**20:.0f} MB; the limit is "
-                                     f"{MAX_UPLOAD_BYTES // 2**20} MB")
-            data = path.read_bytes()
-        if not data:
-            raise UserInputError("the file is empty (0 bytes)")
-        head = data[:512].lstrip().lower()
-        if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
-            raise UserInputError("SVG drawings are not supported: export it as PNG or JPEG first")
-        too_large = UserInputError(f"the image is too large to open safely (over {MAX_UPLOAD_PIXELS // 1_000_000} "
-                                   "million pixels): shrink it first")
+        im = _open_header(_source_bytes(src), max_pixels)  # the pixel count is checked before decoding
         try:
-            # open reads only the header; the pixel count is checked before anything is decoded
-            # (no global PIL setting is touched: uploads are handled on many threads)
-            im = Image.open(io.BytesIO(data))  # may warn (DecompressionBombWarning) in the log: fine
-            if im.width * im.height > MAX_UPLOAD_PIXELS:
-                raise too_large
             im.seek(0)  # animated GIF/WebP/APNG: the first frame
             im.load()
         except Image.DecompressionBombError:
-            raise too_large from None
-        except UnidentifiedImageError:
-            raise UserInputError("this file is not an image PIL can read (use PNG, JPEG, GIF, BMP or WebP)") from None
+            raise _too_large(max_pixels, im.size) from None
         except (OSError, SyntaxError, ValueError, EOFError) as err:
             raise UserInputError(f"the image file is damaged or truncated ({str(err)[:80]})") from None
         try:
@@ -212,8 +248,8 @@ def _open_any(src) -> Image.Image:
             pass
     if im.width < 1 or im.height < 1:
         raise UserInputError("the image is empty (0 pixels)")
-    if im.width * im.height > MAX_UPLOAD_PIXELS:
-        raise UserInputError(f"the image is too large ({im.width}×{im.height}): shrink it first")
+    if im.width * im.height > max_pixels:
+        raise _too_large(max_pixels, im.size)
     return im
 
 
@@ -237,7 +273,8 @@ def _flatten(im: Image.Image, background: int) -> Image.Image:
     return im.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV ...
 
 
-def load_user_image(src, image_shape: tuple[int, int, int], light_on_dark: bool | None = None) -> UserImage:
+def load_user_image(src, image_shape: tuple[int, int, int], light_on_dark: bool | None = None,
+                    max_pixels: int = MAX_UPLOAD_PIXELS) -> UserImage:
     """Turn an upload (path, bytes, PIL image, numpy array, or a gradio editor dict) into a model input.
 
     - any PIL mode (palette, 16-bit, CMYK, LA, RGBA ...), the first frame of an animation, EXIF
@@ -248,6 +285,7 @@ def load_user_image(src, image_shape: tuple[int, int, int], light_on_dark: bool 
     - fitted to the model's size keeping its aspect ratio, padded with the background.
 
     ``light_on_dark`` forces (True) or forbids (False) the inversion; None decides from the border.
+    ``max_pixels``: larger images are refused from their header, before anything is decoded.
     Raises :class:`UserInputError` with one line for anything unusable.
     """
     c, h, w = (int(s) for s in image_shape)
@@ -255,14 +293,14 @@ def load_user_image(src, image_shape: tuple[int, int, int], light_on_dark: bool 
         src = src.get("composite") if src.get("composite") is not None else src.get("background")
     if src is None:
         raise UserInputError("no image given")
-    im = _open_any(src)
+    im = _open_any(src, max_pixels)
     grey = c == 1
     notes = [f"{im.width}×{im.height} {im.mode}"]
     # Transparency: colour images go on white. Grey datasets are white ink on black, so light ink
     # goes on black and dark ink (a drawing) on white, which the border test below then inverts.
     background = 255
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        rgba = np.asarray(im.convert("RGBA"))  # uint8: a float copy would take 4× the memory
         ink = rgba[..., 3] > 127
         if grey and ink.any() and rgba[ink][:, :3].mean() > 127:
             background = 0

@@ -231,7 +231,7 @@ class ModelRegistry:
             if not name:
                 raise UserInputError("no model chosen" + (f" (none is available for {dataset})" if dataset and
                                                           not self.names(dataset) else ""))
-            raise UserInputError(f"unknown model {str(name)[:80]!r}: press ↻ to rescan the checkpoints")
+            raise UserInputError(f"unknown model {str(name)[:40]!r}: press ↻ to rescan the checkpoints")
         if dataset is not None and entry.dataset != dataset:
             raise UserInputError(f"model {name} was trained on {entry.dataset}, not {dataset}")
         if latent_code:

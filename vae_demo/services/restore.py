@@ -24,8 +24,10 @@ import torch
 
 from vae_demo.corruptions import KINDS, MIX_RANGES, SEVERITY, corrupt, describe, parse_spec
 from vae_demo.metrics import psnr, ssim_per_image
+from vae_demo.services import inputs
 from vae_demo.services.images import UserInputError, captioned, display, to_uint8
 from vae_demo.services.registry import ModelEntry, ModelRegistry
+from vae_demo.services.testdata import check_dataset
 
 log = logging.getLogger(__name__)
 
@@ -65,34 +67,41 @@ def severity_range(kind: str, image_size: int = 32) -> tuple[float, float, float
 
 
 def make_spec(kind: str, severity, image_size: int = 32) -> str:
-    """A corruption spec from UI/API values: unknown kind → error; NaN → default; clamped to range."""
-    if kind not in KINDS:
-        raise UserInputError(f"unknown corruption {str(kind)[:30]!r}; choose one of {', '.join(KINDS)}")
-    try:
-        s = float(severity)
-    except (TypeError, ValueError):
-        raise UserInputError("severity must be a number") from None
+    """A corruption spec from UI/API values. The severity is checked against ``kind``'s own range
+    (the page's slider shows that range once the kind is chosen; an API caller may send any kind with
+    any severity in one call): outside it → a message with the range; NaN → the kind's default."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise UserInputError(f"unknown corruption {inputs.quote(kind)}; choose one of {', '.join(KINDS)}")
+    s = inputs.number(severity, "severity")
     lo, hi, _ = severity_range(kind, image_size)
-    if not math.isfinite(s):
+    if math.isnan(s):
         s = default_severity(kind)
-    s = min(max(s, lo), hi)
+    if not lo <= s <= hi:  # ±inf too
+        raise UserInputError(f"{KIND_LABELS[kind]}: severity must be from {lo:g} to {hi:g} "
+                             f"({SEVERITY[kind][0]}), got {s:g}")
     return str(parse_spec(f"{kind}:{s:.4g}"))
 
 
 def clean_seed(seed) -> int:
-    try:
-        s = float(seed)
-    except (TypeError, ValueError):
-        raise UserInputError("seed must be a whole number") from None
-    return int(np.nan_to_num(s)) % (2**31)
+    """A seed from the UI/API: a finite number, taken as a whole number modulo 2³¹."""
+    return inputs.number(seed, "seed", whole=True) % (2**31)
 
 
 def _clamp_dims(d, most: int) -> int:
-    try:
-        v = float(d)
-    except (TypeError, ValueError):
-        raise UserInputError("PCA components must be a whole number") from None
+    v = inputs.number(d, "PCA components")
     return most if not math.isfinite(v) else int(min(max(round(v), 1), most))
+
+
+def check_settings(dataset, kind, severity, seed=0, mask_aware=False, pca_dims=None) -> None:
+    """UserInputError (one line) for any restore setting that :func:`restore_row` would refuse; for
+    callers that have no image yet (the message then comes before "pick an image")."""
+    from vae_demo.data import dataset_info
+
+    make_spec(kind, severity, dataset_info(check_dataset(dataset)).image_shape[-1])
+    clean_seed(seed)
+    inputs.flag(mask_aware, "mask-aware")
+    if pca_dims is not None:
+        _clamp_dims(pca_dims, 1)
 
 
 @dataclass
@@ -209,12 +218,15 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
         raise UserInputError("pick or upload an image first")
     spec = make_spec(kind, severity, int(x.shape[-1]))
     seed = clean_seed(seed)
+    mask_aware = inputs.flag(mask_aware, "mask-aware")
+    if pca_dims is not None:
+        _clamp_dims(pca_dims, 1)  # a bad value is refused even when no PCA model is in the row
     corrupted, mask = corrupt(x, spec, seed)
     panels = [Panel("original", display(x[0]), pixels=to_uint8(x[0]), short="original", role="the test image")]
     p, s = _scores(x, corrupted)
     panels.append(Panel(f"corrupted: {describe(spec)}", display(corrupted[0]), p, s, pixels=to_uint8(corrupted[0]),
                         short="corrupted", role=describe(spec)))
-    use_mask = bool(mask_aware) and mask is not None
+    use_mask = mask_aware and mask is not None
     t0 = time.perf_counter()
     for e in registry.entries(dataset):
         if tuple(e.model.image_shape) != tuple(x.shape[1:]) or (models is not None and e.name not in models):

@@ -1,19 +1,23 @@
-"""What every tab shares: the services, the dataset picker, the "models changed" signal, and a
-wrapper that turns bad input into a one-line warning instead of a traceback."""
+"""What every tab shares: the services, the dataset picker, the "models changed" signal, a wrapper
+that turns bad input into a one-line warning instead of a traceback, and the Blocks that check every
+raw input value (with :mod:`vae_demo.services.inputs`) before Gradio converts it."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass, field
 
 import gradio as gr
 import numpy as np
 import torch
+from gradio.context import LocalContext
+from gradio.utils import get_upload_folder, is_in_or_equal
 
 from vae_demo.data import dataset_info
-from vae_demo.services import interactive_threads
-from vae_demo.services.images import UserInputError
+from vae_demo.services import inputs, interactive_threads
+from vae_demo.services.images import MAX_DRAWING_PIXELS, UserInputError, check_image_size
 from vae_demo.services.jobs import JobManager
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages, check_dataset
@@ -60,13 +64,27 @@ def explain(text: str) -> gr.Markdown:
     return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["explain"])
 
 
+def _direct_call() -> bool:
+    """Is this handler serving a queue-less request (``/gradio_api/run/…``)? There a warning reaches
+    no one (it is sent along the queue's event stream), so the message must be the call's error."""
+    return LocalContext.blocks.get(None) is not None and LocalContext.event_id.get(None) is None
+
+
 def safe(n_outputs: int):
     """Decorator for handlers: UserInputError → gr.Warning(message) and no output changes; any other
-    error → logged with its traceback, a short warning in the UI, no output changes."""
+    error → logged with its traceback, a short warning in the UI, no output changes. Messages are one
+    line. A queue-less call (which cannot carry a warning) gets the message as its error instead."""
 
     def deco(fn):
         def skip():
             return gr.skip() if n_outputs == 1 else tuple(gr.skip() for _ in range(n_outputs))
+
+        def report(message: str):
+            message = inputs.one_line(message)
+            if _direct_call():
+                raise gr.Error(message, print_exception=False)
+            gr.Warning(message)
+            return skip()
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -74,16 +92,126 @@ def safe(n_outputs: int):
             try:
                 return fn(*args, **kwargs)
             except UserInputError as err:
-                gr.Warning(str(err))
-                return skip()
+                return report(str(err))
             except Exception as err:
                 log.exception("handler %s failed", fn.__name__)
-                gr.Warning(f"Something went wrong ({type(err).__name__}: {str(err)[:200]}); the rest of the app still works.")
-                return skip()
+                return report(f"Something went wrong ({type(err).__name__}: {str(err)[:80]}); "
+                              "the rest of the app still works.")
 
         return wrapper
 
     return deco
+
+
+# --- every raw input value is checked before Gradio converts it ------------------------------------
+
+def input_name(block) -> str:
+    """How a message names an input: its label without the parenthesised part, or what it is."""
+    if isinstance(block, gr.ImageEditor):
+        return "the drawing"
+    if isinstance(block, (gr.UploadButton, gr.File)):
+        return "the upload"
+    label = getattr(block, "label", None)
+    if isinstance(label, str) and label.strip():
+        return label.split(" (")[0].strip()
+    return block.get_block_name()
+
+
+def check_raw_input(block, value) -> None:
+    """UserInputError (one line) when ``value`` cannot be what ``block`` (the session's copy, with its
+    current choices and range) takes. The checks themselves are :mod:`vae_demo.services.inputs`."""
+    name = input_name(block)
+    if isinstance(block, gr.ImageEditor):  # the drawing canvas: every image it holds, before Gradio decodes it
+        for image in _editor_images(block, value):
+            check_image_size(image, MAX_DRAWING_PIXELS)
+    elif isinstance(block, gr.Slider):
+        inputs.number(value, name, whole=block.precision == 0, lo=block.minimum, hi=block.maximum)
+    elif isinstance(block, gr.Number):
+        inputs.number(value, name, whole=block.precision == 0, lo=block.minimum, hi=block.maximum, optional=True)
+    elif value is None:
+        return
+    elif isinstance(block, gr.Checkbox):
+        inputs.flag(value, name)
+    elif isinstance(block, gr.Radio):
+        inputs.choice(value, name.lower(), [v for _, v in block.choices])
+    elif isinstance(block, gr.Dropdown) and not block.multiselect:
+        if block.allow_custom_value:
+            inputs.text(value, name.lower())
+        else:
+            inputs.choice(value, name.lower(), [v for _, v in block.choices])
+
+
+def _editor_images(block, value) -> list:
+    """The images of a gr.ImageEditor / gr.Sketchpad value as Gradio would decode them: the blobs the page
+    sent beforehand (bytes, by the value's id) or uploaded files (paths; others are refused by Gradio).
+    A 100 kB PNG can claim 10000×10000 pixels: over a gigabyte once decoded and converted."""
+    if not isinstance(value, dict):
+        return []
+    blob_id = value.get("id")
+    if isinstance(blob_id, str) and blob_id in block.blob_storage:
+        blobs = block.blob_storage[blob_id]
+        images = [blobs.background, *blobs.layers, blobs.composite]
+    else:
+        layers = value.get("layers")
+        files = [value.get("background"), *(layers if isinstance(layers, list) else []), value.get("composite")]
+        images = [f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)
+                  and is_in_or_equal(f["path"], get_upload_folder())]
+    return [x for x in images if x is not None]
+
+
+class CheckedBlocks(gr.Blocks):
+    """gr.Blocks whose events check every raw input value (:func:`check_raw_input`) before Gradio
+    converts it, and turn whatever Gradio's conversion still refuses (too few values, a file that was
+    never uploaded, a value of the wrong shape) into a one-line message. Without this, such calls get
+    an error with no message at all (``{"error": null}``; a bare "Error" in the page).
+
+    Events made with ``preprocess=False`` get their values as sent: their handlers' services check them."""
+
+    def validate_inputs(self, block_fn, inputs_):
+        if len(inputs_) < len(block_fn.inputs):
+            names = ["null (a session state)" if b.stateful else input_name(b) for b in block_fn.inputs]
+            raise gr.Error(inputs.arity(len(inputs_), len(block_fn.inputs), names), print_exception=False)
+
+    async def process_api(self, *args, **kwargs):
+        try:
+            return await super().process_api(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as err:  # anything else would reach the caller as an error without a message
+            log.exception("request failed outside its handler")
+            raise gr.Error(inputs.one_line(f"Something went wrong ({type(err).__name__}); the rest of the app "
+                                           "still works."), print_exception=False) from None
+
+    async def preprocess_data(self, block_fn, inputs_, state, explicit_call: bool = False):
+        self.validate_inputs(block_fn, inputs_)
+        try:
+            if block_fn.preprocess:
+                for block, value in zip(block_fn.inputs, inputs_):
+                    if not block.stateful:
+                        check_raw_input(state[block._id] if state is not None and block._id in state else block,
+                                        value)
+            return await super().preprocess_data(block_fn, inputs_, state, explicit_call)
+        except UserInputError as err:
+            raise gr.Error(inputs.one_line(err), print_exception=False) from None
+        except gr.Error as err:
+            raise gr.Error(inputs.one_line(err.message), print_exception=False) from None
+        except Exception as err:
+            raise gr.Error(_unreadable(block_fn, inputs_, err), print_exception=False) from None
+
+
+def _unreadable(block_fn, values, err: Exception) -> str:
+    """The message for a value Gradio could not convert: which input, and why."""
+    cause = err.__cause__
+    if isinstance(cause, UserInputError):  # a service check inside a component's conversion
+        return inputs.one_line(cause)
+    m = re.search(r"at index (\d+)", str(err))
+    if m and int(m.group(1)) < len(block_fn.inputs):
+        return inputs.unreadable(input_name(block_fn.inputs[int(m.group(1))]), cause or err)
+    # a file check or a value of the wrong shape: name the first input with a file-like value
+    for block, value in zip(block_fn.inputs, values):
+        if not block.stateful and getattr(block, "data_model", None) is not None and value is not None:
+            return inputs.unreadable(input_name(block), err)
+    return inputs.unreadable("an input", err)
 
 
 def image_shape(dataset: str) -> tuple[int, int, int]:

@@ -55,7 +55,8 @@ def build(ctx: Context) -> None:
                              elem_id="interp-a")
             with gr.Row():
                 a_idx = gr.Number(label="A: test image #", value=0, precision=0, minimum=0, elem_id="interp-a-index")
-                a_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-a-class")
+                a_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-a-class",
+                                    allow_custom_value=True)  # the class is checked by the service
             with gr.Row():
                 a_up = gr.UploadButton("Upload A", file_count="single", type="filepath", size="sm",
                                        elem_id="interp-a-upload")
@@ -65,7 +66,8 @@ def build(ctx: Context) -> None:
                              elem_id="interp-b")
             with gr.Row():
                 b_idx = gr.Number(label="B: test image #", value=1, precision=0, minimum=0, elem_id="interp-b-index")
-                b_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-b-class")
+                b_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-b-class",
+                                    allow_custom_value=True)  # the class is checked by the service
             with gr.Row():
                 b_up = gr.UploadButton("Upload B", file_count="single", type="filepath", size="sm",
                                        elem_id="interp-b-upload")
@@ -100,7 +102,7 @@ def build(ctx: Context) -> None:
     def by_class(dataset, label):
         if label is None or label == "":
             return gr.skip(), gr.skip(), gr.skip()
-        i = ctx.images.random_index(dataset, label=int(label))
+        i = ctx.images.random_index(dataset, label=label)  # the service checks the class
         x, i, _ = ctx.images.image(dataset, i)
         return x.numpy(), display(x[0], 160), i
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import gradio as gr
 
 from vae_demo.corruptions import KINDS, SEVERITY
-from vae_demo.services.images import load_user_image
+from vae_demo.services.images import MAX_DRAWING_PIXELS, load_user_image
 from vae_demo.services.restore import (
     KIND_LABELS,
+    check_settings,
     default_models,
     default_severity,
     model_choices,
@@ -91,6 +92,7 @@ def build(ctx: Context, default_dataset: str) -> None:
     @safe(2)
     def update_row(dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None):
         if x is None:
+            check_settings(dataset, kind_, sev, seed_, mask, dims)
             return "", "Pick a test image, upload one, or draw one."
         panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
                                    pca_dims=dims, models=chosen)
@@ -115,8 +117,9 @@ def build(ctx: Context, default_dataset: str) -> None:
         return pick_index(dataset, ctx.images.random_index(dataset, exclude=current))
 
     @safe(3)
-    def pick_gallery(dataset, evt: gr.SelectData):
-        return pick_index(dataset, int(evt.index))
+    def pick_gallery(dataset, evt: gr.EventData):  # not SelectData: an API call may come without event data
+        data = evt._data if isinstance(evt._data, dict) else {}
+        return pick_index(dataset, data.get("index"))
 
     @safe(2)
     def from_upload(dataset, path):
@@ -126,7 +129,7 @@ def build(ctx: Context, default_dataset: str) -> None:
 
     @safe(2)
     def from_sketch(dataset, value):
-        u = load_user_image(value, image_shape(dataset))
+        u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS)
         if float(u.x.max()) < 0.05:
             return _show(u.x, "the canvas is empty: draw something first")
         return _show(u.x, "Input: your drawing (inverted to white on black like the dataset)")
@@ -177,30 +180,35 @@ def build(ctx: Context, default_dataset: str) -> None:
 
     row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims, models]
     row_outputs = [row, summary]
+    # the row's values reach restore_row as sent (preprocess=False): the service checks each one, the
+    # severity against the chosen kind's own range (the slider's range in this session may still be
+    # another kind's: an API caller need not choose the corruption first)
+    raw = {"preprocess": False}
     shown = [ctx.current, note]
 
     ds_event = ctx.dataset.change(on_dataset, [ctx.dataset, picks],
                                   [gallery, source, draw_tab, models, pca_dims, *shown], show_progress="hidden",
                                   api_name="test_images")
-    ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden")
+    ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
     ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
     ctx.models_version.change(on_models_changed, [ctx.dataset, picks], models, show_progress="hidden").then(
-        update_row, row_inputs, row_outputs, show_progress="hidden")
+        update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
     models.input(on_models, [ctx.dataset, models, picks], [picks, pca_dims], show_progress="hidden").then(
-        update_row, row_inputs, row_outputs, show_progress="hidden")
-    gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs)
-    rand.click(pick_random, [ctx.dataset, index], [*shown, index], api_name="pick_random").then(update_row, row_inputs, row_outputs)
-    index.submit(pick_index, [ctx.dataset, index], [*shown, index]).then(update_row, row_inputs, row_outputs)
-    upload.upload(from_upload, [ctx.dataset, upload], shown).then(update_row, row_inputs, row_outputs)
-    use_sketch.click(from_sketch, [ctx.dataset, sketch], shown).then(update_row, row_inputs, row_outputs)
+        update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
+    gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs, **raw)
+    rand.click(pick_random, [ctx.dataset, index], [*shown, index], api_name="pick_random").then(
+        update_row, row_inputs, row_outputs, **raw)
+    index.submit(pick_index, [ctx.dataset, index], [*shown, index]).then(update_row, row_inputs, row_outputs, **raw)
+    upload.upload(from_upload, [ctx.dataset, upload], shown).then(update_row, row_inputs, row_outputs, **raw)
+    use_sketch.click(from_sketch, [ctx.dataset, sketch], shown).then(update_row, row_inputs, row_outputs, **raw)
     kind.change(on_kind, [kind, ctx.dataset], severity, show_progress="hidden", api_name="choose_corruption").then(
-        update_row, row_inputs, row_outputs, show_progress="hidden")
+        update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
     # live: every slider move re-runs the row; always_last drops stale intermediate positions
     for live, api_name in ((severity, "restore"), (pca_dims, "restore_pca")):
         live.input(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last",
-                   concurrency_limit=None, api_name=api_name)
+                   concurrency_limit=None, api_name=api_name, **raw)
     for comp in (seed, mask_aware):
-        comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last")
+        comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last", **raw)
 
     # initial content, computed at load so the page shows a full row at once
     def initial(dataset, remembered):
