@@ -170,14 +170,15 @@ def _ensure_model(directory: Path | None):
     from vae_demo.models import build_model
     from vae_demo.services.registry import ModelRegistry
 
-    reg = ModelRegistry(directory)
+    # the project's checkpoints only: models a user trained in the app are not part of the benchmark
+    reg = ModelRegistry(directory, user_directory=Path(tempfile.mkdtemp(prefix="vae_demo_bench_user_")))
     if reg.names(latent_code=True):
         return reg, False
     tmp = Path(tempfile.mkdtemp(prefix="vae_demo_bench_"))
     torch.manual_seed(0)
     model = build_model("conv_vae", (1, 28, 28), 16)
     save_checkpoint("untrained_conv_vae_z16", model, {"dataset": "mnist", "corruption": "none"}, tmp)
-    return ModelRegistry(tmp), True
+    return ModelRegistry(tmp, user_directory=tmp), True
 
 
 def main(argv=None) -> int:

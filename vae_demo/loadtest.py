@@ -79,11 +79,13 @@ class Server:
 
         self.tmp = Path(tempfile.mkdtemp(prefix="vae_demo_load_"))
         self.ckpt = self.tmp / "checkpoints"
+        self.user_ckpt = self.tmp / "user_checkpoints"  # where the Train tab's job writes
         shutil.copytree(checkpoint_dir, self.ckpt) if Path(checkpoint_dir).is_dir() else self.ckpt.mkdir()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
                "VAE_DEMO_CHECKPOINTS": str(self.ckpt), "VAE_DEMO_MAX_EPOCHS": str(max_epochs),
+               "VAE_DEMO_USER_CHECKPOINTS": str(self.user_ckpt),  # what the app trains stays in tmp
                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
         if data_dir:
             env["VAE_DEMO_DATA"] = str(data_dir)
@@ -322,9 +324,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         if training:
             from vae_demo.checkpoints import list_checkpoints
 
-            served = {m["name"] for m in list_checkpoints(ckpt)}
-            trained_epochs = max((m.get("epochs", 0) for m in list_checkpoints(server.ckpt)
-                                  if m["name"] not in served), default=0)
+            trained_epochs = max((m.get("epochs", 0) for m in list_checkpoints(server.user_ckpt)), default=0)
         alive = server.proc.poll() is None
     finally:
         server_log = server.log_tail(3000)
