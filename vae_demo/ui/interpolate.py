@@ -43,6 +43,24 @@ def _prune_old_gifs(max_age_s: float = 3600) -> None:
             pass
 
 
+def _end(end: str, index: int):
+    """The controls of one end of the path: its image, a test image by number or class, an upload, and the
+    image picked in the restore tab (where one can also be drawn)."""
+    e = end.lower()
+    img = gr.Image(label=end, type="numpy", interactive=False, height=160, format="png", buttons=[],
+                   elem_id=f"interp-{e}")
+    with gr.Row():
+        idx = gr.Number(label=f"{end}: test image #", value=index, precision=0, minimum=0,
+                        elem_id=f"interp-{e}-index")
+        cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id=f"interp-{e}-class",
+                          allow_custom_value=True)  # the class is checked by the service
+    with gr.Row():
+        up = gr.UploadButton(f"Upload {end}", file_count="single", type="filepath", size="sm",
+                             elem_id=f"interp-{e}-upload")
+        cur = gr.Button(f"{end} = image picked in “Corrupt & restore”", size="sm")
+    return img, idx, cls, up, cur
+
+
 def build(ctx: Context) -> None:
     with gr.Row():
         # custom values: API callers may name any model (the registry checks it, with a clear message)
@@ -51,27 +69,9 @@ def build(ctx: Context) -> None:
         steps = gr.Slider(2, 24, value=8, step=1, label="Steps N", elem_id="interp-steps")
     with gr.Row():
         with gr.Column():
-            a_img = gr.Image(label="A", type="numpy", interactive=False, height=160, format="png", buttons=[],
-                             elem_id="interp-a")
-            with gr.Row():
-                a_idx = gr.Number(label="A: test image #", value=0, precision=0, minimum=0, elem_id="interp-a-index")
-                a_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-a-class",
-                                    allow_custom_value=True)  # the class is checked by the service
-            with gr.Row():
-                a_up = gr.UploadButton("Upload A", file_count="single", type="filepath", size="sm",
-                                       elem_id="interp-a-upload")
-                a_cur = gr.Button("A = image picked in “Corrupt & restore”", size="sm")
+            a_img, a_idx, a_cls, a_up, a_cur = _end("A", 0)
         with gr.Column():
-            b_img = gr.Image(label="B", type="numpy", interactive=False, height=160, format="png", buttons=[],
-                             elem_id="interp-b")
-            with gr.Row():
-                b_idx = gr.Number(label="B: test image #", value=1, precision=0, minimum=0, elem_id="interp-b-index")
-                b_cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id="interp-b-class",
-                                    allow_custom_value=True)  # the class is checked by the service
-            with gr.Row():
-                b_up = gr.UploadButton("Upload B", file_count="single", type="filepath", size="sm",
-                                       elem_id="interp-b-upload")
-                b_cur = gr.Button("B = image picked in “Corrupt & restore”", size="sm")
+            b_img, b_idx, b_cls, b_up, b_cur = _end("B", 1)
             rand = gr.Button("Random pair of test images", elem_id="interp-random")
     go = gr.Button("Interpolate", variant="primary", elem_id="interp-go")
     # each strip's name as a heading, not a label drawn over its first frames
