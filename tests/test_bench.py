@@ -15,6 +15,10 @@ from PIL import Image
 
 from tests.synthetic import make_data_dir
 from vae_demo import bench, classical
+from vae_demo.bench import app as app_section
+from vae_demo.bench import core, nll
+from vae_demo.bench import report as bench_report
+from vae_demo.bench import restore as restore_section
 from vae_demo.checkpoints import load_checkpoint
 from vae_demo.corruptions import corrupt
 from vae_demo.data import load_dataset
@@ -40,7 +44,7 @@ def world(tmp_path_factory):
     data = make_data_dir(root / "data", ("mnist", "cifar10"), n_train=64, n_test=32)
     ckpts = root / "ckpt"
     # one torch thread: PCA's eigh is ~50× slower on two MKL threads when the cores are shared
-    with bench._torch_threads(1):
+    with core.torch_threads(1):
         for ds, model, z, corruption, *more in TINY:
             assert train_main(["--dataset", ds, "--model", model, "--latent-dim", str(z), "--epochs", "1",
                                "--corruption", corruption, "--data-dir", str(data), "--no-download",
@@ -119,12 +123,12 @@ def test_restoration_numbers_are_reproducible(world):
     x = test.floats(slice(0, 16))  # --test-limit 16: the first 16 test images
     res = sec["datasets"]["mnist"]
     assert res["test_images"] == 16 and res["test_split_size"] == 32
-    assert len(res["corruptions"]) == len(bench.CORRUPTIONS)
+    assert len(res["corruptions"]) == len(core.CORRUPTIONS)
     assert "subset: the first 16 of 32" in world["md"]
     pca = load_checkpoint("mnist_pca_z8", world["ckpts"]).model
-    for i, spec in enumerate(bench.CORRUPTIONS):
+    for i, spec in enumerate(core.CORRUPTIONS):
         c = res["corruptions"][spec]
-        y, mask = corrupt(x, spec, bench.TEST_SEED + i)  # the same seed gives the same images
+        y, mask = corrupt(x, spec, core.TEST_SEED + i)  # the same seed gives the same images
         rows = {r["method"]: r for r in c["rows"]}
         assert rows["corrupted input"]["psnr"] == pytest.approx(psnr(y, x), abs=1e-3)
         assert rows["corrupted input"]["ssim"] == pytest.approx(ssim(y, x), abs=1e-3)
@@ -150,7 +154,7 @@ def test_restoration_numbers_are_reproducible(world):
 def test_quality_bar_margins_match_the_tables(world):
     sec = world["report"]["sections"]["restore"]
     mnist_bar = sec["bars"][0]
-    assert list(mnist_bar["per_corruption"]) == list(bench.MNIST_BAR_SPECS)
+    assert list(mnist_bar["per_corruption"]) == list(core.MNIST_BAR_SPECS)
     for spec, v in mnist_bar["per_corruption"].items():
         assert v["margin_db"] == sec["datasets"]["mnist"]["corruptions"][spec]["margin_db"]
         assert v["pass"] == (v["margin_db"] >= 4.0)
@@ -161,11 +165,11 @@ def test_quality_bar_thresholds():
     def ds(margins):
         return {"corruptions": {s: {"margin_db": m, "rows": [{"type": "learned"}]} for s, m in margins.items()}}
 
-    ok = {s: 4.0 for s in bench.CORRUPTIONS}
-    bars = bench.quality_bars({"mnist": ds(ok), "fashion-mnist": ds({s: 0.01 for s in bench.CORRUPTIONS}),
+    ok = {s: 4.0 for s in core.CORRUPTIONS}
+    bars = restore_section.quality_bars({"mnist": ds(ok), "fashion-mnist": ds({s: 0.01 for s in core.CORRUPTIONS}),
                                "cifar10": ds({**ok, "lowres:2": 0.0})})
     assert [b["status"] for b in bars] == ["PASS", "PASS", "FAIL"]  # ≥ 4 dB; strictly beats; a tie fails
-    bars = bench.quality_bars({"mnist": ds({**ok, "block:16": 3.99})})
+    bars = restore_section.quality_bars({"mnist": ds({**ok, "block:16": 3.99})})
     assert bars[0]["status"] == "FAIL" and not bars[0]["per_corruption"]["block:16"]["pass"]
     assert bars[1]["status"] == bars[2]["status"] == "NOT RUN"
 
@@ -176,11 +180,11 @@ def test_grids_and_tuned_params_are_written(world):
         rel = world["report"]["sections"]["restore"]["datasets"][ds]["grid"]
         assert rel == f"docs/bench/{ds}.png" and f"]({rel})" in world["md"]
         img = Image.open(out_dir / rel)
-        assert img.size == (104 + len(bench.CORRUPTIONS) * (2 * 2 * h + 10), 22 + 4 * 2 * h)
+        assert img.size == (104 + len(core.CORRUPTIONS) * (2 * 2 * h + 10), 22 + 4 * 2 * h)
     params = json.loads((out_dir / "classical_params.json").read_text())  # --quick: beside --out
     assert set(params["datasets"]) == {"mnist", "cifar10"}
     for entries in params["datasets"].values():
-        assert set(entries) == set(bench.CORRUPTIONS)
+        assert set(entries) == set(core.CORRUPTIONS)
         for e in entries.values():
             assert e["restorers"][e["best"]]["psnr"] == max(v["psnr"] for v in e["restorers"].values())
     tuned = world["report"]["sections"]["tune"]["datasets"]["mnist"]
@@ -224,7 +228,7 @@ def test_iw_log_likelihood_is_exact_when_the_posterior_is_the_prior():
     model.encode = lambda x: (torch.zeros(len(x), 3), torch.zeros(len(x), 3))  # q(z|x) = p(z)
     model.decode_logits = lambda z: logits.expand(len(z), -1, -1, -1)  # p(x|z) does not depend on z
     x = (torch.rand(5, 1, 28, 28) > 0.5).float()
-    ll, elbo = bench.iw_log_likelihood(model, x, k=50, batch=2, max_decodes=30)
+    ll, elbo = nll.iw_log_likelihood(model, x, k=50, batch=2, max_decodes=30)
     exact = -torch.nn.functional.binary_cross_entropy_with_logits(
         logits.expand_as(x), x, reduction="none").flatten(1).sum(1)
     assert torch.allclose(ll.float(), exact, atol=1e-3) and torch.allclose(elbo.float(), exact, atol=1e-3)
@@ -236,7 +240,7 @@ def test_speed_section(world):
     assert run["returncode"] == 0 and run["wall_s"] > 0 and run["train_images"] == 64
     assert math.isfinite(run["test_loss"]) and run["test_loss"] > 0
     assert "--epochs 10" in sec["command"] and "--model mlp_vae" in sec["command"]
-    passed = run["test_loss"] <= bench.SPEED_BAR_LOSS and run["wall_s"] <= bench.SPEED_BAR_WALL_S
+    passed = run["test_loss"] <= core.SPEED_BAR_LOSS and run["wall_s"] <= core.SPEED_BAR_WALL_S
     assert sec["status"] == ("PASS" if passed else "FAIL")
     assert f"**{sec['status']}** — median of 1 run(s)" in world["md"]
 
@@ -246,7 +250,7 @@ def test_app_section_reads_bench_app_json_and_keeps_other_sections(world, tmp_pa
     assert "Not supplied yet" in world["md"]
     out = tmp_path / "BENCHMARKS.md"
     out.with_name("benchmarks.json").write_text(json.dumps(world["report"]))
-    (tmp_path / bench.APP_JSON).write_text(json.dumps({"machine": "test box", "figures": [
+    (tmp_path / core.APP_JSON).write_text(json.dumps({"machine": "test box", "figures": [
         {"key": "startup", "name": "app start", "unit": "ms", "median": 900, "runs": 3, "bar": 3000},
         {"key": "restore", "name": "one restoration", "unit": "ms", "median": 150, "bar": 100},
     ]}))
@@ -261,16 +265,16 @@ def test_app_section_reads_bench_app_json_and_keeps_other_sections(world, tmp_pa
         "what": "latent-slider decode", "machine": {"cpu": "x86_64", "cores": 2},
         "untrained_weights": False, "handler_median_ms": {"a": 1.5, "b": 2.25}, "handler_median_ms_max": 2.25,
         "browser": {"median_ms": 80.5, "min_ms": 60.0, "max_ms": 120.0, "repeats": 25}}))
-    figs = bench.load_app_figures(tmp_path / "app.json")["figures"]
+    figs = app_section.load_app_figures(tmp_path / "app.json")["figures"]
     assert [(f["key"], f["median"]) for f in figs] == [("slider_handler", 2.25), ("slider_browser", 80.5)]
     assert "a: 1.5 ms" in figs[0]["notes"] and figs[1]["runs"] == 25
     (tmp_path / "app.json").write_text(json.dumps({"handler_median_ms": {"a": 1.5}, "handler_median_ms_max": 1.5,
                                                    "browser": {"skipped": "--no-browser"}}))
-    figs = bench.load_app_figures(tmp_path / "app.json")["figures"]
+    figs = app_section.load_app_figures(tmp_path / "app.json")["figures"]
     assert figs[1]["median"] is None and "skipped" in figs[1]["notes"]
     with pytest.raises(ValueError, match="median"):
         (tmp_path / "bad.json").write_text(json.dumps({"figures": [{"name": "x", "unit": "ms"}]}))
-        bench.load_app_figures(tmp_path / "bad.json")
+        app_section.load_app_figures(tmp_path / "bad.json")
 
 
 def test_recorded_command_reproduces_the_checkpoint(world, tmp_path):
@@ -295,18 +299,18 @@ def test_a_run_for_some_datasets_keeps_the_others(world):
     old = world["report"]["sections"]["restore"]
     new = {"datasets": {"cifar10": old["datasets"]["cifar10"]}, "bars": [],
            "_meta": {"generated": "later", "command": "python -m vae_demo.bench --only restore --datasets cifar10"}}
-    merged = bench.merge_section("restore", old, new)
+    merged = bench_report.merge_section("restore", old, new)
     assert list(merged["datasets"]) == ["mnist", "cifar10"]
     assert merged["datasets"]["mnist"] is old["datasets"]["mnist"]
     assert merged["bars"] == old["bars"]  # recomputed from the merged tables
     assert merged["_meta"]["kept_from_earlier_run"]["mnist"] == old["_meta"]
-    assert "_mnist: kept from the run of" in bench.render_restore(merged)
+    assert "_mnist: kept from the run of" in restore_section.render_restore(merged)
     # a later run of mnist alone: the report still lists mnist first, as every run does
-    again = bench.merge_section("restore", merged, {**new, "datasets": {"mnist": old["datasets"]["mnist"]}})
+    again = bench_report.merge_section("restore", merged, {**new, "datasets": {"mnist": old["datasets"]["mnist"]}})
     assert list(again["datasets"]) == ["mnist", "cifar10"]
-    text = bench.render_restore(again)
+    text = restore_section.render_restore(again)
     assert text.index("### mnist") < text.index("### cifar10")
-    assert bench.merge_section("speed", {"runs": []}, {"runs": [1]}) == {"runs": [1]}
+    assert bench_report.merge_section("speed", {"runs": []}, {"runs": [1]}) == {"runs": [1]}
     # ... and so does a fresh run, whatever order --datasets names them in
     ctx = bench.make_ctx(bench.build_parser().parse_args(["--datasets", "cifar10", "mnist", "cifar10"]))
     assert ctx.datasets == ["mnist", "cifar10"]
@@ -328,16 +332,16 @@ def test_side_by_side_runs_of_different_datasets_keep_each_others_results(world,
                 "_meta": {"generated": when, "command": f"python -m vae_demo.bench --only restore --datasets {ds}"}}
 
     run_a, run_b = {"restore": section("mnist", "A")}, {"restore": section("cifar10", "B")}
-    bench._write(ctx, {"generated": "A"}, run_a, keep=True)  # run A finishes first ...
-    written = bench._write(ctx, {"generated": "B"}, run_b, keep=True)  # ... B started before A wrote
+    bench_report.write_report(ctx, {"generated": "A"}, run_a, keep=True)  # run A finishes first ...
+    written = bench_report.write_report(ctx, {"generated": "B"}, run_b, keep=True)  # ... B started before A wrote
     on_disk = json.loads(out.with_name("benchmarks.json").read_text())
     assert on_disk == json.loads(json.dumps(written, default=str))
     assert set(on_disk["sections"]["restore"]["datasets"]) == {"mnist", "cifar10"}
     assert on_disk["sections"]["restore"]["_meta"]["kept_from_earlier_run"]["mnist"]["generated"] == "A"
     assert "speed" in on_disk["sections"]  # sections neither run touched stay
-    bench._write(ctx, {"generated": "C"}, {"restore": section("cifar10", "C")}, keep=True)
+    bench_report.write_report(ctx, {"generated": "C"}, {"restore": section("cifar10", "C")}, keep=True)
     kept = json.loads(out.with_name("benchmarks.json").read_text())["sections"]["restore"]["_meta"]
     assert kept["kept_from_earlier_run"]["mnist"]["generated"] == "A"  # not B's, which only carried it
     assert "_mnist: kept from the run of A" in out.read_text()
-    bench._write(ctx, {"generated": "D"}, run_a, keep=False)  # a full run replaces the file
+    bench_report.write_report(ctx, {"generated": "D"}, run_a, keep=False)  # a full run replaces the file
     assert set(json.loads(out.with_name("benchmarks.json").read_text())["sections"]) == {"restore"}

@@ -1,0 +1,71 @@
+"""Section ``load``: the load test (simulated users through the app's API)."""
+
+from __future__ import annotations
+
+import os
+
+from vae_demo.bench.core import Ctx, fmt, md_table, register, section_head
+
+
+def run_load(ctx: Ctx) -> dict:
+    from vae_demo import loadtest
+
+    a = ctx.args
+    if ctx.quick:
+        out = loadtest.run(users=3, duration=5, requests=30, checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir,
+                           solo=3)
+    else:
+        out = loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
+                           checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+    path = loadtest.save_memory_plot(ctx.grid_dir / "load_memory.png", out["memory_phase"]["samples"],
+                                     out["memory_phase"]["growth_mb"])
+    out["memory_plot"] = os.path.relpath(path, ctx.out.parent)
+    return out
+
+
+def render_load(sec: dict) -> str:
+    lines = section_head("Load test (concurrent users)", sec)
+    lat, mem = sec["latency"], sec["memory_phase"]
+    ok = sec.get("pass_errors") and sec.get("pass_memory")
+    lines += [
+        f"{sec['users']} simulated users, each its own session (gradio_client on loopback, think time "
+        f"{sec['think_s'][0]:g}-{sec['think_s'][1]:g} s), spread over {', '.join(sec['datasets'])}; "
+        f"training in the app: {sec['training']} ({sec.get('training_epochs_done')} epochs finished). "
+        "The load generator runs on the same 2-core machine as the app"
+        + (f" and itself used {fmt(sec['cpu_s']['load_generator'], 0)} CPU-seconds of the latency phase "
+           f"(the app {fmt(sec['cpu_s']['server'], 0)}; {sec['cpu_s']['cores']} cores × {sec['cpu_s']['wall']:g} s "
+           "available), so the latencies include waiting for the client's own share of the CPU"
+           if sec.get("cpu_s") else "") + ".",
+        "",
+        f"- **{'PASS' if sec.get('pass_errors') else 'FAIL'}** — errors: {sec['errors']} of {sec['requests']} "
+        "requests" + (f" ({'; '.join(sec['error_examples'])})" if sec["error_examples"] else "")
+        + ("" if sec.get("server_alive") else "; the server died"),
+        f"- **{'PASS' if sec.get('pass_memory') else 'FAIL'}** — memory over {mem['requests']} requests after "
+        f"the {sec['duration_s']:g} s phase: {fmt(mem['rss_start_mb'], 0)} → {fmt(mem['rss_end_mb'], 0)} MB "
+        f"(growth {fmt(mem['growth_mb'], 1)} MB; bar ≤ {mem['bar_mb']:g} MB); peak (VmHWM) {fmt(sec['peak_rss_mb'], 0)} MB",
+        "",
+    ]
+    if sec.get("memory_plot"):
+        lines += [f"![server memory during the load test]({sec['memory_plot']})", ""]
+    def row(label, r):
+        return [label, r["requests"], fmt(r["p50_ms"], 0), fmt(r["p95_ms"], 0), fmt(r["max_ms"], 0)]
+
+    def phase(label, r):  # the phase's row, then one per endpoint
+        return [row(label, r)] + [row(f"… {ep}", e) for ep, e in r["by_endpoint"].items()]
+
+    rows = []
+    solo = sec.get("solo") or {}
+    if solo.get("requests"):
+        rows += phase(f"one user alone, training running ({solo['duration_s']:g} s)", solo)
+    rows += phase(f"{sec['users']} users, training running (latency phase)", lat)
+    rows.append(row(f"{sec['users']} users, training stopped (memory phase)", mem))
+    lines += [md_table(["requests", "n", "p50 (ms)", "p95 (ms)", "max (ms)"], rows), "",
+              f"Throughput {lat['throughput_rps']} requests/s over {sec['duration_s']:g} s. `restore` is a severity "
+              "slider move in Corrupt & restore (every model of the dataset and a classical restorer), `slide` a "
+              "latent slider move, `pick_random` a new test image, `choose_corruption` another corruption kind.", ""]
+    if not ok:
+        lines += ["(see `benchmarks.json` for the server log tail)", ""]
+    return "\n".join(lines)
+
+
+register("load", run_load, render_load, report_rank=6)
