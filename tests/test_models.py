@@ -194,3 +194,29 @@ def test_a_mask_input_model_knows_an_erased_zero_from_a_black_pixel():
         with torch.no_grad():
             errs[use_mask] = float((m.reconstruct(y_test, mask_test) - x_test).pow(2).mean())
     assert errs[True] < 0.14 < 0.155 < errs[False]
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_every_model_says_what_it_is_and_how_its_latent_dims_read(kind):
+    """The app orders sliders and labels models from the model itself, never from its name."""
+    model = build_model(kind, (1, 28, 28), 6)
+    assert isinstance(model.family, str) and model.family
+    if not model.has_latent_code:
+        return
+    x = torch.rand(40, 1, 28, 28)
+    if not model.trainable:
+        model.fit(torch.rand(200, 1, 28, 28))
+    codes = model.embed(x).detach()
+    r = model.latent_scores(x, codes)
+    assert all(t.shape == (6,) for t in (r.mean, r.std, r.score)) and bool((r.std > 0).all())
+    assert r.what and r.unit.format(1.0)
+    if model.generative:  # the prior's units, and the mean KL per dim in closed form
+        mu, logvar = model.encode(x)
+        kl = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).double().mean(0)
+        assert torch.allclose(r.score, kl) and torch.equal(r.mean, torch.zeros(6, dtype=torch.float64))
+        assert model.latent_scores(None, codes).what.startswith("variance of the posterior means")
+    elif kind == "pca":
+        assert torch.allclose(r.score, model.variances[:6].double())
+    else:
+        assert torch.allclose(r.score, codes.double().var(0, unbiased=False))
+    assert model.latent_scores(None, None).score.shape == (6,) or kind == "pca"

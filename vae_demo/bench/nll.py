@@ -5,9 +5,6 @@ from __future__ import annotations
 import math
 import time
 
-import torch
-import torch.nn.functional as F
-
 from vae_demo.bench.core import (
     FULL,
     QUICK,
@@ -23,45 +20,6 @@ from vae_demo.bench.core import (
 from vae_demo.data import DataNotFoundError
 
 # --- section: nll --------------------------------------------------------------------------------
-
-@torch.no_grad()
-def iw_log_likelihood(model, x_bin: torch.Tensor, k: int = 500, seed: int = 0, batch: int = 100,
-                      max_decodes: int = 5000, desc: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image importance-weighted log p(x) (nats) and the ELBO, Bernoulli likelihood.
-
-    log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log k, z_k ~ q(z|x).
-    ``desc``: show a progress bar with this label (the full test split takes minutes on a CPU).
-    """
-    from tqdm import tqdm
-
-    gen = torch.Generator().manual_seed(seed)
-    device = model.device
-    log2pi = math.log(2 * math.pi)
-    lls, elbos = [], []
-    starts = range(0, len(x_bin), batch)
-    for i in tqdm(starts, desc=desc, unit="batch", disable=desc is None):
-        xb = x_bin[i:i + batch].to(device)
-        b = len(xb)
-        mu, logvar = model.encode(xb)
-        std = (0.5 * logvar).exp()
-        target = xb.flatten(1)
-        chunk = max(1, max_decodes // b)
-        logws = []
-        for j in range(0, k, chunk):
-            m = min(chunk, k - j)
-            eps = torch.randn(m, b, mu.shape[1], generator=gen).to(device)
-            z = mu + std * eps
-            logits = model.decode_logits(z.reshape(m * b, -1)).reshape(m, b, -1)
-            log_px = -F.binary_cross_entropy_with_logits(
-                logits, target.expand(m, -1, -1), reduction="none").sum(-1)
-            log_pz = -0.5 * (z.pow(2) + log2pi).sum(-1)
-            log_qz = -0.5 * (eps.pow(2) + log2pi + logvar).sum(-1)
-            logws.append((log_px + log_pz - log_qz).double())
-        logw = torch.cat(logws)  # (k, b)
-        lls.append((torch.logsumexp(logw, 0) - math.log(k)).cpu())
-        elbos.append(logw.mean(0).cpu())
-    return torch.cat(lls), torch.cat(elbos)
-
 
 def run_nll(ctx: Ctx) -> dict:
     a = ctx.args
@@ -81,7 +39,7 @@ def run_nll(ctx: Ctx) -> dict:
         if not a.nll_any_beta and c.meta.get("hparams", {}).get("beta", 1.0) != 1.0:
             continue
         t0 = time.perf_counter()
-        ll, elbo = iw_log_likelihood(c.model, x_bin, k=a.nll_k, seed=0, desc=f"nll {c.name}")
+        ll, elbo = c.model.iw_log_likelihood(x_bin, k=a.nll_k, seed=0, desc=f"nll {c.name}")
         nll = -ll
         rows.append({"name": c.name, "model": c.meta["model"], "latent_dim": c.meta["latent_dim"],
                      "beta": c.meta.get("hparams", {}).get("beta"),

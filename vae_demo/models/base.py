@@ -13,15 +13,40 @@
   input channel: it is *told* which pixels are missing, as classical inpainting is. With no mask
   (``None``) that channel is zeros: "nothing known to be missing". Other models ignore it.
 - ``sample(n)``: draws from the prior (generative models only).
+- ``family``: what the model is, in a word, for the UI ("autoencoder", "VAE", "PCA", ...).
+- ``latent_scores(x, codes)``: how its latent dims read in the app, from test images ``x`` and/or
+  their codes: the dims' standard units (mean, std) and how much each carries (the sliders' order),
+  as the model defines it (VAE: mean KL per dim; PCA: eigenvalue; autoencoder: code variance).
+- VAEs also give ``iw_log_likelihood(x)``: the importance-weighted log-likelihood and the ELBO.
 """
 
 from __future__ import annotations
+
+import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 MODELS: dict[str, type[Autoencoder]] = {}
+
+
+class LatentScores(NamedTuple):
+    """How a model's latent dims read: ``mean``/``std`` per dim (a slider at v means z = mean + v·std),
+    ``score`` per dim (larger carries more: the sliders' order), ``what`` the score is, and ``unit`` how one
+    dim's score reads on its slider (a format string, e.g. "KL {:.2f} nats"; empty when unordered)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    score: torch.Tensor
+    what: str
+    unit: str
+
+
+def _unordered(d: int) -> LatentScores:
+    return LatentScores(torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64),
+                        torch.zeros(d, dtype=torch.float64), "unordered (no encodings stored)", "")
 
 
 def register(name: str):
@@ -49,6 +74,7 @@ class Autoencoder(nn.Module):
     takes_mask = False  # True when the constructor takes ``mask_input`` (the damage mask as input)
     mask_input = False
     description = ""
+    family = "autoencoder"  # a word for the UI
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):
         super().__init__()
@@ -111,9 +137,20 @@ class Autoencoder(nn.Module):
     def sample(self, n: int, generator=None):
         raise NotImplementedError(f"{self.kind} is not generative: it has no prior to sample from")
 
+    @torch.no_grad()
+    def latent_scores(self, x: torch.Tensor | None = None, codes: torch.Tensor | None = None) -> LatentScores:
+        """An autoencoder's code has no prior: its units are the test codes' own mean and spread, and a
+        dim carries as much as its codes vary."""
+        if codes is None:
+            return _unordered(self.latent_dim)
+        z = codes.double()
+        var = z.var(0, unbiased=False)
+        return LatentScores(z.mean(0), var.clamp_min(1e-12).sqrt(), var, "variance of the codes", "variance {:.3g}")
+
 
 class VAE(Autoencoder):
     generative = True
+    family = "VAE"
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce", beta: float = 1.0):
         super().__init__(image_shape, latent_dim, recon)
@@ -142,3 +179,56 @@ class VAE(Autoencoder):
     def sample(self, n: int, generator=None):
         z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
         return self.decode(z)
+
+    @torch.no_grad()
+    def latent_scores(self, x: torch.Tensor | None = None, codes: torch.Tensor | None = None) -> LatentScores:
+        """A VAE's units are its prior's, N(0, 1) per dim; a dim carries its mean KL(q(z_d|x) ‖ N(0, 1)) over
+        the test images ``x`` (exact, from the encoder), else the variance of the posterior means ``codes``
+        ("activity", which ranks the dims the same way in practice)."""
+        d = self.latent_dim
+        zeros, ones = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+        if x is not None and len(x):
+            mu, logvar = self.encode(x.to(self.device))
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+            return LatentScores(zeros, ones, kl.double().mean(0).cpu(), "mean KL per dim (nats)", "KL {:.2f} nats")
+        if codes is not None:
+            return LatentScores(zeros, ones, codes.double().var(0, unbiased=False),
+                                "variance of the posterior means (activity)", "activity {:.3g}")
+        return _unordered(d)
+
+    @torch.no_grad()
+    def iw_log_likelihood(self, x_bin: torch.Tensor, k: int = 500, seed: int = 0, batch: int = 100,
+                          max_decodes: int = 5000, desc: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-image importance-weighted log p(x) (nats) and the ELBO of binary images, Bernoulli likelihood.
+
+        log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log k, z_k ~ q(z|x).
+        ``desc``: show a progress bar with this label (the full test split takes minutes on a CPU).
+        """
+        from tqdm import tqdm
+
+        gen = torch.Generator().manual_seed(seed)
+        device = self.device
+        log2pi = math.log(2 * math.pi)
+        lls, elbos = [], []
+        for i in tqdm(range(0, len(x_bin), batch), desc=desc, unit="batch", disable=desc is None):
+            xb = x_bin[i:i + batch].to(device)
+            b = len(xb)
+            mu, logvar = self.encode(xb)
+            std = (0.5 * logvar).exp()
+            target = xb.flatten(1)
+            chunk = max(1, max_decodes // b)
+            logws = []
+            for j in range(0, k, chunk):
+                m = min(chunk, k - j)
+                eps = torch.randn(m, b, mu.shape[1], generator=gen).to(device)
+                z = mu + std * eps
+                logits = self.decode_logits(z.reshape(m * b, -1)).reshape(m, b, -1)
+                log_px = -F.binary_cross_entropy_with_logits(
+                    logits, target.expand(m, -1, -1), reduction="none").sum(-1)
+                log_pz = -0.5 * (z.pow(2) + log2pi).sum(-1)
+                log_qz = -0.5 * (eps.pow(2) + log2pi + logvar).sum(-1)
+                logws.append((log_px + log_pz - log_qz).double())
+            logw = torch.cat(logws)  # (k, b)
+            lls.append((torch.logsumexp(logw, 0) - math.log(k)).cpu())
+            elbos.append(logw.mean(0).cpu())
+        return torch.cat(lls), torch.cat(elbos)

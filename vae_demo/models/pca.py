@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from vae_demo.models.base import Autoencoder, register
+from vae_demo.models.base import Autoencoder, LatentScores, register
 
 
 @register("pca")
 class PCA(Autoencoder):
     trainable = False
     description = "PCA (linear, closed form)"
+    family = "PCA"
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "mse", max_components: int = 64):
         super().__init__(image_shape, latent_dim, recon)
@@ -57,3 +58,10 @@ class PCA(Autoencoder):
         x_target = x_in if x_target is None else x_target
         err = (self.reconstruct(x_in) - x_target).pow(2).flatten(1).sum(1).mean()
         return {"recon": err, "loss": err}
+
+    def latent_scores(self, x=None, codes=None) -> LatentScores:
+        """PCA's dims are its principal components: each carries its eigenvalue (the variance it explains),
+        and a slider unit is one standard deviation along it."""
+        var = self.variances[: self.latent_dim].double().cpu()
+        return LatentScores(torch.zeros_like(var), var.clamp_min(1e-12).sqrt(), var,
+                            "variance explained (eigenvalue)", "eigenvalue {:.3g}")

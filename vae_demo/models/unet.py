@@ -34,6 +34,7 @@ def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
 @register("unet")
 class UNet(Autoencoder):
     description = "U-Net restorer (skip connections, no latent code)"
+    family = "U-Net"
     has_latent_code = False
     takes_channels = True
     channels_last = True

@@ -93,36 +93,16 @@ def latent_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
 
 
 def _compute_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
-    d = entry.latent_dim
-    model = entry.model
-    if entry.is_pca:
-        var = model.variances[:d].double().numpy()
-        std = np.sqrt(np.maximum(var, 1e-12))
-        return LatentStats(np.zeros(d), std, var, np.argsort(-var, kind="stable"), "variance explained (eigenvalue)",
-                           "eigenvalue {:.3g}")
+    """The model says how its dims read (:meth:`~vae_demo.models.base.Autoencoder.latent_scores`), from up to
+    KL_IMAGES test images where there are some and the test codes (stored, or encoded now)."""
     enc = encodings(entry, images)
-    if entry.is_vae:
-        s = images.get(entry.dataset) if images is not None else None
-        if s is not None:
-            x = s.floats(slice(0, KL_IMAGES))
-            with torch.no_grad():
-                mu, logvar = model.encode(x)
-                kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
-            score = kl.double().mean(0).numpy()
-            what, unit = "mean KL per dim (nats)", "KL {:.2f} nats"
-        elif enc is not None:
-            score = enc[0].astype(np.float64).var(0)
-            what, unit = "variance of the posterior means (activity)", "activity {:.3g}"
-        else:
-            score = np.zeros(d)
-            what, unit = "unordered (no encodings stored)", ""
-        return LatentStats(np.zeros(d), np.ones(d), score, np.argsort(-score, kind="stable"), what, unit)
-    if enc is None:
-        return LatentStats(np.zeros(d), np.ones(d), np.zeros(d), np.arange(d), "unordered (no encodings stored)")
-    z = enc[0].astype(np.float64)
-    var = z.var(0)
-    return LatentStats(z.mean(0), np.sqrt(np.maximum(var, 1e-12)), var, np.argsort(-var, kind="stable"),
-                       "variance of the codes", "variance {:.3g}")
+    s = images.get(entry.dataset) if images is not None else None
+    x = s.floats(slice(0, KL_IMAGES)) if s is not None else None
+    codes = torch.from_numpy(np.ascontiguousarray(enc[0])) if enc is not None else None
+    r = entry.model.latent_scores(x, codes)
+    score = r.score.double().cpu().numpy()
+    return LatentStats(r.mean.double().cpu().numpy(), r.std.double().cpu().numpy(), score,
+                       np.argsort(-score, kind="stable"), r.what, r.unit)
 
 
 # --- sliders ----------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class ModelEntry:
         """What it is, in a word or two: restorer (its corruption), PCA, VAE or autoencoder."""
         if self.is_restorer:
             return f"restorer ({self.corruption})"
-        return "PCA" if self.is_pca else "VAE" if self.is_vae else "autoencoder"
+        return getattr(self.model, "family", self.kind)
 
     @property
     def short_label(self) -> str:
