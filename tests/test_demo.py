@@ -815,10 +815,13 @@ def test_train_curves_put_the_kl_on_its_own_axis():
     axis = {t.name: t.yaxis for t in fig.data}
     assert axis["train recon"] == axis["test loss"] == "y"
     assert axis["train kl"] == axis["test kl"] == "y2" and axis["test PSNR"] == "y3"
-    assert [a.text for a in fig.layout.annotations] == ["loss and recon (per image)", "KL (nats per image)",
+    assert [a.text for a in fig.layout.annotations] == ["loss and recon (per image)", "kl (per image)",
                                                        "test PSNR (dB)"]
     ae = [{k: v for k, v in h.items() if not k.endswith("_kl")} for h in vae]
     assert {t.name: t.yaxis for t in curves_figure(ae).data}["test PSNR"] == "y2"  # no empty KL panel
+    # whatever terms a model returns: small ones share the second axis, under their own names
+    vq = [{**h, "train_codebook": 0.5, "train_commitment": 0.1, "test_codebook": 0.4} for h in ae]
+    assert [a.text for a in curves_figure(vq).layout.annotations][1] == "codebook and commitment (per image)"
 
 
 def test_map_classes_have_ten_colours_a_projector_can_tell_apart(registry, test_images):

@@ -36,12 +36,13 @@ def run_losses(ctx: Ctx) -> dict:
             torch.manual_seed(0)  # the loss samples z once per image
             ev = evaluate(c.model, x.to(ctx.device), corruption)
             recorded = c.meta.get("metrics", {}).get("test_loss")
+            terms = {k: rounded(v) for k, v in ev.items() if k != "psnr"}  # whatever terms the model returns
             rows.append({"name": c.name, "model": c.meta["model"], "latent_dim": c.meta["latent_dim"],
                          "beta": c.meta.get("hparams", {}).get("beta"), "corruption": corruption,
-                         "recon": rounded(ev.get("recon")), "kl": rounded(ev.get("kl")), "loss": rounded(ev.get("loss")),
-                         "psnr": rounded(ev.get("psnr")), "recorded_test_loss": rounded(recorded)})
+                         **terms, "terms": list(terms), "psnr": rounded(ev.get("psnr")),
+                         "recorded_test_loss": rounded(recorded)})
         out["datasets"][ds] = {"test_images": len(x), "rows": rows, "warnings": warnings}
-        record_in_checkpoints(ctx, "losses", {r["name"]: {k: r[k] for k in ("recon", "kl", "loss", "psnr")}
+        record_in_checkpoints(ctx, "losses", {r["name"]: {k: r[k] for k in (*_terms(r), "psnr")}
                                               for r in rows}, test_images=len(x))
     return out
 
@@ -58,12 +59,21 @@ def render_losses(sec: dict) -> str:
         if not res["rows"]:
             lines += [f"- {ds}: no VAE checkpoint", ""]
             continue
-        rows = [[r["name"], r["model"], r["latent_dim"], r["beta"], r["corruption"], fmt(r["recon"]),
-                 fmt(r["kl"]), fmt(r["loss"]), fmt(r["recorded_test_loss"]), fmt(r["psnr"])] for r in res["rows"]]
+        terms: list[str] = []
+        for r in res["rows"]:
+            terms += [t for t in _terms(r) if t not in terms]
+        terms.sort(key=lambda t: t == "loss")  # the loss last, after the terms it sums
+        rows = [[r["name"], r["model"], r["latent_dim"], r["beta"], r["corruption"],
+                 *(fmt(r.get(t)) for t in terms), fmt(r["recorded_test_loss"]), fmt(r["psnr"])] for r in res["rows"]]
         lines += [f"### {ds} ({res['test_images']} test images)", "",
-                  md_table(["checkpoint", "model", "z", "β", "input corruption", "recon", "KL", "loss",
-                          "recorded test loss", "PSNR"], rows), ""]
+                  md_table(["checkpoint", "model", "z", "β", "input corruption", *terms,
+                            "recorded test loss", "PSNR"], rows), ""]
     return "\n".join(lines)
+
+
+def _terms(row: dict) -> list[str]:
+    """The loss terms of a row: as the model named them (rows written before the names were kept: the VAE's)."""
+    return list(row.get("terms") or [t for t in ("recon", "kl", "loss") if t in row])
 
 
 register("losses", run_losses, render_losses, report_rank=1)

@@ -17,7 +17,7 @@ EXPLAIN = r"""
 lower bound (ELBO) on $\log p(x)$:
 $$\log p(x) \;\ge\; \mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big] \;-\; \beta\,\mathrm{KL}\big(q_\phi(z\mid x)\,\Vert\,p(z)\big),$$
 so the curves show the two terms: *recon* ($-\log p_\theta(x\mid z)$, binary cross-entropy summed over
-pixels) and *kl* (on its own axis: it is far smaller), with loss = recon + β·kl. For a Gaussian encoder $q_\phi(z\mid x)=\mathcal N(\mu,\mathrm{diag}\,\sigma^2)$
+pixels) and *kl* (in nats, on its own axis: it is far smaller), with loss = recon + β·kl. For a Gaussian encoder $q_\phi(z\mid x)=\mathcal N(\mu,\mathrm{diag}\,\sigma^2)$
 the KL has a closed form, and sampling uses the **reparameterization trick** $z=\mu+\sigma\odot\varepsilon$,
 $\varepsilon\sim\mathcal N(0,I)$, so gradients flow through $\mu$ and $\sigma$. β > 1 trades sharpness for a
 smoother, more disentangled latent space. With a corruption, the model learns to denoise: inputs are
@@ -28,18 +28,38 @@ project's checkpoints), and appears in every tab marked "yours"; the restore tab
 CORRUPTION_CHOICES = [("none (plain autoencoder)", "none"), ("mix (blind restorer)", "mix")] + [
     (f"{k}:{default_severity(k):g}", f"{k}:{default_severity(k):g}") for k in KINDS
 ]
-METRIC_KEYS = ("loss", "recon", "kl", "psnr")
+
+
+def loss_terms(history: list[dict]) -> tuple[list[str], list[str]]:
+    """The loss terms the model returned (whatever it names them), split for two axes: ``loss`` and the
+    terms of its size (a reconstruction), and the much smaller ones (a VAE's KL, a VQ-VAE's codebook and
+    commitment terms), which would be a flat line beside them."""
+    names: list[str] = []
+    for h in history:
+        for k in h:
+            split, _, term = k.partition("_")
+            if split in ("train", "test") and term not in ("psnr", "") and term not in names:
+                names.append(term)
+
+    def size(term):
+        return max((abs(v) for h in history for k, v in h.items() if k.endswith("_" + term)
+                    and isinstance(v, (int, float)) and v == v), default=0.0)
+
+    scale = size("loss") or max((size(t) for t in names), default=0.0)
+    big = [t for t in names if t == "loss" or size(t) >= 0.2 * scale]
+    big.sort(key=lambda t: t != "loss")  # the loss first
+    return big, [t for t in names if t not in big]
 
 
 def curves_figure(history: list[dict]):
-    """Loss terms per epoch, train (solid) and test (dashed): the loss and its reconstruction term on one
-    axis, the KL term (a VAE's, ~10 nats against ~100 for the reconstruction) on its own, PSNR on a third."""
+    """Loss terms per epoch, train (solid) and test (dashed): the loss and the terms of its size on one axis,
+    the much smaller terms on their own (a VAE's KL would otherwise be a flat line), PSNR on a third."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    has_kl = any(f"{split}_kl" in h for h in history for split in ("train", "test"))
-    panels = [("loss", "recon"), ("kl",)] if has_kl else [("loss", "recon")]
-    titles = ["loss and recon (per image)"] + (["KL (nats per image)"] if has_kl else []) + ["test PSNR (dB)"]
+    big, small = loss_terms(history)
+    panels = [big] + ([small] if small else [])
+    titles = [" and ".join(t) + " (per image)" for t in panels] + ["test PSNR (dB)"]
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     for col, keys in enumerate(panels, start=1):
