@@ -220,3 +220,23 @@ def test_every_model_says_what_it_is_and_how_its_latent_dims_read(kind):
     else:
         assert torch.allclose(r.score, codes.double().var(0, unbiased=False))
     assert model.latent_scores(None, None).score.shape == (6,) or kind == "pca"
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_every_model_gives_its_posterior_as_an_object(kind):
+    model = build_model(kind, (1, 28, 28), 5)
+    x = torch.rand(7, 1, 28, 28)
+    if not model.has_latent_code:
+        return
+    if not model.trainable:
+        model.fit(torch.rand(100, 1, 28, 28))
+    q = model.posterior(x)
+    assert torch.equal(q.mode(), model.embed(x))
+    a = q.sample(torch.Generator().manual_seed(3))
+    assert a.shape == q.mode().shape == (7, 5)
+    if model.generative:
+        assert torch.equal(a, q.sample(torch.Generator().manual_seed(3))) and not torch.equal(a, q.mode())
+        assert torch.allclose(q.kl(), type(model).kl(q.mu, q.logvar)) and q.kl().shape == (7,)
+        assert torch.allclose(q.kl(), q.kl_per_dim().sum(1))
+    else:
+        assert torch.equal(a, q.mode()) and q.kl() is None  # a code, no prior

@@ -1,6 +1,8 @@
 """The one interface shared by every model.
 
-- ``encode(x)``: the latent code; VAEs return ``(mean, logvar)``. Models whose ``has_latent_code``
+- ``encode(x)``: the encoder's raw output; ``posterior(x)``: q(z | x) as an object with ``mode()``,
+  ``sample()`` and ``kl()`` (:class:`PointPosterior` for autoencoders, :class:`GaussianPosterior` for VAEs),
+  which is what the rest of the project uses. Models whose ``has_latent_code``
   is False (the U-Net restorer) return feature maps instead: they restore, but have no z to explore.
 - ``embed(x)``: the deterministic latent code (a VAE's posterior mean) for every model.
 - ``decode(z)``: images in [0, 1].
@@ -30,6 +32,61 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MODELS: dict[str, type[Autoencoder]] = {}
+
+
+class Posterior:
+    """q(z | x) for a batch, as the app and the losses use an encoder's output: ``mode()`` the most likely
+    code (what ``embed`` gives), ``sample()`` a draw, ``kl()`` per image to the prior (None: no prior)."""
+
+    def mode(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def kl(self) -> torch.Tensor | None:
+        return None
+
+
+class PointPosterior(Posterior):
+    """A deterministic code (autoencoder, PCA): every draw is the code itself."""
+
+    def __init__(self, z: torch.Tensor):
+        self.z = z
+
+    def mode(self):
+        return self.z
+
+    def sample(self, generator=None):
+        return self.z
+
+
+class GaussianPosterior(Posterior):
+    """N(mu, diag exp(logvar)), a VAE's: draws by the reparameterization z = mu + sigma * eps; KL to N(0, I)
+    in closed form."""
+
+    def __init__(self, mu: torch.Tensor, logvar: torch.Tensor):
+        self.mu, self.logvar = mu, logvar
+
+    @property
+    def std(self) -> torch.Tensor:
+        return (0.5 * self.logvar).exp()
+
+    def mode(self):
+        return self.mu
+
+    def sample(self, generator=None):
+        if generator is None:
+            return self.mu + torch.randn_like(self.mu) * self.std
+        eps = torch.randn(self.mu.shape, generator=generator).to(self.mu.device, self.mu.dtype)
+        return self.mu + eps * self.std
+
+    def kl_per_dim(self) -> torch.Tensor:
+        """KL(q(z_d | x) ‖ N(0, 1)) per image and dim: ½(μ² + σ² − 1 − log σ²)."""
+        return 0.5 * (self.mu.pow(2) + self.logvar.exp() - 1 - self.logvar)
+
+    def kl(self):
+        return self.kl_per_dim().sum(1)
 
 
 class LatentScores(NamedTuple):
@@ -104,8 +161,12 @@ class Autoencoder(nn.Module):
             return t.device
         return torch.device("cpu")
 
+    def posterior(self, x) -> Posterior:
+        """q(z | x): for an autoencoder the code itself."""
+        return PointPosterior(self.encode(x))
+
     def embed(self, x):
-        return self.encode(x)
+        return self.posterior(x).mode()
 
     def with_mask(self, x, mask=None):
         """The input as the model sees it: for a mask-input model, ``x`` and the mask as one more
@@ -159,20 +220,21 @@ class VAE(Autoencoder):
     def hparams(self) -> dict:
         return {"recon": self.recon, "beta": self.beta}
 
-    def embed(self, x):
-        return self.encode(x)[0]
+    def posterior(self, x) -> GaussianPosterior:
+        """q(z | x) = N(mu, diag sigma^2), from the encoder's (mu, log sigma^2)."""
+        return GaussianPosterior(*self.encode(x))
 
     @staticmethod
     def kl(mu, logvar):
         """KL(N(mu, exp(logvar)) || N(0, I)) in closed form, summed over latent dims."""
-        return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+        return GaussianPosterior(mu, logvar).kl()
 
     def loss(self, x_in, x_target=None, mask=None):
         x_target = x_in if x_target is None else x_target
-        mu, logvar = self.encode(self.with_mask(x_in, mask))
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterization
+        q = self.posterior(self.with_mask(x_in, mask))
+        z = q.sample()  # the reparameterization trick: gradients flow through mu and sigma
         recon = self.recon_loss(self.decode_logits(z), x_target).mean()
-        kl = self.kl(mu, logvar).mean()
+        kl = q.kl().mean()
         return {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}
 
     @torch.no_grad()
@@ -188,8 +250,7 @@ class VAE(Autoencoder):
         d = self.latent_dim
         zeros, ones = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
         if x is not None and len(x):
-            mu, logvar = self.encode(x.to(self.device))
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+            kl = self.posterior(x.to(self.device)).kl_per_dim()
             return LatentScores(zeros, ones, kl.double().mean(0).cpu(), "mean KL per dim (nats)", "KL {:.2f} nats")
         if codes is not None:
             return LatentScores(zeros, ones, codes.double().var(0, unbiased=False),
@@ -213,8 +274,8 @@ class VAE(Autoencoder):
         for i in tqdm(range(0, len(x_bin), batch), desc=desc, unit="batch", disable=desc is None):
             xb = x_bin[i:i + batch].to(device)
             b = len(xb)
-            mu, logvar = self.encode(xb)
-            std = (0.5 * logvar).exp()
+            q = self.posterior(xb)
+            mu, logvar, std = q.mu, q.logvar, q.std
             target = xb.flatten(1)
             chunk = max(1, max_decodes // b)
             logws = []
