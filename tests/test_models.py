@@ -167,7 +167,7 @@ def test_mask_input_is_one_more_channel_and_none_means_zeros():
     assert "mask_input" not in plain.hparams() and plain.down[0][0].in_channels == 3
     with torch.no_grad():  # models without a mask input ignore one
         assert torch.equal(plain.reconstruct(x, mask), plain.reconstruct(x))
-    assert not MODELS["conv_ae"].takes_mask and MODELS["unet"].takes_mask
+    assert not MODELS["conv_ae"].takes("mask_input") and MODELS["unet"].takes("mask_input")
     with pytest.raises(TypeError):
         build_model("conv_ae", (1, 28, 28), 8, mask_input=True)
 

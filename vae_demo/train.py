@@ -30,7 +30,7 @@ ENCODINGS_BYTES = 2**20  # ... but at most 1 MiB of them (fp16), so checkpoints 
 
 def default_name(cfg: TrainConfig) -> str:
     name = f"{cfg.dataset}_{cfg.model}_z{cfg.latent_dim}"
-    if cfg.beta != 1.0 and cfg.model.endswith("vae"):
+    if cfg.beta != 1.0 and MODELS[cfg.model].takes("beta"):
         name += f"_b{cfg.beta:g}"
     if parse_spec(cfg.corruption).kind != "none":
         name += "_" + str(parse_spec(cfg.corruption)).replace(":", "").replace(",", "_")

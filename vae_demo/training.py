@@ -22,7 +22,7 @@ import torch
 from vae_demo.corruptions import corrupt, parse_spec
 from vae_demo.data import ImageSet
 from vae_demo.metrics import psnr_from_mse
-from vae_demo.models import build_model
+from vae_demo.models import MODELS, build_model
 
 TEST_CORRUPTION_SEED = 1234  # the test inputs of a denoiser are corrupted the same way every epoch
 
@@ -52,7 +52,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         from vae_demo.data import DATASETS
-        from vae_demo.models import MODELS
 
         problems = []
         if self.dataset not in DATASETS:
@@ -75,13 +74,13 @@ class TrainConfig:
             problems.append(f"recon must be bce or mse, got {self.recon!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             problems.append(f"lr schedule must be constant or cosine, got {self.lr_schedule!r}")
-        if self.mask_input and not getattr(MODELS.get(self.model), "takes_mask", False):
-            with_mask = ", ".join(k for k, m in MODELS.items() if m.takes_mask)
+        cls = MODELS.get(self.model)
+        if self.mask_input and not (cls and cls.takes("mask_input")):
+            with_mask = ", ".join(k for k, m in MODELS.items() if m.takes("mask_input"))
             problems.append(f"mask input: for {with_mask} only")
-        takes_channels = getattr(MODELS.get(self.model), "takes_channels", False)
-        if self.channels and (not takes_channels or len(self.channels) > 5
+        if self.channels and (not (cls and cls.takes("channels")) or len(self.channels) > 5
                               or not all(1 <= int(c) <= 1024 for c in self.channels)):
-            with_channels = ", ".join(k for k, m in MODELS.items() if m.takes_channels)
+            with_channels = ", ".join(k for k, m in MODELS.items() if m.takes("channels"))
             problems.append(f"channels: 1-5 values in 1..1024, for {with_channels} only")
         if self.train_limit < 0:
             problems.append("train limit must be ≥ 0")
@@ -154,13 +153,13 @@ def hardware(cfg: TrainConfig, device: torch.device) -> dict:
 
 
 def make_model(cfg: TrainConfig, image_shape):
-    hp = {"recon": "mse" if cfg.model == "pca" else cfg.recon}
-    if cfg.model.endswith("vae"):
-        hp["beta"] = cfg.beta
-    if cfg.channels:
-        hp["channels"] = tuple(int(c) for c in cfg.channels)
-    if cfg.mask_input:
-        hp["mask_input"] = True
+    """The model ``cfg`` asks for, given those of its settings that the kind's constructor takes (its
+    signature says which: no list of kinds here). A closed-form model keeps its own reconstruction
+    measure (PCA: squared error)."""
+    cls = MODELS[cfg.model]
+    settings = {"recon": cfg.recon if cls.trainable else None, "beta": cfg.beta,
+                "channels": tuple(int(c) for c in cfg.channels) or None, "mask_input": cfg.mask_input or None}
+    hp = {k: v for k, v in settings.items() if v is not None and cls.takes(k)}
     return build_model(cfg.model, image_shape, cfg.latent_dim, **hp)
 
 

@@ -11,7 +11,7 @@
   error summed over pixels), ``kl`` (VAEs, closed form, times β in ``loss``) and ``loss``, all means
   over the batch. Training a denoiser is just ``loss(corrupted, clean)``.
 - ``mask``: the damage mask of a corruption (N, 1, H, W), 1 where a pixel was destroyed. Only a
-  model built with ``mask_input=True`` (kinds whose ``takes_mask`` is True) sees it, as one more
+  model built with ``mask_input=True`` (kinds that ``takes("mask_input")``) sees it, as one more
   input channel: it is *told* which pixels are missing, as classical inpainting is. With no mask
   (``None``) that channel is zeros: "nothing known to be missing". Other models ignore it.
 - ``sample(n)``: draws from the prior (generative models only).
@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import NamedTuple
 
@@ -126,12 +127,15 @@ class Autoencoder(nn.Module):
     generative = False  # True for models with a prior to sample from
     trainable = True  # False for closed-form models (PCA)
     has_latent_code = True  # False when encode() gives feature maps, not a vector z (U-Net)
-    takes_channels = False  # True when the constructor takes ``channels`` (conv widths)
     channels_last = False  # True: train with channels-last weights (~25% faster for full-size convs)
-    takes_mask = False  # True when the constructor takes ``mask_input`` (the damage mask as input)
     mask_input = False
     description = ""
     family = "autoencoder"  # a word for the UI
+
+    @classmethod
+    def takes(cls, setting: str) -> bool:
+        """Does this kind take ``setting`` (``beta``, ``channels``, ``mask_input`` ...)? Its constructor says."""
+        return setting in inspect.signature(cls.__init__).parameters
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):
         super().__init__()

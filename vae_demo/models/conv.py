@@ -16,7 +16,6 @@ def default_channels(image_shape) -> tuple[int, ...]:
 
 
 class _Conv:
-    takes_channels = True
 
     def _build(self, channels, out_dim: int):
         c, h, w = self.image_shape

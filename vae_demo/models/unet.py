@@ -36,9 +36,7 @@ class UNet(Autoencoder):
     description = "U-Net restorer (skip connections, no latent code)"
     family = "U-Net"
     has_latent_code = False
-    takes_channels = True
     channels_last = True
-    takes_mask = True
 
     def __init__(self, image_shape, latent_dim, recon="bce", channels=None, mask_input=False):
         super().__init__(image_shape, latent_dim, recon)

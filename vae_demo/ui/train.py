@@ -109,7 +109,8 @@ def build(ctx: Context) -> None:
         lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
         limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
                           elem_id="train-limit")
-        mask_input = gr.Checkbox(value=False, label="Mask input (unet)", elem_id="train-mask-input",
+        with_mask = ", ".join(k for k, cls in MODELS.items() if cls.takes("mask_input"))  # the kinds say so
+        mask_input = gr.Checkbox(value=False, label=f"Mask input ({with_mask})", elem_id="train-mask-input",
                                  info="also tell the model which pixels the corruption destroyed")
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="train-start")
