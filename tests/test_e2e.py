@@ -250,3 +250,12 @@ def test_train_tab_adds_model_everywhere(page, server, browser):
     other.locator("#sliders-model input").click()
     other.get_by_role("option", name=name).first.wait_for(timeout=30_000)
     other.close()
+
+
+def test_train_tab_shows_only_the_settings_the_chosen_kind_takes(page):
+    _tab(page, "Train")
+    assert page.locator("#train-beta").is_visible() and not page.locator("#train-mask-input").is_visible()
+    page.locator("#train-model input").click()
+    page.get_by_role("option", name="unet").first.click()  # a U-Net: no KL term, but a mask input
+    page.locator("#train-mask-input").wait_for(state="visible")
+    assert not page.locator("#train-beta").is_visible()

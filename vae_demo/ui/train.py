@@ -99,7 +99,8 @@ def build(ctx: Context) -> None:
                             label="Model", elem_id="train-model")
         latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent",
                                info="z's size; for unet, the channels of its coarsest level")
-        beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (KL weight, VAEs)", elem_id="train-beta")
+        beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (KL weight, VAEs)", elem_id="train-beta",
+                         visible=MODELS["conv_vae"].takes("beta"))
         corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
                                  elem_id="train-corruption")
     with gr.Row():
@@ -111,7 +112,8 @@ def build(ctx: Context) -> None:
                           elem_id="train-limit")
         with_mask = ", ".join(k for k, cls in MODELS.items() if cls.takes("mask_input"))  # the kinds say so
         mask_input = gr.Checkbox(value=False, label=f"Mask input ({with_mask})", elem_id="train-mask-input",
-                                 info="also tell the model which pixels the corruption destroyed")
+                                 info="also tell the model which pixels the corruption destroyed",
+                                 visible=MODELS["conv_vae"].takes("mask_input"))
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
@@ -157,6 +159,13 @@ def build(ctx: Context) -> None:
         s = ctx.jobs.start(cfg, notes=notes)
         return status_text(s)
 
+    def on_model(kind):
+        """Only the settings this kind takes (its constructor says which): no control that does nothing."""
+        cls = MODELS.get(kind)
+        if cls is None:
+            return gr.skip(), gr.skip()
+        return gr.update(visible=cls.takes("beta")), gr.update(visible=cls.takes("mask_input"), value=False)
+
     def on_stop():
         if ctx.jobs.stop():
             gr.Info(f"Stopping {ctx.jobs.stop_note()}; the last finished epoch stays saved.")
@@ -169,6 +178,7 @@ def build(ctx: Context) -> None:
         follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
         show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
     stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
+    model.change(on_model, model, [beta, mask_input], show_progress="hidden", api_visibility="private")
 
     # a page opened (or reloaded) while a job runs follows it too
     ctx.load_events.append((follow, [], [status, curves, recon, ctx.models_version, bar],
