@@ -36,6 +36,7 @@ from vae_demo.data import (
     full_split_on_disk,
     load_dataset,
     load_sample,
+    load_test_images,
 )
 from vae_demo.services.images import UserInputError
 
@@ -79,7 +80,8 @@ class TestImages:
         self.data_dir = data_dir
         self.sample_path = sample_path  # None: the sample shipped in the package
         self._sets: dict[str, ImageSet | None] = {}
-        self._lock = threading.Lock()
+        self._samples: dict[str, ImageSet | None] = {}
+        self._lock = threading.RLock()  # re-entered: a split's load may read the sample
         self.downloads: dict[str, str] = {}  # dataset -> "downloading", "done" or "failed: why"
         self.version = 0  # bumped when what the UI should say changes: a download started, failed, or came in
         self._thread: threading.Thread | None = None
@@ -88,15 +90,19 @@ class TestImages:
         """Cheap check (no reading): is the dataset's whole test split in the data dir?"""
         return full_split_on_disk(name, "test", self.data_dir)
 
+    def sample(self, name: str) -> ImageSet | None:
+        """The shipped sample of ``name`` (read once), or None when there is none."""
+        with self._lock:
+            if name not in self._samples:
+                try:
+                    self._samples[name] = load_sample(name, self.sample_path)
+                except (DataNotFoundError, ValueError, OSError, KeyError):
+                    self._samples[name] = None
+            return self._samples[name]
+
     def has_images(self, name: str) -> bool:
         """Cheap: the whole test split on disk, or the shipped sample."""
-        if self.present_on_disk(name):
-            return True
-        try:
-            load_sample(name, self.sample_path)
-            return True
-        except (DataNotFoundError, ValueError, OSError, KeyError):
-            return False
+        return self.present_on_disk(name) or self.sample(name) is not None
 
     def get(self, name: str) -> ImageSet | None:
         """The whole test split, else the sample, else None. Never downloads (see the module doc)."""
@@ -108,14 +114,12 @@ class TestImages:
 
     def _load(self, name: str) -> ImageSet | None:
         try:
-            return load_dataset(name, "test", self.data_dir, download=False)
-        except (DataNotFoundError, ValueError, OSError, KeyError) as err:
-            if not isinstance(err, DataNotFoundError):
-                log.warning("%s test split unreadable (%s); using the sample", name, err)
-        try:
-            return load_sample(name, self.sample_path)
-        except (DataNotFoundError, ValueError, OSError, KeyError):
+            return load_test_images(name, self.data_dir, download=False, sample_path=self.sample_path)
+        except DataNotFoundError:
             return None
+        except (ValueError, OSError, KeyError) as err:  # the whole split is there but unreadable
+            log.warning("%s test split unreadable (%s); using the sample", name, err)
+            return self.sample(name)
 
     def require(self, name: str) -> ImageSet:
         s = self.get(name)
@@ -234,9 +238,8 @@ def data_banner(images: TestImages) -> str:
     for n in DATASETS:
         if images.present_on_disk(n):
             continue
-        try:
-            s = load_sample(n, images.sample_path)
-        except (DataNotFoundError, ValueError, OSError, KeyError):
+        s = images.sample(n)
+        if s is None:
             missing.append(n)
             continue
         sample.append(n)
