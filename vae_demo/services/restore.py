@@ -25,7 +25,7 @@ import torch
 from vae_demo.corruptions import KINDS, MIX_RANGES, SEVERITY, corrupt, describe, parse_spec
 from vae_demo.metrics import psnr, ssim_per_image
 from vae_demo.services import inputs
-from vae_demo.services.images import UserInputError, captioned, display, to_uint8
+from vae_demo.services.images import UserInputError, captioned, to_uint8, upscale
 from vae_demo.services.registry import ModelEntry, ModelRegistry
 from vae_demo.services.testdata import check_dataset
 
@@ -107,14 +107,18 @@ def check_settings(dataset, kind, severity, seed=0, mask_aware=False, pca_dims=N
 @dataclass
 class Panel:
     title: str
-    image: np.ndarray  # display-ready uint8
+    pixels: np.ndarray  # the image at the model's own resolution (uint8); the page scales it up
     psnr: float | None = None
     ssim: float | None = None
     how: str = ""  # "blind" / "mask-aware" / ""
     best: bool = False  # the highest-PSNR restoration of its row (framed in green)
-    pixels: np.ndarray | None = None  # the image at the model's own resolution (uint8), for the page
     short: str = ""  # the name alone, for the page's caption (the title says what it is, too)
     role: str = ""  # what it is: the corruption, "restorer (mix)", "VAE", the classical method ...
+
+    @property
+    def image(self) -> np.ndarray:
+        """Display-ready (upscaled) uint8, made only when asked for (the page takes ``pixels``)."""
+        return upscale(self.pixels)
 
     @property
     def metrics(self) -> str:
@@ -222,10 +226,10 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
     if pca_dims is not None:
         _clamp_dims(pca_dims, 1)  # a bad value is refused even when no PCA model is in the row
     corrupted, mask = corrupt(x, spec, seed)
-    panels = [Panel("original", display(x[0]), pixels=to_uint8(x[0]), short="original", role="the test image")]
+    panels = [Panel("original", to_uint8(x[0]), short="original", role="the test image")]
     p, s = _scores(x, corrupted)
-    panels.append(Panel(f"corrupted: {describe(spec)}", display(corrupted[0]), p, s, pixels=to_uint8(corrupted[0]),
-                        short="corrupted", role=describe(spec)))
+    panels.append(Panel(f"corrupted: {describe(spec)}", to_uint8(corrupted[0]), p, s, short="corrupted",
+                        role=describe(spec)))
     use_mask = mask_aware and mask is not None
     t0 = time.perf_counter()
     for e in registry.entries(dataset):
@@ -241,8 +245,8 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
             out = mask * out + (1 - mask) * corrupted
         p, s = _scores(x, out)
         role = f"PCA, d={d}" if e.is_pca else e.role
-        panels.append(Panel(f"{e.name} [{role}]", display(out[0]), p, s, "mask-aware" if use_mask else "blind",
-                            pixels=to_uint8(out[0]), short=e.name, role=role))
+        panels.append(Panel(f"{e.name} [{role}]", to_uint8(out[0]), p, s, "mask-aware" if use_mask else "blind",
+                            short=e.name, role=role))
     n_models = len(panels) - 2
     if classical:
         c = _classical(x, corrupted, mask, spec, dataset)
@@ -250,8 +254,7 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
             name, label, r = c
             p, s = _scores(x, r)
             how = label if label in ("blind", "mask-aware") else ("mask-aware" if mask is not None else "blind")
-            panels.append(Panel(f"classical: {name}", display(r[0]), p, s, how, pixels=to_uint8(r[0]),
-                                short="classical", role=name))
+            panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short="classical", role=name))
     ms = (time.perf_counter() - t0) * 1000
     summary = (f"{describe(spec)}, seed {seed}: {n_models} model(s) of {dataset}"
                + (" — none trained for this dataset yet (see the Train tab)" if n_models == 0 else "")
@@ -277,13 +280,12 @@ def row_html(panels: list[Panel], size: int = 224) -> str:
     projector, and never cut off as captions burned into pixels were."""
     cells = []
     for p in panels:
-        pixels = p.pixels if p.pixels is not None else p.image
         name = html.escape(p.short or p.title)
         scores = (("★ " if p.best else "") + f"{p.psnr:.1f} dB · SSIM {p.ssim:.2f}") if p.psnr is not None else "&nbsp;"
         role = html.escape(", ".join(v for v in (p.role, p.how) if v))
         cells.append(
             f'<figure class="vd-panel{" vd-best" if p.best else ""}" style="width:{int(size)}px">'
-            f'<img src="{_png_uri(pixels)}" alt="{html.escape(p.title)}" width="{int(size)}" height="{int(size)}">'
+            f'<img src="{_png_uri(p.pixels)}" alt="{html.escape(p.title)}" width="{int(size)}" height="{int(size)}">'
             f'<figcaption><span class="vd-name">{name}</span>'
             f'<span class="vd-metrics">{scores}</span><span class="vd-role">{role}</span></figcaption></figure>')
     return '<div class="vd-row">' + "".join(cells) + "</div>"

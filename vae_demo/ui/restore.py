@@ -1,7 +1,7 @@
 """Tab 1 — Corrupt & restore: wires the corruption controls, the model picker, the row and the image source.
 
 Laid out for a projector: the row (original, corrupted, the chosen models) comes right under the
-controls, each panel 224 px with its name, PSNR and SSIM as page text; where the image comes from
+controls, each panel 7× its pixels with its name, PSNR and SSIM as page text; where the image comes from
 (test images, upload, drawing) is below it.
 """
 
