@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from vae_demo.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, read_meta, update_meta
-from vae_demo.data import load_dataset
+from vae_demo.data import DataNotFoundError, load_dataset
 from vae_demo.metrics import psnr_from_mse, ssim_per_image
 from vae_demo.training import cpu_name
 
@@ -78,6 +78,17 @@ class Ctx:
         test = self.load(name, "test")
         n = min(len(test), self.test_limit) if self.test_limit else len(test)
         return test.floats(slice(0, n))
+
+    def test_splits(self, out: dict):
+        """(dataset, its test images) for each dataset of the run; one whose data is missing is recorded
+        in ``out["datasets"]`` as skipped, with the reason."""
+        for ds in self.datasets:
+            try:
+                x = self.test_images(ds)
+            except DataNotFoundError as err:
+                out["datasets"][ds] = {"skipped": str(err)}
+                continue
+            yield ds, x
 
     def heldout(self, name: str) -> torch.Tensor:
         train = self.load(name, "train")

@@ -14,19 +14,13 @@ from vae_demo.bench.core import (
     rounded,
     section_head,
 )
-from vae_demo.data import DataNotFoundError
 from vae_demo.training import evaluate
 
 # --- section: losses -----------------------------------------------------------------------------
 
 def run_losses(ctx: Ctx) -> dict:
     out = {"datasets": {}}
-    for ds in ctx.datasets:
-        try:
-            x = ctx.test_images(ds)
-        except DataNotFoundError as err:
-            out["datasets"][ds] = {"skipped": str(err)}
-            continue
+    for ds, x in ctx.test_splits(out):
         ckpts, warnings = load_checkpoints(ctx, ds)
         rows = []
         for c in ckpts:

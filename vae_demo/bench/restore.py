@@ -30,7 +30,6 @@ from vae_demo.bench.core import (
 )
 from vae_demo.bench.tune import tuned_for
 from vae_demo.corruptions import corrupt, describe
-from vae_demo.data import DataNotFoundError
 
 # --- section: restore ----------------------------------------------------------------------------
 
@@ -38,12 +37,7 @@ def run_restore(ctx: Ctx) -> dict:
     from tqdm import tqdm
 
     out = {"datasets": {}, "seed": ctx.args.seed, "bm3d_nf": classical.bm3d_nf()}
-    for ds in ctx.datasets:
-        try:
-            x = ctx.test_images(ds)
-        except DataNotFoundError as err:
-            out["datasets"][ds] = {"skipped": str(err)}
-            continue
+    for ds, x in ctx.test_splits(out):
         t_ds = time.perf_counter()
         ckpts, warnings = load_checkpoints(ctx, ds)
         pcas = [c for c in ckpts if c.meta["model"] == "pca"]
