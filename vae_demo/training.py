@@ -307,10 +307,6 @@ class Trainer:
             stopped=self.stopped, trainable=self.model.trainable,
         )
 
-    @property
-    def done(self) -> bool:
-        return self.stopped or self.epoch >= (self.cfg.epochs if self.model.trainable else 1)
-
     def run(self, seconds: float | None = None, on_epoch=None, on_batch=None, progress: bool = False) -> bool:
         """Train until the run is done, a hook asks to stop, or (with ``seconds``) the time is up, checked
         before each batch: the epoch in progress is then kept as it is, to go on from :meth:`state`.
