@@ -39,7 +39,7 @@ def main(a_path: str, b_path: str) -> str:
               "| --- | --- | --- | --- | --- |"]
     for ds in sorted({k[0] for k in ra} | {k[0] for k in rb}):
         keys = [k for k in ra if k[0] == ds and k in rb]
-        for kind in ("input", "classical", "pca", "learned"):
+        for kind in ("input", "classical", "closed form", "pca", "learned"):  # "pca": results before 2026-12-02
             ks = [k for k in keys if ra[k]["type"] == kind]
             if not ks:
                 continue

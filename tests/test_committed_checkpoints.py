@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from vae_demo.checkpoints import list_checkpoints, load_checkpoint
-from vae_demo.train import build_parser
+from vae_demo.train import build_parser, config_from_args
+from vae_demo.training import config_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 CKPT = ROOT / "checkpoints"
@@ -42,8 +43,9 @@ def script_commands() -> dict[str, list[str]]:
 
 
 def parsed(argv: list[str]) -> dict:
-    args = vars(build_parser().parse_args(argv))
-    return {k: v for k, v in args.items() if k not in ("data_dir", "checkpoint_dir", "no_download")}
+    """The run a command line asks for: every setting resolved (a model's defaults explicit), and its name."""
+    args = build_parser().parse_args(argv)
+    return {**config_dict(config_from_args(args)), "name": args.name}
 
 
 def test_every_promised_checkpoint_is_committed_with_the_right_model():

@@ -417,7 +417,7 @@ def test_training_job_adds_checkpoint_to_registry(env, tmp_path):
     reg = ModelRegistry(ck)
     assert reg.names() == []
     jobs = JobManager(reg, env[0])
-    cfg, notes = make_config("mnist", "mlp_vae", 2, 1.0, "none", 1, 32, 1e-3, train_limit=64)
+    cfg, notes = make_config("mnist", "mlp_vae", 2, "none", 1, 32, 1e-3, train_limit=64)
     s = jobs.start(cfg, name="job_test")
     assert s.running
     with pytest.raises(UserInputError, match="already running"):
@@ -439,7 +439,7 @@ def test_training_job_failure_is_reported(env, tmp_path, monkeypatch):
     monkeypatch.setattr(train_mod, "train", boom)
     reg = ModelRegistry(tmp_path / "ck")
     jobs = JobManager(reg, env[0])
-    jobs.start(make_config("mnist", "mlp_vae", 2, 1, "none", 1, 32, 1e-3, 64)[0], name="nan_job")
+    jobs.start(make_config("mnist", "mlp_vae", 2, "none", 1, 32, 1e-3, 64)[0], name="nan_job")
     s = jobs.wait(60)
     assert s.status == "failed" and "nan" in s.message
 
@@ -450,7 +450,7 @@ def test_training_job_disk_error_is_reported(env, tmp_path):
     reg = ModelRegistry(tmp_path / "ck")
     reg.user_directory = blocker  # the checkpoint "folder" is a file: every write fails
     jobs = JobManager(reg, env[0])
-    jobs.start(make_config("mnist", "pca", 4, 1, "none", 1, 32, 1e-3, 64)[0], name="disk_job")
+    jobs.start(make_config("mnist", "pca", 4, "none", 1, 32, 1e-3, 64)[0], name="disk_job")
     s = jobs.wait(60)
     assert s.status == "failed" and "could not write" in s.message
 
@@ -485,7 +485,7 @@ def _job_fails_in_epoch_2(env, tmp_path, monkeypatch, fault):
         return real_loss(self, *a, **k)
 
     monkeypatch.setattr(model_cls, "loss", loss)
-    jobs.start(make_config("mnist", "mlp_vae", 2, 1.0, "none", 3, 32, 1e-3, 64)[0], name="fault_job")
+    jobs.start(make_config("mnist", "mlp_vae", 2, "none", 3, 32, 1e-3, 64)[0], name="fault_job")
     s = jobs.wait(120)
     monkeypatch.undo()
     assert s.status == "failed", s.message
@@ -534,26 +534,26 @@ def test_training_job_disk_full_midway_keeps_everything(env, tmp_path, monkeypat
 def test_training_job_missing_data(tmp_path):
     reg = ModelRegistry(tmp_path / "ck")
     jobs = JobManager(reg, tmp_path / "no_data")
-    jobs.start(make_config("fashion-mnist", "pca", 4, 1, "none", 1, 32, 1e-3, 64)[0], name="nodata")
+    jobs.start(make_config("fashion-mnist", "pca", 4, "none", 1, 32, 1e-3, 64)[0], name="nodata")
     s = jobs.wait(60)
     assert s.status == "failed" and "VAE_DEMO_DATA" in s.message
 
 
 def test_make_config_clamps_and_validates(monkeypatch):
     monkeypatch.setenv("VAE_DEMO_MAX_EPOCHS", "3")
-    cfg, notes = make_config("mnist", "conv_vae", 16, 1.0, "mix", 1e9, -5, 1e-3)
+    cfg, notes = make_config("mnist", "conv_vae", 16, "mix", 1e9, -5, 1e-3)
     assert cfg.epochs == 3 and any("capped" in n for n in notes)
     assert cfg.batch_size == 1
     with pytest.raises(UserInputError):
-        make_config("mnist", "conv_vae", 16, 1.0, "none", 2, 64, float("nan"))
+        make_config("mnist", "conv_vae", 16, "none", 2, 64, float("nan"))
     with pytest.raises(UserInputError, match="unknown model"):
-        make_config("mnist", "transformer", 16, 1.0, "none", 2, 64, 1e-3)
+        make_config("mnist", "transformer", 16, "none", 2, 64, 1e-3)
     with pytest.raises(UserInputError, match="unknown dataset"):
-        make_config("imagenet", "conv_vae", 16, 1.0, "none", 2, 64, 1e-3)
+        make_config("imagenet", "conv_vae", 16, "none", 2, 64, 1e-3)
     with pytest.raises(UserInputError, match="mask input: for unet only"):
-        make_config("mnist", "conv_vae", 16, 1.0, "erasure:0.5", 2, 64, 1e-3, mask_input=True)
-    cfg, _ = make_config("mnist", "unet", 16, 1.0, "erasure:0.5", 2, 64, 1e-3, mask_input=True)
-    assert cfg.mask_input and cfg.model == "unet"
+        make_config("mnist", "conv_vae", 16, "erasure:0.5", 2, 64, 1e-3, hparams={"mask_input": True})
+    cfg, _ = make_config("mnist", "unet", 16, "erasure:0.5", 2, 64, 1e-3, hparams={"mask_input": True})
+    assert cfg.model_settings()["mask_input"] and cfg.model == "unet"
 
 
 # --- offline ----------------------------------------------------------------------------------------
@@ -740,7 +740,7 @@ def test_training_job_stop(env, tmp_path):
 
     reg = ModelRegistry(tmp_path / "ck")
     jobs = JobManager(reg, env[0])
-    cfg, _ = make_config("mnist", "mlp_vae", 2, 1.0, "none", 2, 1, 1e-3, train_limit=128)
+    cfg, _ = make_config("mnist", "mlp_vae", 2, "none", 2, 1, 1e-3, train_limit=128)
     jobs.start(cfg, name="stop_job")
     deadline = time.time() + 60
     while jobs.snapshot().done_batches == 0 and time.time() < deadline:
@@ -796,7 +796,7 @@ def test_a_model_trained_in_the_app_goes_to_the_user_folder_not_the_repository(e
     reg = ModelRegistry()  # as the app builds it: the repository's checkpoints/ and the user's folder
     assert reg.directory == DEFAULT_DIR and not reg.user_directory.resolve().is_relative_to(DEFAULT_DIR.parent)
     jobs = JobManager(reg, env[0])
-    cfg, _ = make_config("mnist", "pca", 4, 1.0, "none", 1, 32, 1e-3, train_limit=64)
+    cfg, _ = make_config("mnist", "pca", 4, "none", 1, 32, 1e-3, train_limit=64)
     jobs.start(cfg, name="mine_pca")
     assert jobs.wait(120).status == "done"
     assert sorted(p.name for p in DEFAULT_DIR.iterdir()) == before  # nothing new in the repository
@@ -861,7 +861,7 @@ def test_a_model_trained_in_the_app_is_not_in_the_default_row(env, tmp_path):
 
     reg = ModelRegistry(env[1], user_directory=tmp_path / "mine")
     jobs = JobManager(reg, env[0])
-    jobs.start(make_config("mnist", "conv_ae", 4, 1.0, "mix", 1, 32, 1e-3, train_limit=64)[0], name="my_restorer")
+    jobs.start(make_config("mnist", "conv_ae", 4, "mix", 1, 32, 1e-3, train_limit=64)[0], name="my_restorer")
     assert jobs.wait(120).status == "done"
     assert reg.get("my_restorer").yours and "my_restorer" not in default_models(reg, "mnist")
 

@@ -94,7 +94,7 @@ def test_pca_trains_in_closed_form(data_dir):
 
 @pytest.mark.parametrize("bad", [dict(epochs=0), dict(lr=float("nan")), dict(batch_size=-1),
                                  dict(model="gan"), dict(dataset="svhn"), dict(corruption="blur:99"),
-                                 dict(beta=-1), dict(latent_dim=0), dict(precision="fp16")])
+                                 dict(hparams={"beta": -1}), dict(latent_dim=0), dict(precision="fp16")])
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad).validate()
@@ -186,7 +186,7 @@ def test_bf16_autocast_on_cpu_trains_and_is_recorded(data_dir, tmp_path):
 
 
 def test_unet_trains_channels_last_and_its_checkpoint_reloads_exactly(data_dir, tmp_path):
-    cfg, _, te = tiny(data_dir, dataset="cifar10", model="unet", latent_dim=8, channels=(4, 6),
+    cfg, _, te = tiny(data_dir, dataset="cifar10", model="unet", latent_dim=8, hparams={"channels": (4, 6)},
                       corruption="mix", epochs=1)
     ck = tmp_path / "ck"
     res = run(cfg, "u", checkpoint_dir=ck, progress=False)

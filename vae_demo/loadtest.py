@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MEMORY_GROWTH_BAR_MB = 20.0  # "memory does not grow": at most this much over the memory phase
-TRAINING_JOB = ("mnist", "conv_vae", 16, 1.0, "none", 1000, 128, 1e-3, 10000)  # the Train tab's inputs
+TRAINING_JOB = ("mnist", "conv_vae", 16, "none", 1000, 128, 1e-3, 10000, 1.0, False)  # the Train tab's inputs
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import shlex
 import sys
+from dataclasses import replace
 
 import torch
 
@@ -22,42 +23,50 @@ from vae_demo.checkpoints import CheckpointError, library_versions, save_checkpo
 from vae_demo.corruptions import parse_spec
 from vae_demo.data import DATASETS, DataNotFoundError, load_dataset
 from vae_demo.models import MODELS
-from vae_demo.training import TrainConfig, TrainingError, config_dict, hardware, train
+from vae_demo.training import (
+    TrainConfig,
+    TrainingError,
+    all_model_settings,
+    config_dict,
+    hardware,
+    run_settings,
+    train,
+)
 
 ENCODINGS_STORED = 5000  # test images whose latent means are stored with the checkpoint (latent map)
 ENCODINGS_BYTES = 2**20  # ... but at most 1 MiB of them (fp16), so checkpoints stay small
 
 
 def default_name(cfg: TrainConfig) -> str:
-    name = f"{cfg.dataset}_{cfg.model}_z{cfg.latent_dim}"
-    if cfg.beta != 1.0 and MODELS[cfg.model].takes("beta"):
-        name += f"_b{cfg.beta:g}"
-    if parse_spec(cfg.corruption).kind != "none":
-        name += "_" + str(parse_spec(cfg.corruption)).replace(":", "").replace(",", "_")
-    if cfg.mask_input:
-        name += "_mask"
-    return name
+    """``{dataset}_{model}_z{latent}``, then the model settings' tags where they are not the default (``_b4``),
+    the corruption (``_erasure0.9_block16``) and the switches (``_mask``)."""
+    taken, values = MODELS[cfg.model].settings(), cfg.model_settings()
+    tags: dict[bool, list[str]] = {False: [], True: []}  # value tags, switch tags
+    for name, s in taken.items():
+        if tag := s.name_tag(values[name]):
+            tags[s.kind == "bool"].append(tag)
+    spec = parse_spec(cfg.corruption)
+    corruption = [] if spec.kind == "none" else [str(spec).replace(":", "").replace(",", "_")]
+    return "_".join([f"{cfg.dataset}_{cfg.model}_z{cfg.latent_dim}", *tags[False], *corruption, *tags[True]])
 
 
 def canonical_command(cfg: TrainConfig, name: str) -> str:
-    """The full command that reproduces this run (every setting explicit, no machine paths)."""
-    args = [
-        "python", "-m", "vae_demo.train",
-        "--dataset", cfg.dataset, "--model", cfg.model, "--latent-dim", str(cfg.latent_dim),
-        "--epochs", str(cfg.epochs), "--batch-size", str(cfg.batch_size), "--lr", f"{cfg.lr:g}",
-        "--beta", f"{cfg.beta:g}", "--corruption", str(parse_spec(cfg.corruption)),
-        "--recon", cfg.recon, "--seed", str(cfg.seed), "--device", cfg.device,
-    ]
-    if cfg.precision != "auto":
-        args += ["--precision", cfg.precision]
-    if cfg.lr_schedule != "constant":
-        args += ["--lr-schedule", cfg.lr_schedule]
-    if cfg.channels:
-        args += ["--channels", ",".join(str(c) for c in cfg.channels)]
-    if cfg.train_limit:
-        args += ["--train-limit", str(cfg.train_limit)]
-    if cfg.mask_input:
-        args += ["--mask-input"]
+    """The full command that reproduces this run, with no machine paths: every run setting and every
+    hyperparameter the model takes, explicit (precision, schedule and training images when not the default)."""
+    args = ["python", "-m", "vae_demo.train"]
+    implicit_at_default = ("precision", "lr_schedule", "train_limit")
+    for s in run_settings():
+        value = s.check(getattr(cfg, s.name))
+        if s.name in implicit_at_default and value == s.default:
+            continue
+        args += [s.flag, s.text(value)]
+    taken, values = MODELS[cfg.model].settings(), cfg.model_settings()
+    for key, s in taken.items():
+        value = values[key]
+        if s.kind == "bool":
+            args += [s.flag] if value else []
+        elif s.kind != "ints" or value:  # an empty channel list: the model's default
+            args += [s.flag, s.text(value)]
     return shlex.join(args + ["--name", name])
 
 
@@ -128,40 +137,23 @@ def run(cfg: TrainConfig, name: str, data_dir=None, download=True, checkpoint_di
     return train(cfg, train_set, test_set, on_epoch=save, on_batch=on_batch, progress=progress)
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m vae_demo.train", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=list(DATASETS), default=d.dataset)
-    p.add_argument("--model", choices=list(MODELS), default=d.model)
-    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
-    p.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term (β-VAE)")
-    p.add_argument("--corruption", default=d.corruption,
-                   help="train as a denoiser: corrupt inputs with this spec (e.g. gaussian:0.5, mix, or a list: erasure:0.9,block:16)")
-    p.add_argument("--recon", choices=["bce", "mse"], default=d.recon, help="reconstruction loss")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
-    p.add_argument("--channels", type=_int_list, default=(),
-                   help="conv models: channels of each stride-2 layer, e.g. 64,128; "
-                        "unet: channels of each level above the coarsest (whose width is --latent-dim)")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=d.lr_schedule,
-                   help="cosine: decay the learning rate to 0 over the whole run")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
-                   help="auto: bf16 autocast on CUDA, fp32 elsewhere; bf16: autocast on any device")
-    p.add_argument("--mask-input", action="store_true",
-                   help="give the model the corruption's damage mask (erasure, block, saltpepper) as one "
-                        "more input channel, as classical inpainting is given it (unet only)")
-    p.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
+    """The run settings' flags, then every model setting any kind declares (each applies to the kinds that
+    take it): both from their declarations."""
+    p = argparse.ArgumentParser(prog="python -m vae_demo.train", description=__doc__.split("\n")[0])
+    for s in run_settings():
+        if s.name in ("dataset", "model"):  # the registries' names, as they are now
+            s = replace(s, choices=tuple(DATASETS if s.name == "dataset" else MODELS))
+        s.add_argument(p, default=s.default, help=f"{s.help} (default: {s.text(s.default)})".replace("%", "%%"))
+    group = p.add_argument_group("model settings", "each for the model kinds that take it; "
+                                 "unset: the kind's own default")
+    for name, s in all_model_settings().items():
+        helps: dict[str, list[str]] = {}
+        for kind, cls in MODELS.items():
+            if name in cls.settings():
+                helps.setdefault(cls.settings()[name].help, []).append(kind)
+        text = "; ".join(f"{', '.join(kinds)}: {h}" for h, kinds in helps.items())
+        s.add_argument(group, default=None, help=text.replace("%", "%%"))
     p.add_argument("--name", default=None, help="checkpoint name (default: from the settings)")
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
     p.add_argument("--no-download", action="store_true", help="never download datasets")
@@ -170,17 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the parsed flags ask for. A model setting given for a kind that does not take it is an
+    error when it would change something; at its declared default it is dropped (commands recorded before
+    settings were per kind wrote ``--beta 1`` for every model)."""
+    run = {s.name: getattr(args, s.name) for s in run_settings()}
+    cls = MODELS[run["model"]]
+    hparams = {}
+    for name, s in all_model_settings().items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if cls.takes(name) or s.check(value) != s.default:
+            hparams[name] = value
+    return TrainConfig(**run, hparams=hparams)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    cfg = TrainConfig(
-        dataset=args.dataset, model=args.model, latent_dim=args.latent_dim, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, beta=args.beta, corruption=args.corruption,
-        recon=args.recon, seed=args.seed, device=args.device, train_limit=args.train_limit,
-        channels=args.channels, precision=args.precision, lr_schedule=args.lr_schedule,
-        mask_input=args.mask_input,
-    )
     try:
-        cfg.validate()
+        cfg = config_from_args(args).validate()
         name = args.name or default_name(cfg)
         result = run(cfg, name, args.data_dir, not args.no_download, args.checkpoint_dir)
     except (ValueError, DataNotFoundError, CheckpointError, TrainingError) as err:

@@ -15,14 +15,15 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
 from vae_demo.corruptions import corrupt, parse_spec
-from vae_demo.data import ImageSet
+from vae_demo.data import DATASETS, ImageSet
 from vae_demo.metrics import psnr_from_mse
 from vae_demo.models import MODELS, build_model
+from vae_demo.settings import Setting
 
 TEST_CORRUPTION_SEED = 1234  # the test inputs of a denoiser are corrupted the same way every epoch
 
@@ -31,66 +32,101 @@ class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); earlier results are untouched."""
 
 
+def _run(default, kind: str, help: str, **kw):
+    """A run setting: a TrainConfig field and its declaration (see vae_demo.settings)."""
+    return field(default=default, metadata={"setting": {"kind": kind, "help": help, **kw}})
+
+
+def _known_dataset(name: str) -> str:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r} (choose {', '.join(DATASETS)})")
+    return name
+
+
+def _known_model(name: str) -> str:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r} (choose {', '.join(MODELS)})")
+    return name
+
+
+def _corruption(text: str) -> str:
+    return str(parse_spec(text))
+
+
 @dataclass
 class TrainConfig:
-    dataset: str = "mnist"
-    model: str = "mlp_vae"
-    latent_dim: int = 20
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    beta: float = 1.0
-    corruption: str = "none"
-    recon: str = "bce"
-    seed: int = 0
-    device: str = "auto"
-    train_limit: int = 0  # use only the first N training images (0: all)
-    channels: tuple[int, ...] = ()  # conv models: channels per stride-2 layer (empty: the default)
-    precision: str = "auto"  # auto (bf16 autocast on CUDA, else fp32), fp32, or bf16 (autocast anywhere)
-    lr_schedule: str = "constant"  # constant, or cosine (decays to 0 over all steps)
-    mask_input: bool = False  # give the model the corruption's damage mask as an input channel
+    """A training run: the run's own settings (declared here, once) and the model's hyperparameters
+    (``hparams``, by name: those its kind declares, see :meth:`Autoencoder.settings`; unset ones take the
+    kind's defaults)."""
+
+    dataset: str = _run("mnist", "text", "dataset", parse=_known_dataset, label="Dataset")
+    model: str = _run("mlp_vae", "text", "model kind", parse=_known_model, label="Model")
+    latent_dim: int = _run(20, "int", "latent size: z's dimensions (for unet, the channels of its coarsest level)",
+                           lo=1, hi=512, label="Latent size")
+    epochs: int = _run(10, "int", "passes over the training images", lo=1, hi=1000, label="Epochs")
+    batch_size: int = _run(128, "int", "images per training step", lo=1, hi=65536, label="Batch size")
+    lr: float = _run(1e-3, "float", "Adam learning rate", lo=1e-9, hi=1, label="Learning rate")
+    lr_schedule: str = _run("constant", "choice", "cosine: decay the learning rate to 0 over the whole run",
+                            choices=("constant", "cosine"), label="Learning-rate schedule")
+    precision: str = _run("auto", "choice", "auto: bf16 autocast on CUDA, fp32 elsewhere; bf16: autocast on any "
+                          "device", choices=("auto", "fp32", "bf16"), label="Precision")
+    corruption: str = _run("none", "text", "train as a denoiser: corrupt inputs with this spec (e.g. gaussian:0.5, "
+                           "mix, or a list: erasure:0.9,block:16)", parse=_corruption, label="Corruption")
+    seed: int = _run(0, "int", "random seed (weights, batches, corruptions)", lo=0, hi=2**31 - 1, label="Seed")
+    device: str = _run("auto", "text", "auto (CUDA, else MPS, else CPU), cpu, cuda, mps", label="Device")
+    train_limit: int = _run(0, "int", "use only the first N training images (0: all)", lo=0, label="Training images")
+    hparams: dict = field(default_factory=dict)
+
+    def model_settings(self) -> dict:
+        """The model's hyperparameters for this run: its kind's defaults, overridden by ``hparams`` (checked)."""
+        taken = MODELS[self.model].settings()
+        values = {name: s.default for name, s in taken.items()}
+        for name, value in self.hparams.items():
+            if name not in taken:
+                with_it = [k for k, m in MODELS.items() if m.takes(name)]
+                title = model_setting(name).title if with_it else repr(name)
+                what = title[:1].lower() + title[1:]
+                raise ValueError(f"{what}: for {', '.join(with_it)} only" if with_it
+                                 else f"unknown model setting {what}")
+            values[name] = taken[name].check(value)
+        return values
 
     def validate(self) -> TrainConfig:
-        from vae_demo.data import DATASETS
-
         problems = []
-        if self.dataset not in DATASETS:
-            problems.append(f"unknown dataset {self.dataset!r} (choose {', '.join(DATASETS)})")
-        if self.model not in MODELS:
-            problems.append(f"unknown model {self.model!r} (choose {', '.join(MODELS)})")
-        if not (1 <= self.latent_dim <= 512):
-            problems.append(f"latent dim must be 1..512, got {self.latent_dim}")
-        if not (1 <= self.epochs <= 1000):
-            problems.append(f"epochs must be 1..1000, got {self.epochs}")
-        if not (1 <= self.batch_size <= 65536):
-            problems.append(f"batch size must be 1..65536, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
-            problems.append(f"learning rate must be in (0, 1], got {self.lr}")
-        if not (math.isfinite(self.beta) and 0 <= self.beta <= 1000):
-            problems.append(f"beta must be in [0, 1000], got {self.beta}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            problems.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
-        if self.recon not in ("bce", "mse"):
-            problems.append(f"recon must be bce or mse, got {self.recon!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            problems.append(f"lr schedule must be constant or cosine, got {self.lr_schedule!r}")
-        cls = MODELS.get(self.model)
-        if self.mask_input and not (cls and cls.takes("mask_input")):
-            with_mask = ", ".join(k for k, m in MODELS.items() if m.takes("mask_input"))
-            problems.append(f"mask input: for {with_mask} only")
-        if self.channels and (not (cls and cls.takes("channels")) or len(self.channels) > 5
-                              or not all(1 <= int(c) <= 1024 for c in self.channels)):
-            with_channels = ", ".join(k for k, m in MODELS.items() if m.takes("channels"))
-            problems.append(f"channels: 1-5 values in 1..1024, for {with_channels} only")
-        if self.train_limit < 0:
-            problems.append("train limit must be ≥ 0")
-        try:
-            parse_spec(self.corruption)
-        except ValueError as err:
-            problems.append(str(err))
+        for s in run_settings():
+            try:
+                s.check(getattr(self, s.name))
+            except ValueError as err:
+                problems.append(str(err))
+        if self.model in MODELS:
+            for name in self.hparams:
+                try:
+                    TrainConfig(model=self.model, hparams={name: self.hparams[name]}).model_settings()
+                except ValueError as err:
+                    problems.append(str(err))
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def run_settings() -> list[Setting]:
+    """The run's settings (TrainConfig's fields but ``hparams``), as declarations."""
+    return [Setting(f.name, default=f.default, **f.metadata["setting"]) for f in fields(TrainConfig)
+            if "setting" in f.metadata]
+
+
+def model_setting(name: str) -> Setting:
+    """The declaration of model setting ``name`` (that of the first kind that takes it)."""
+    return all_model_settings()[name]
+
+
+def all_model_settings() -> dict[str, Setting]:
+    """Every model setting any kind declares, by name (each as the first kind taking it declares it)."""
+    out: dict[str, Setting] = {}
+    for cls in MODELS.values():
+        for name, s in cls.settings().items():
+            out.setdefault(name, s)
+    return out
 
 
 @dataclass
@@ -153,14 +189,9 @@ def hardware(cfg: TrainConfig, device: torch.device) -> dict:
 
 
 def make_model(cfg: TrainConfig, image_shape):
-    """The model ``cfg`` asks for, given those of its settings that the kind's constructor takes (its
-    signature says which: no list of kinds here). A closed-form model keeps its own reconstruction
-    measure (PCA: squared error)."""
-    cls = MODELS[cfg.model]
-    settings = {"recon": cfg.recon if cls.trainable else None, "beta": cfg.beta,
-                "channels": tuple(int(c) for c in cfg.channels) or None, "mask_input": cfg.mask_input or None}
-    hp = {k: v for k, v in settings.items() if v is not None and cls.takes(k)}
-    return build_model(cfg.model, image_shape, cfg.latent_dim, **hp)
+    """The model ``cfg`` asks for, with its hyperparameters (its kind's defaults unless ``cfg.hparams`` sets
+    them): no list of kinds here."""
+    return build_model(cfg.model, image_shape, cfg.latent_dim, **cfg.model_settings())
 
 
 @torch.no_grad()
@@ -440,4 +471,6 @@ def _prefixed(d: dict, prefix: str) -> dict:
 
 
 def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)
+    """``cfg`` as plain values, with every hyperparameter of its model explicit (its kind's defaults too)."""
+    return {**asdict(cfg), "hparams": {k: list(v) if isinstance(v, tuple) else v
+                                       for k, v in cfg.model_settings().items()}}

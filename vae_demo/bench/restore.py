@@ -40,8 +40,7 @@ def run_restore(ctx: Ctx) -> dict:
     for ds, x in ctx.test_splits(out):
         t_ds = time.perf_counter()
         ckpts, warnings = load_checkpoints(ctx, ds)
-        pcas = [c for c in ckpts if c.meta["model"] == "pca"]
-        learned = [c for c in ckpts if c.meta["model"] != "pca"]
+        ckpts = sorted(ckpts, key=lambda c: c.model.trainable)  # closed-form models (PCA) first
         bar = tqdm(CORRUPTIONS, desc=f"restore {ds}", unit="corruption")
         tuned = tuned_for(ctx, ds, bar)
         g = min(ctx.args.grid_images, len(x))
@@ -68,14 +67,15 @@ def run_restore(ctx: Ctx) -> dict:
                 restored = classical.apply(r, y, mask, spec, tr.params, workers=ctx.args.workers)
                 add(r.describe(tr.params), "classical", r.label, restored, time.perf_counter() - t0,
                     restorer=name, params=tr.params, heldout_psnr=rounded(tr.psnr), knows=r.knows or "")
-            for c in pcas + learned:
+            for c in ckpts:
                 bar.set_postfix_str(f"{spec} {c.name}")
                 t0 = time.perf_counter()
                 restored = reconstruct(c.model, y, ctx.device)
                 elapsed = time.perf_counter() - t0
-                kind = "pca" if c.meta["model"] == "pca" else "learned"
+                kind = "learned" if c.model.trainable else "closed form"
                 trained_on = c.meta.get("corruption", "none")
-                add(c.name, kind, "blind", restored, elapsed, model=c.meta["model"], trained_on=trained_on)
+                mine = {"checkpoint": c.name, "model": c.meta["model"], "trained_on": trained_on}
+                add(c.name, kind, "blind", restored, elapsed, **mine)
                 if mask is not None:  # keep the observed pixels: the mask-aware use of the same model
                     label = f"{c.name} + keep observed"
                     if c.model.mask_input:  # ... and tell a model trained with the mask where the damage is
@@ -84,7 +84,7 @@ def run_restore(ctx: Ctx) -> dict:
                         elapsed = time.perf_counter() - t0
                         label = f"{c.name} given the mask"
                     kept = y * (1 - mask) + restored * mask
-                    add(label, kind, "mask-aware", kept, elapsed, model=c.meta["model"], trained_on=trained_on)
+                    add(label, kind, "mask-aware", kept, elapsed, **mine)
             rows, examples = board.rows, board.examples
             best_c = _best(rows, "classical")
             best_l = _best(rows, "learned")
@@ -99,15 +99,14 @@ def run_restore(ctx: Ctx) -> dict:
             grid_rows[spec] = [x[:g], y[:g],
                                examples[best_c["method"]] if best_c else None,
                                examples[best_l["method"]] if best_l else None]
-        mine: dict[str, dict] = {}
+        per_ckpt: dict[str, dict] = {}
         for spec, res in result["corruptions"].items():
             for row in res["rows"]:
-                if row["type"] in ("pca", "learned"):
-                    name = row["method"].removesuffix(" + keep observed").removesuffix(" given the mask")
-                    keep = name != row["method"]
-                    mine.setdefault(name, {}).setdefault(spec, {}).update(
-                        {("keep_observed_" if keep else "") + k: row[k] for k in ("psnr", "ssim")})
-        record_in_checkpoints(ctx, "restore", {n: {"corruptions": v} for n, v in mine.items()},
+                if "checkpoint" in row:  # a checkpoint's row: blind, or mask-aware (the observed pixels kept)
+                    prefix = "keep_observed_" if row["label"] == "mask-aware" else ""
+                    per_ckpt.setdefault(row["checkpoint"], {}).setdefault(spec, {}).update(
+                        {prefix + k: row[k] for k in ("psnr", "ssim")})
+        record_in_checkpoints(ctx, "restore", {n: {"corruptions": v} for n, v in per_ckpt.items()},
                               test_images=len(x), test_split_size=result["test_split_size"],
                               seed=ctx.args.seed)
         result["time_s"] = round(time.perf_counter() - t_ds, 1)  # tuning included unless done before

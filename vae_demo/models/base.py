@@ -20,6 +20,13 @@
   their codes: the dims' standard units (mean, std) and how much each carries (the sliders' order),
   as the model defines it (VAE: mean KL per dim; PCA: eigenvalue; autoencoder: code variance).
 - VAEs also give ``iw_log_likelihood(x)``: the importance-weighted log-likelihood and the ELBO.
+- A model whose ``discrete`` is True has a *discrete code* (a VQ-VAE): a grid of ``code_grid`` (h, w)
+  cells, each an index into a codebook of ``codebook_size`` vectors. It gives ``codes(x)`` (N, h, w)
+  indices, ``decode_codes(codes)`` images, and ``codebook()`` (K, D) vectors. Its ``embed`` is the
+  encoder's vectors *before* quantisation, flattened (N, h·w·D), and ``decode`` quantises what it is
+  given, so reconstruction, interpolation and every tab work on it as on any model; the app adds a
+  code-grid editor and a codebook map for it. ``latent_scores`` then scores the codebook entries (by use).
+  ``latent_bits()``: the code's size in bits (h·w·log2 K), None for float codes.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from vae_demo.settings import Setting, collect
 
 MODELS: dict[str, type[Autoencoder]] = {}
 
@@ -90,6 +99,24 @@ class GaussianPosterior(Posterior):
         return self.kl_per_dim().sum(1)
 
 
+class CodeUsage(NamedTuple):
+    """How a discrete model uses its codebook over some images: ``counts`` per code (K,), ``perplexity``
+    exp(entropy of the code distribution): K when all codes are used equally, 1 when one code does
+    everything), and ``used`` the share of the K codes that appear at all."""
+
+    counts: torch.Tensor
+    perplexity: float
+    used: float
+
+
+def code_usage(codes: torch.Tensor, k: int) -> CodeUsage:
+    """:class:`CodeUsage` of the indices ``codes`` (any shape) into a codebook of ``k`` entries."""
+    counts = torch.bincount(codes.reshape(-1).long().cpu(), minlength=k)[:k].double()
+    p = counts / counts.sum().clamp_min(1)
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return CodeUsage(counts, float(entropy.exp()), float((counts > 0).double().mean()))
+
+
 class LatentScores(NamedTuple):
     """How a model's latent dims read: ``mean``/``std`` per dim (a slider at v means z = mean + v·std),
     ``score`` per dim (larger carries more: the sliders' order), ``what`` the score is, and ``unit`` how one
@@ -127,15 +154,29 @@ class Autoencoder(nn.Module):
     generative = False  # True for models with a prior to sample from
     trainable = True  # False for closed-form models (PCA)
     has_latent_code = True  # False when encode() gives feature maps, not a vector z (U-Net)
+    nested_code = False  # True when the first d dims are the best d-dim code (PCA): the app can truncate it
+    discrete = False  # True: the code is a grid of codebook indices (see codes(), decode_codes(), codebook())
+    code_grid: tuple[int, int] = (0, 0)  # discrete models: the grid's (h, w)
+    codebook_size = 0  # discrete models: K
     channels_last = False  # True: train with channels-last weights (~25% faster for full-size convs)
     mask_input = False
     description = ""
     family = "autoencoder"  # a word for the UI
+    # the hyperparameters, declared once (see vae_demo.settings): the CLI, the Train tab, the default
+    # checkpoint name and the config's checks all come from these and the constructor's defaults
+    SETTINGS = (Setting("recon", "choice", "reconstruction loss: bce (binary cross-entropy, for intensities in "
+                        "[0, 1]) or mse (squared error)", choices=("bce", "mse"), label="Reconstruction loss",
+                        ui=False),)
+
+    @classmethod
+    def settings(cls) -> dict[str, Setting]:
+        """This kind's hyperparameters by name, each with this kind's default (its constructor's)."""
+        return collect(cls, inspect.signature(cls.__init__).parameters)
 
     @classmethod
     def takes(cls, setting: str) -> bool:
-        """Does this kind take ``setting`` (``beta``, ``channels``, ``mask_input`` ...)? Its constructor says."""
-        return setting in inspect.signature(cls.__init__).parameters
+        """Does this kind take ``setting`` (``beta``, ``channels``, ``mask_input`` ...)? Its declarations say."""
+        return setting in cls.settings()
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce"):
         super().__init__()
@@ -202,6 +243,27 @@ class Autoencoder(nn.Module):
     def sample(self, n: int, generator=None):
         raise NotImplementedError(f"{self.kind} is not generative: it has no prior to sample from")
 
+    # --- discrete codes (models with ``discrete = True``) ---
+    def codes(self, x) -> torch.Tensor:
+        """(N, h, w) codebook indices of images ``x``."""
+        raise NotImplementedError(f"{self.kind} has no discrete code")
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from (N, h, w) codebook indices."""
+        raise NotImplementedError(f"{self.kind} has no discrete code")
+
+    def codebook(self) -> torch.Tensor:
+        """The (K, D) code vectors."""
+        raise NotImplementedError(f"{self.kind} has no discrete code")
+
+    def latent_bits(self) -> float | None:
+        """The code's size in bits: cells × log2(codebook size) for a discrete code; None for a float code
+        (its size is ``latent_dim`` real numbers)."""
+        if not self.discrete:
+            return None
+        h, w = self.code_grid
+        return h * w * math.log2(self.codebook_size)
+
     @torch.no_grad()
     def latent_scores(self, x: torch.Tensor | None = None, codes: torch.Tensor | None = None) -> LatentScores:
         """An autoencoder's code has no prior: its units are the test codes' own mean and spread, and a
@@ -216,6 +278,9 @@ class Autoencoder(nn.Module):
 class VAE(Autoencoder):
     generative = True
     family = "VAE"
+    SETTINGS = (Setting("beta", "float", "weight of the KL term (β-VAE): 1 is the ELBO; above 1 trades sharpness "
+                        "for a smoother, more disentangled latent space", lo=0, hi=1000, label="β (KL weight)",
+                        slider=(0, 10, 0.1), tag="b{:g}"),)
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "bce", beta: float = 1.0):
         super().__init__(image_shape, latent_dim, recon)

@@ -9,6 +9,13 @@ from __future__ import annotations
 import torch.nn as nn
 
 from vae_demo.models.base import VAE, Autoencoder, register
+from vae_demo.settings import Setting
+
+
+def _at_most(channels: tuple, n: int) -> tuple:
+    if len(channels) > n:
+        raise ValueError(f"channels: at most {n} layers, got {len(channels)}")
+    return channels
 
 
 def default_channels(image_shape) -> tuple[int, ...]:
@@ -16,6 +23,8 @@ def default_channels(image_shape) -> tuple[int, ...]:
 
 
 class _Conv:
+    SETTINGS = (Setting("channels", "ints", "channels of each stride-2 conv layer, e.g. 64,128 (default: 32,64; "
+                        "32,64,128 for 32×32 images)", lo=1, hi=1024, parse=lambda v: _at_most(v, 5), ui=False),)
 
     def _build(self, channels, out_dim: int):
         c, h, w = self.image_shape

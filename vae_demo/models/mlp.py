@@ -8,9 +8,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vae_demo.models.base import VAE, Autoencoder, register
+from vae_demo.settings import Setting
 
 
 class _MLP:
+    SETTINGS = (Setting("hidden", "int", "units of the hidden layer (encoder and decoder)", lo=1, hi=4096, ui=False),)
+
     def _build(self, hidden: int, out_dim: int):
         self.hidden = int(hidden)
         d = math.prod(self.image_shape)

@@ -12,6 +12,8 @@ class PCA(Autoencoder):
     trainable = False
     description = "PCA (linear, closed form)"
     family = "PCA"
+    nested_code = True  # its components come in order of variance
+    FIXED = ("recon",)  # closed form: its reconstruction measure is squared error, not a choice
 
     def __init__(self, image_shape, latent_dim: int, recon: str = "mse", max_components: int = 64):
         super().__init__(image_shape, latent_dim, recon)

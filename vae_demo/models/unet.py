@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vae_demo.models.base import Autoencoder, register
+from vae_demo.settings import Setting
 
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -37,6 +38,13 @@ class UNet(Autoencoder):
     family = "U-Net"
     has_latent_code = False
     channels_last = True
+    SETTINGS = (
+        Setting("channels", "ints", "channels of each level above the coarsest (whose width is the latent size), "
+                "e.g. 32,64", lo=1, hi=1024, ui=False),
+        Setting("mask_input", "bool", "also give the model the corruption's damage mask (erasure, block, "
+                "saltpepper) as one more input channel, as classical inpainting is given it",
+                label="Mask input", tag="mask"),
+    )
 
     def __init__(self, image_shape, latent_dim, recon="bce", channels=None, mask_input=False):
         super().__init__(image_shape, latent_dim, recon)

@@ -28,11 +28,19 @@ import torch
 
 from vae_demo.checkpoints import CheckpointError
 from vae_demo.data import DataNotFoundError
+from vae_demo.models import MODELS
 from vae_demo.services import gpu
 from vae_demo.services.images import UserInputError, display, grid
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import download_allowed
-from vae_demo.training import TrainConfig, TrainingError, TrainResult, make_model, pick_device
+from vae_demo.training import (
+    TrainConfig,
+    TrainingError,
+    TrainResult,
+    all_model_settings,
+    make_model,
+    pick_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +87,19 @@ def _num(value, name: str, lo: float, hi: float, integer: bool = False) -> float
     return int(round(v)) if integer else v
 
 
-def make_config(dataset, model, latent_dim, beta, corruption, epochs, batch_size, lr, train_limit=0,
-                seed=0, mask_input=False) -> tuple[TrainConfig, list[str]]:
-    """A validated TrainConfig from UI/API values (numbers clamped), plus notes on what was capped."""
+def _at_default(s, value) -> bool:
+    try:
+        return s.check(value) == s.default
+    except ValueError:
+        return False
+
+
+def make_config(dataset, model, latent_dim, corruption, epochs, batch_size, lr, train_limit=0, seed=0,
+                hparams: dict | None = None) -> tuple[TrainConfig, list[str]]:
+    """A validated TrainConfig from UI/API values (numbers clamped), plus notes on what was capped.
+    ``hparams``: the Train tab's model settings by name. The tab sends every control, shown or not: one the
+    chosen kind does not take is dropped at its default (the tab resets hidden controls to it), and an error
+    otherwise (an API call asking for something the kind cannot do)."""
     notes = []
     cap = max_epochs()
     e = _num(epochs, "epochs", 1, 10_000, integer=True)
@@ -93,17 +111,32 @@ def make_config(dataset, model, latent_dim, beta, corruption, epochs, batch_size
     if img_cap and (limit == 0 or limit > img_cap):
         notes.append(f"training images capped at {img_cap} (set {MAX_IMAGES_ENV} to change)")
         limit = img_cap
+    taken = MODELS[model].settings() if model in MODELS else {}
+    chosen = {}
+    for name, value in (hparams or {}).items():
+        s = taken.get(name)
+        if value is None:
+            continue
+        if s is None:
+            declared = all_model_settings().get(name)
+            if declared is not None and _at_default(declared, value):
+                continue
+            chosen[name] = value  # validate() says which kinds take it
+            continue
+        if s.kind in ("int", "float"):
+            value = _num(value, s.title, s.lo if s.lo is not None else -math.inf,
+                         s.hi if s.hi is not None else math.inf, integer=s.kind == "int")
+        chosen[name] = value
     cfg = TrainConfig(
         dataset=str(dataset), model=str(model),
         latent_dim=_num(latent_dim, "latent size", 1, 512, integer=True),
         epochs=e,
         batch_size=_num(batch_size, "batch size", 1, 4096, integer=True),
         lr=_num(lr, "learning rate", 1e-6, 1.0),
-        beta=_num(beta, "β", 0.0, 1000.0),
         corruption=str(corruption or "none"),
         train_limit=limit,
         seed=_num(seed, "seed", 0, 2**31 - 1, integer=True),
-        mask_input=bool(mask_input),
+        hparams=chosen,
     )
     try:
         cfg.validate()

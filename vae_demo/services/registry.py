@@ -91,8 +91,8 @@ class ModelEntry:
 
     @property
     def is_pca(self) -> bool:
-        """A closed-form linear model with eigenvalues (PCA): its code can be truncated to any d."""
-        return not getattr(self.model, "trainable", True) and hasattr(self.model, "variances")
+        """Its code is nested (PCA): the first d dims are its best d-dim code, so it can be truncated to any d."""
+        return bool(getattr(self.model, "nested_code", False))
 
     @property
     def corruption(self) -> str:

@@ -10,6 +10,8 @@ from vae_demo.corruptions import KINDS
 from vae_demo.models import MODELS
 from vae_demo.services.jobs import JobState, device_description, make_config, max_epochs
 from vae_demo.services.restore import default_severity
+from vae_demo.settings import Setting
+from vae_demo.training import all_model_settings
 from vae_demo.ui.common import Context, explain, safe
 
 EXPLAIN = r"""
@@ -91,16 +93,41 @@ def status_text(s: JobState) -> str:
     return " — ".join(p for p in parts if p)
 
 
+DEFAULT_MODEL = "conv_vae"
+
+
+def setting_control(s: Setting, kinds: list[str], visible: bool):
+    """The Train tab's control for model setting ``s`` (taken by ``kinds``), from its declaration."""
+    label = f"{s.title} ({', '.join(kinds)})"
+    common = {"label": label, "info": s.help, "visible": visible, "elem_id": "train-" + s.name.replace("_", "-")}
+    if s.kind == "bool":
+        return gr.Checkbox(value=bool(s.default), **common)
+    if s.kind in ("int", "float") and s.slider:
+        lo, hi, step = s.slider
+        return gr.Slider(lo, hi, value=s.default, step=step, **common)
+    if s.kind in ("int", "float"):
+        return gr.Number(value=s.default, precision=0 if s.kind == "int" else None, minimum=s.lo, maximum=s.hi,
+                         **common)
+    if s.kind == "choice":
+        return gr.Dropdown(list(s.choices), value=s.default, **common)
+    return gr.Textbox(value=s.text(s.default) if s.default is not None else "", **common)
+
+
+def model_controls() -> dict[str, Setting]:
+    """The model settings the Train tab shows (each kind's declarations say which: ``ui``)."""
+    return {name: s for name, s in all_model_settings().items() if s.ui}
+
+
 def build(ctx: Context) -> None:
     gr.Markdown(f"Training runs on **{device_description()}**. One job at a time for the whole app; "
                 f"epochs are capped at {max_epochs()} here.", elem_id="train-device")
+    shown = model_controls()
+    first = MODELS[DEFAULT_MODEL]
     with gr.Row():
-        model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value="conv_vae",
+        model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=DEFAULT_MODEL,
                             label="Model", elem_id="train-model")
         latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent",
                                info="z's size; for unet, the channels of its coarsest level")
-        beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (KL weight, VAEs)", elem_id="train-beta",
-                         visible=MODELS["conv_vae"].takes("beta"))
         corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
                                  elem_id="train-corruption")
     with gr.Row():
@@ -110,10 +137,9 @@ def build(ctx: Context) -> None:
         lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
         limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
                           elem_id="train-limit")
-        with_mask = ", ".join(k for k, cls in MODELS.items() if cls.takes("mask_input"))  # the kinds say so
-        mask_input = gr.Checkbox(value=False, label=f"Mask input ({with_mask})", elem_id="train-mask-input",
-                                 info="also tell the model which pixels the corruption destroyed",
-                                 visible=MODELS["conv_vae"].takes("mask_input"))
+    with gr.Row():  # the chosen kind's own settings, from its declarations
+        controls = [setting_control(s, [k for k, c in MODELS.items() if c.takes(name)], first.takes(name))
+                    for name, s in shown.items()]
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
@@ -154,17 +180,20 @@ def build(ctx: Context) -> None:
         yield _outputs(s, ctx.registry.version)
 
     @safe(1)
-    def on_start(dataset, model_, z, b, corr, ep, bs, lr_, lim, mask_input_=False):
-        cfg, notes = make_config(dataset, model_, z, b, corr, ep, bs, lr_, lim, mask_input=mask_input_)
+    def on_start(dataset, model_, z, corr, ep, bs, lr_, lim, *settings):
+        """Train ``model_``; ``settings``: the model settings' controls, in the order the tab shows them."""
+        cfg, notes = make_config(dataset, model_, z, corr, ep, bs, lr_, lim, hparams=dict(zip(shown, settings)))
         s = ctx.jobs.start(cfg, notes=notes)
         return status_text(s)
 
     def on_model(kind):
-        """Only the settings this kind takes (its constructor says which): no control that does nothing."""
+        """Only the settings this kind takes (its declarations say which), each at this kind's default: no
+        control that does nothing, and no hidden value left from another kind."""
         cls = MODELS.get(kind)
         if cls is None:
-            return gr.skip(), gr.skip()
-        return gr.update(visible=cls.takes("beta")), gr.update(visible=cls.takes("mask_input"), value=False)
+            return tuple(gr.skip() for _ in shown)
+        taken = cls.settings()
+        return tuple(gr.update(visible=name in taken, value=(taken.get(name) or s).default) for name, s in shown.items())
 
     def on_stop():
         if ctx.jobs.stop():
@@ -172,13 +201,13 @@ def build(ctx: Context) -> None:
         else:
             gr.Info("No training job is running.")
 
-    start.click(on_start, [ctx.dataset, model, latent_dim, beta, corruption, epochs, batch, lr, limit, mask_input],
+    start.click(on_start, [ctx.dataset, model, latent_dim, corruption, epochs, batch, lr, limit, *controls],
                 status,
                 concurrency_limit=None, api_name="train").then(
         follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
         show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
     stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
-    model.change(on_model, model, [beta, mask_input], show_progress="hidden", api_visibility="private")
+    model.change(on_model, model, controls, show_progress="hidden", api_visibility="private")
 
     # a page opened (or reloaded) while a job runs follows it too
     ctx.load_events.append((follow, [], [status, curves, recon, ctx.models_version, bar],
