@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from vae_demo.services.images import UserInputError
+from vae_demo.ui.train import model_controls
 
 pytestmark = pytest.mark.slow
 
@@ -342,6 +343,11 @@ def test_4_the_direct_slider_route_explains_its_errors(app):
 
 # --- (5) errors with no message at all --------------------------------------------------------------
 
+# the Train tab's API: dataset, model, latent size, corruption, epochs, batch, lr, training images, then the
+# model settings' controls (as many as the model kinds declare, in the tab's order)
+TRAIN = ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, *(s.default for s in model_controls().values())]
+BETA = 8 + list(model_controls()).index("beta")
+
 NUMBERS = [  # (endpoint, values, index of the numeric value to spoil, its name in the message)
     ("restore", ["mnist", "gaussian", 0.3, 0, False, 8, None], 2, "severity"),
     ("restore", ["mnist", "gaussian", 0.3, 0, False, 8, None], 3, "seed"),
@@ -351,12 +357,12 @@ NUMBERS = [  # (endpoint, values, index of the numeric value to spoil, its name 
     ("slide", ["mnist", "t_conv_vae_z3"] + [0.0] * 16, 2, "z[0]"),
     ("on_move", ["mnist", "t_conv_vae_z3", "auto", 0.0, 0.0], 3, "x"),
     ("run", ["mnist", "t_conv_vae_z3", 8], 2, "Steps N"),
-    ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 2, "Latent size"),
-    ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 8, "β"),
-    ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 4, "Epochs"),
-    ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 5, "Batch size"),
-    ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 6, "Learning rate"),
-    ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 7, "Training images"),
+    ("train", TRAIN, 2, "Latent size"),
+    ("train", TRAIN, BETA, "β"),
+    ("train", TRAIN, 4, "Epochs"),
+    ("train", TRAIN, 5, "Batch size"),
+    ("train", TRAIN, 6, "Learning rate"),
+    ("train", TRAIN, 7, "Training images"),
 ]
 
 
@@ -372,9 +378,9 @@ def test_5_a_string_for_a_number_is_named(app, api, values, i, name):
 WHOLE = [("restore", ["mnist", "gaussian", 0.3, 0, False, 8, None], 3, "seed"),
          ("pick_random", ["mnist", 0], 1, "Image #"),
          ("pick_index", ["mnist", 0], 1, "Image #"),
-         ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 4, "Epochs"),
-         ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 5, "Batch size"),
-         ("train", ["mnist", "pca", 4, "none", 1, 32, 1e-3, 64, 1.0, False], 7, "Training images")]
+         ("train", TRAIN, 4, "Epochs"),
+         ("train", TRAIN, 5, "Batch size"),
+         ("train", TRAIN, 7, "Training images")]
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
@@ -449,8 +455,8 @@ MEGA = "x" * 2**20
     ("choose_corruption", ["blur", MEGA], "unknown dataset 'xxxx"),
     ("pick_random", [MEGA, 0], "unknown dataset 'xxxx"),
     ("slide", ["mnist", MEGA] + [0.0] * 16, "unknown model 'xxxx"),
-    ("train", ["mnist", "pca", 4, MEGA, 1, 32, 1e-3, 64, 1.0, False], "unknown corruption 'xxxx"),
-    ("train", ["mnist", MEGA, 4, "none", 1, 32, 1e-3, 64, 1.0, False], "unknown model 'xxxx"),
+    ("train", [*TRAIN[:3], MEGA, *TRAIN[4:]], "unknown corruption 'xxxx"),
+    ("train", [TRAIN[0], MEGA, *TRAIN[2:]], "unknown model 'xxxx"),
     ("by_class", ["mnist", MEGA], "class must be a number"),
 ], ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
 def test_6_a_megabyte_of_input_is_quoted_by_a_short_prefix(app, api, values, message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,8 @@ def world(tmp_path_factory):
 def test_report_has_every_section_and_bar(world):
     md, report = world["md"], world["report"]
     assert set(report["sections"]) == set(bench.SECTIONS)
-    for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Reconstruction error vs latent",
+    for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Codes: their size",
+                    "## Reconstruction error vs latent",
                     "## Importance-weighted test NLL", "## Training speed bar", "## App speed",
                     "## Classical restorers: tuned parameters", "## Load test"):
         assert heading in md
@@ -345,3 +347,36 @@ def test_side_by_side_runs_of_different_datasets_keep_each_others_results(world,
     assert "_mnist: kept from the run of A" in out.read_text()
     bench_report.write_report(ctx, {"generated": "D"}, run_a, keep=False)  # a full run replaces the file
     assert set(json.loads(out.with_name("benchmarks.json").read_text())["sections"]) == {"restore"}
+
+
+def test_reuse_classical_keeps_the_classical_rows_and_measures_the_checkpoints_again(world, tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    shutil.copy(world["out"].with_name("benchmarks.json"), out.with_name("benchmarks.json"))
+    rc = bench.main(["--quick", "--only", "restore", "--reuse-classical", "--datasets", "mnist",
+                     "--data-dir", str(world["data"]), "--checkpoint-dir", str(world["ckpts"]), "--out", str(out),
+                     "--workers", "1", "--classical", FAST_CLASSICAL, "--grid-images", "2", "--test-limit", "16",
+                     "--tune-images", "16", "--record", "no"])
+    assert rc == 0
+    new = json.loads(out.with_name("benchmarks.json").read_text())["sections"]["restore"]["datasets"]["mnist"]
+    old = world["report"]["sections"]["restore"]["datasets"]["mnist"]
+    assert "--quick" in new["classical_reused_from"]
+    for spec, c in new["corruptions"].items():
+        before = {r["method"]: r for r in old["corruptions"][spec]["rows"]}
+        for r in c["rows"]:
+            if r["type"] == "classical":
+                assert r["reused"] and r["psnr"] == before[r["method"]]["psnr"]
+            else:
+                assert "reused" not in r and r["psnr"] == pytest.approx(before[r["method"]]["psnr"], abs=1e-3)
+    assert "classical rows" in out.read_text()
+
+
+def test_codes_section_sizes_each_clean_models_code(world):
+    sec = world["report"]["sections"]["codes"]["datasets"]["mnist"]
+    rows = {r["checkpoint"]: r for r in sec["rows"]}
+    assert set(rows) == {"mnist_mlp_vae_z4", "mnist_conv_vae_z4", "mnist_pca_z8"}  # clean, with a latent code
+    x = load_dataset("mnist", "test", world["data"], download=False).floats(slice(0, 16))
+    pca = load_checkpoint("mnist_pca_z8", world["ckpts"]).model
+    assert rows["mnist_pca_z8"]["psnr"] == pytest.approx(psnr(pca.reconstruct(x), x), abs=1e-3)
+    assert rows["mnist_conv_vae_z4"]["float_dims"] == 4 and rows["mnist_conv_vae_z4"]["bits"] is None
+    assert rows["mnist_pca_z8"]["family"] == "PCA" and not any(r["discrete"] for r in rows.values())
+    assert "4 float dims" in world["md"]

@@ -50,6 +50,11 @@ def server(tmp_path_factory):
         data = Path(os.environ.get("VAE_DEMO_DATA", "data"))
     else:
         data, ck = make_tiny_world(tmp_path_factory.mktemp("e2e"))
+        from tests.toy_codes import register_toy, save_toy
+        from vae_demo.services.testdata import TestImages as _T
+
+        register_toy()  # a model with a discrete code, for the code-grid editor (unregistered at the end)
+        save_toy(ck, x=_T(data).get("mnist").floats())
     # the real-checkpoint run makes the README's screenshots: a Train run of 3 epochs shows real curves
     os.environ.update(VAE_DEMO_DATA=str(data), VAE_DEMO_CHECKPOINTS=str(ck), VAE_DEMO_MAX_EPOCHS="3" if real else "2")
     import app
@@ -63,6 +68,9 @@ def server(tmp_path_factory):
     shots.mkdir(parents=True, exist_ok=True)
     yield {"url": url, "registry": registry, "shots": shots, "real": bool(real)}
     demo.close()
+    from tests.toy_codes import unregister_toy
+
+    unregister_toy()
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
@@ -162,6 +170,39 @@ def test_sliders_tab(page, server):
             break
     assert not np.array_equal(a, b), "moving the first slider did not change the decoded image"
     page.screenshot(path=str(server["shots"] / "sliders.png"))
+
+
+def test_code_grid_editor(page, server):
+    """A model whose code is discrete: its sliders are a grid of codebook indices. Click a cell, pick another
+    code, and the decoded image changes (whatever model declares a discrete code: the toy one here, the
+    VQ-VAE with the real checkpoints)."""
+    e = next((e for e in server["registry"].entries("mnist", latent_code=True) if e.model.discrete), None)
+    assert e is not None, "no model with a discrete code for MNIST"
+    _tab(page, "Latent sliders")
+    page.locator("#sliders-model input").click()
+    page.get_by_role("option", name=e.name).first.click()
+    page.locator("#codes-grid img").wait_for()
+    page.wait_for_function("() => document.querySelector('#codes-code').innerText.includes('Code of cell')")
+    assert not page.locator("#sliders-z0").is_visible()  # no sliders for a discrete code
+    page.wait_for_timeout(500)
+    image_before = _pixels(page, "#sliders-image")
+    grid_before = _srcs(page, "#codes-grid")
+    box = page.locator("#codes-grid img").bounding_box()
+    page.mouse.click(box["x"] + 0.9 * box["width"], box["y"] + 0.3 * box["height"])  # top right: not the middle
+    h, w = e.model.code_grid
+    row, col = int(0.3 * h), int(0.9 * w)
+    page.wait_for_function("t => document.querySelector('#codes-code').innerText.includes(t)",
+                           arg=f"cell (row {row}, col {col})")
+    _wait_change(page, "#codes-grid", grid_before)  # the selected cell is outlined
+    current = int(float(page.locator("#codes-code input[type=number]").input_value()))
+    new = (current + e.model.codebook_size // 2) % e.model.codebook_size
+    before = _srcs(page, "#sliders-image")
+    _move_slider(page, "#codes-code", new)
+    _wait_change(page, "#sliders-image", before)
+    page.wait_for_timeout(300)
+    assert not np.array_equal(image_before, _pixels(page, "#sliders-image")), "the new code changed nothing"
+    assert f"holds code **{new}**".replace("**", "") in page.locator("#codes-info").inner_text()
+    page.screenshot(path=str(server["shots"] / "code_grid.png"))
 
 
 def test_latent_map_tab(page, server):

@@ -41,8 +41,16 @@ def test_every_model_learns_and_keeps_the_interface(kind, shape):
     # interface: shapes, ranges, names
     with torch.no_grad():
         z = m.embed(x)
-        if m.has_latent_code:
-            assert z.shape == (64, 8) and m.latent_dim == 8
+        if m.discrete:  # the encoder's vectors before quantisation, flattened: one of latent_dim per cell
+            h, w = m.code_grid
+            assert z.shape == (64, 8 * h * w) and m.latent_dim == 8 and m.codebook().shape == (m.codebook_size, 8)
+            codes = m.codes(x)
+            assert codes.shape == (64, h, w) and codes.dtype == torch.int64
+            assert int(codes.min()) >= 0 and int(codes.max()) < m.codebook_size
+            assert torch.allclose(m.decode_codes(codes), m.decode(z), atol=1e-5)  # decode quantises
+            assert m.latent_bits() == pytest.approx(h * w * math.log2(m.codebook_size))
+        elif m.has_latent_code:
+            assert z.shape == (64, 8) and m.latent_dim == 8 and m.latent_bits() is None
         else:  # feature maps of every level (U-Net); the coarsest has latent_dim channels
             assert z[-1].shape[:2] == (64, 8) and z[-1].shape[-1] < shape[-1]
         y = m.reconstruct(x)
@@ -208,6 +216,12 @@ def test_every_model_says_what_it_is_and_how_its_latent_dims_read(kind):
         model.fit(torch.rand(200, 1, 28, 28))
     codes = model.embed(x).detach()
     r = model.latent_scores(x, codes)
+    if model.discrete:  # one score per codebook entry: its share of the test images' cells
+        k = model.codebook_size
+        counts = torch.bincount(model.codes(x).flatten(), minlength=k).double()
+        assert r.score.shape == (k,) and torch.allclose(r.score, counts / counts.sum())
+        assert r.what and r.unit.format(0.5)
+        return
     assert all(t.shape == (6,) for t in (r.mean, r.std, r.score)) and bool((r.std > 0).all())
     assert r.what and r.unit.format(1.0)
     if model.generative:  # the prior's units, and the mean KL per dim in closed form
@@ -233,7 +247,8 @@ def test_every_model_gives_its_posterior_as_an_object(kind):
     q = model.posterior(x)
     assert torch.equal(q.mode(), model.embed(x))
     a = q.sample(torch.Generator().manual_seed(3))
-    assert a.shape == q.mode().shape == (7, 5)
+    width = 5 * math.prod(model.code_grid) if model.discrete else 5
+    assert a.shape == q.mode().shape == (7, width)
     if model.generative:
         assert torch.equal(a, q.sample(torch.Generator().manual_seed(3))) and not torch.equal(a, q.mode())
         assert torch.allclose(q.kl(), type(model).kl(q.mu, q.logvar)) and q.kl().shape == (7,)

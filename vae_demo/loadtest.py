@@ -39,7 +39,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MEMORY_GROWTH_BAR_MB = 20.0  # "memory does not grow": at most this much over the memory phase
-TRAINING_JOB = ("mnist", "conv_vae", 16, "none", 1000, 128, 1e-3, 10000, 1.0, False)  # the Train tab's inputs
+TRAINING_JOB = ("mnist", "conv_vae", 16, "none", 1000, 128, 1e-3, 10000)  # the Train tab's run inputs
+
+
+def training_job() -> tuple:
+    """The Train tab's API inputs: the run's, then each model setting's control at its default."""
+    from vae_demo.ui.train import model_controls
+
+    return (*TRAINING_JOB, *(s.default for s in model_controls().values()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,7 +283,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         if training:
             from gradio_client import Client
 
-            status = Client(server.url, verbose=False).predict(*TRAINING_JOB, api_name="/train")
+            status = Client(server.url, verbose=False).predict(*training_job(), api_name="/train")
             train_note = (f"`{TRAINING_JOB[1]}` on {TRAINING_JOB[0]} started through the Train tab's API "
                           f"before the users, stopped (Stop button's API) after the latency phase")
             log(f"training: {str(status)[:160]}")

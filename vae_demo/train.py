@@ -72,9 +72,15 @@ def canonical_command(cfg: TrainConfig, name: str) -> str:
 
 @torch.no_grad()
 def test_encodings(model, test_set, n: int = ENCODINGS_STORED) -> dict[str, torch.Tensor]:
-    """Latent means of the first ``n`` test images (fewer for big latents), for the app's latent map."""
+    """Latent means of the first ``n`` test images (fewer for big latents), for the app's latent map; for a
+    discrete code, the test images' code grids instead (``test_codes``: the codebook map counts them)."""
     if not model.has_latent_code:
         return {}
+    if model.discrete:
+        x = test_set.floats(slice(0, n), device=model.device)
+        codes = torch.cat([model.codes(x[i:i + 1000]) for i in range(0, len(x), 1000)]).cpu()
+        small = torch.uint8 if model.codebook_size <= 256 else torch.int16
+        return {"test_codes": codes.to(small), "test_labels": test_set.labels[:n].to(torch.int16)}
     n = min(n, ENCODINGS_BYTES // (2 * model.latent_dim))
     x = test_set.floats(slice(0, n), device=model.device)
     z = torch.cat([model.embed(x[i:i + 1000]).float() for i in range(0, len(x), 1000)])

@@ -27,6 +27,12 @@ length the linear midpoint's norm is $\cos(\Omega/2)$ of theirs, 0.97 at 30° (t
 codes, where the straight line runs through the origin and decodes a washed-out "average" image. The
 numbers under the strips say how far apart this pair is; images of different classes, and models with
 a larger $z$, give larger angles.
+
+**A discrete code (VQ-VAE)** is a grid of codebook *indices*: there is no point between code 17 and code
+42, and averaging the indices means nothing (neighbouring numbers are unrelated vectors). So the path runs
+through the encoder's vectors *before* quantisation, $z_e$, which are continuous:
+$x_t = g\big(\mathrm{quantise}((1-t)\,z_{e,A} + t\,z_{e,B})\big)$. Each step snaps every cell to its nearest
+code, so the frames change in jumps, cell by cell, rather than smoothly.
 """
 
 GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
@@ -139,7 +145,9 @@ def build(ctx: Context) -> None:
                 f"linear path's midpoint has **{d['midpoint_norm']:.2f}×** their norm, and the two latent paths "
                 f"differ by at most {d['max_pixel_diff']:.2f} in pixel value"
                 + (" (so they look alike here)." if alike else ".")
-                + " The GIF plays the spherical path, one frame per step.")
+                + " The GIF plays the spherical path, one frame per step."
+                + (" This model's code is discrete: both paths move the encoder's vectors before quantisation and "
+                   "snap each step to the nearest codes, so frames change cell by cell." if e.model.discrete else ""))
         return (latent.path_strip(rows["pixel"]), latent.path_strip(rows["linear"]),
                 latent.path_strip(rows["slerp"]), str(path), gr.update(value=str(path)), text)
 

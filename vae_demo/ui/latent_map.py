@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vae_demo.data import dataset_info
-from vae_demo.services import latent
+from vae_demo.services import codes, latent
 from vae_demo.ui.common import Context, explain, safe
 
 EXPLAIN = r"""
@@ -17,6 +17,12 @@ decodes the code of the nearest dot. A VAE's KL term pulls the codes towards $\m
 map is compact and has few holes; a plain autoencoder's map can have gaps that decode to nonsense.
 The **manifold** (right, under the crosshair's image) decodes a regular grid over the map: the model's
 whole repertoire at a glance.
+
+**A discrete code (VQ-VAE)** has no continuous space to map: its codes are the $K$ vectors of its codebook.
+The map then shows the codebook itself, a PCA of the code vectors, each dot sized and coloured by how many
+of the test images' cells use it; codes close together draw similar patches. A code nobody uses is
+wasted capacity (codebook collapse); the strip on the right decodes the most used codes, each filling
+the whole grid.
 """
 
 
@@ -51,11 +57,18 @@ def build(ctx: Context) -> None:
         return latent.map_figure(m, dataset_info(dataset).class_names, (px, py),
                                  title=f"{e.name}: {len(m.xy)} test images")
 
-    @safe(7)
+    @safe(8)
     def on_model(dataset, name, how):
         if not name:
             return None, f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update(), None, \
-                gr.update(visible=False), gr.update(visible=False)
+                gr.update(visible=False), gr.update(visible=False), gr.update()
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if e.model.discrete:  # the codebook is the map
+            use = codes.codebook_use(e, ctx.images)
+            strip = codes.code_strip(e, use)
+            return (codes.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
+                    gr.update(visible=False), gr.update(value=strip, label="The most used codes, each in every cell"),
+                    gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False))
         e, m = _map(dataset, name, how)
         x0, x1, y0, y1 = m.extent
         cx, cy = round((x0 + x1) / 2, 2), round((y0 + y1) / 2, 2)
@@ -66,10 +79,10 @@ def build(ctx: Context) -> None:
                 "click the map or drag x/y to move the crosshair"
                 + ("; the manifold on the right decodes a 15×15 grid over this extent." if show_grid else "."))
         return (_figure(dataset, e, m, cx, cy), text,
-                gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x),
-                gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y),
-                latent.decode(e, m.latent_at(cx, cy)),
-                gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid))
+                gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x, visible=True),
+                gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y, visible=True),
+                gr.update(value=latent.decode(e, m.latent_at(cx, cy)), label="Decoded at the crosshair"),
+                gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid), gr.update(visible=True))
 
     @safe(1)
     def on_move(dataset, name, how, px, py):
@@ -86,7 +99,7 @@ def build(ctx: Context) -> None:
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
-          [plot, info, x, y, decoded, manifold, manifold_note], show_progress="minimal")
+          [plot, info, x, y, decoded, manifold, manifold_note, method], show_progress="minimal")
     for s in (x, y):
         s.input(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
                 trigger_mode="always_last", concurrency_limit=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from vae_demo.services import latent
+from vae_demo.services import codes, latent
 from vae_demo.ui.common import Context, as_tensor, explain, safe
 
 EXPLAIN = r"""
@@ -17,6 +17,11 @@ $$\mathrm{KL}\big(q(z_d\mid x)\,\Vert\,\mathcal N(0,1)\big) = \tfrac12\left(\mu_
 averaged over test images (dims with KL ≈ 0 are unused: the posterior collapsed onto the prior there);
 for PCA the eigenvalue (variance explained); for an autoencoder the variance of the codes.
 At most 16 sliders are shown; the other dims keep their value.
+
+**A discrete code (VQ-VAE)** has no sliders: its code is a grid of *indices*, each cell naming one of the $K$
+vectors of a learned codebook, and the decoder sees the grid of those vectors. The grid is drawn over the
+decoded image (each cell's code in its corner): click a cell, pick another code, and watch which patch of
+the image that one cell controls. Random codes are drawn uniformly (no prior over codes is learned here).
 """
 
 
@@ -35,6 +40,39 @@ def make_slide_handler(ctx: Context):
     return on_slide
 
 
+def make_cell_handler(ctx: Context, cell_info):
+    """A click on the code grid: select the cell under it."""
+
+    @safe(4)
+    def on_cell(dataset, name, grid, evt: gr.SelectData):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        g = codes.check_grid(e, grid)
+        x, y = (evt.index or (None, None))[:2]
+        cell = codes.cell_at(e, x, y)
+        picture = codes.decode_grid(e, g)
+        picker, text = cell_info(e, g.tolist(), cell)
+        return list(cell), codes.grid_view(e, picture, g, cell), picker, text
+
+    return on_cell
+
+
+def make_code_handler(ctx: Context, cell_info):
+    """The code picker moved: the selected cell gets that code, and the image is decoded again (the API's
+    ``set_code``: dataset, model, grid, [row, col], code → grid, image, grid picture, info)."""
+
+    @safe(4)
+    def on_code(dataset, name, grid, cell, code):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if cell is None or len(cell) != 2:
+            raise codes.UserInputError("click a cell of the grid first")
+        g = codes.set_cell(e, grid, cell[0], cell[1], code)
+        picture = codes.decode_grid(e, g)
+        _, text = cell_info(e, g.tolist(), tuple(int(v) for v in cell))
+        return g.tolist(), latent.display(picture, 224), codes.grid_view(e, picture, g, tuple(cell)), text
+
+    return on_code
+
+
 def build(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=2):
@@ -43,13 +81,22 @@ def build(ctx: Context) -> None:
                                 allow_custom_value=True)
             info = gr.Markdown("", elem_id="sliders-info")
             sliders = []
-            with gr.Row():
+            with gr.Row() as slider_row:
                 for col in range(2):
                     with gr.Column(min_width=220):
                         for r in range(latent.MAX_SLIDERS // 2):
                             i = col * (latent.MAX_SLIDERS // 2) + r
                             sliders.append(gr.Slider(-latent.SLIDER_RANGE, latent.SLIDER_RANGE, value=0.0, step=0.01,
                                                      label=f"z[{i}]", elem_id=f"sliders-z{i}", visible=False))
+            with gr.Column(visible=False, elem_id="codes-editor") as codes_col:  # for a discrete code
+                with gr.Row():
+                    grid_img = gr.Image(label="Code grid over the decoded image: click a cell", type="numpy",
+                                        interactive=False, height=codes.VIEW_SIZE, width=codes.VIEW_SIZE,
+                                        format="png", buttons=[], elem_id="codes-grid")
+                    with gr.Column(min_width=220):
+                        cell_code = gr.Slider(0, 1, value=0, step=1, label="Code of the selected cell",
+                                              elem_id="codes-code")
+                        code_info = gr.Markdown("", elem_id="codes-info")
         with gr.Column(scale=1, min_width=280):
             image = gr.Image(label="Decoded image g(z)", type="numpy", interactive=False, height=300, format="png",
                              elem_id="sliders-image", buttons=[])
@@ -59,6 +106,9 @@ def build(ctx: Context) -> None:
             from_image = gr.Button("Start from the image picked in “Corrupt & restore”", elem_id="sliders-from-image")
     explain(EXPLAIN)
     base = gr.State(None)  # all D values (standard units) of the current code
+
+    grid_state = gr.State(None)  # the code grid (a discrete model's code), as nested lists
+    cell_state = gr.State(None)  # the selected cell (row, col)
 
     def _entry(dataset, name):
         e = ctx.registry.get(name, dataset, latent_code=True)
@@ -75,16 +125,61 @@ def build(ctx: Context) -> None:
             else:
                 ups.append(gr.update(visible=False, value=0.0))
         img = latent.decode(e, latent.to_latent(stats, values))
-        return (*ups, [float(v) for v in values], img) + ((text,) if text is not None else ())
+        no_codes = (gr.update(visible=True), gr.update(visible=False), None, None, gr.skip(), gr.skip(), gr.skip())
+        return (*ups, [float(v) for v in values], img, *no_codes) + ((text,) if text is not None else ())
 
-    n_set = latent.MAX_SLIDERS + 2
+    def _cell(e, grid, cell):
+        """The code picker's update and the info line for the selected ``cell`` of ``grid``."""
+        use = codes.codebook_use(e, ctx.images)
+        r, c = cell
+        k = int(grid[r][c])
+        share = use.counts[k] / max(use.counts.sum(), 1)
+        picker = gr.update(minimum=0, maximum=e.model.codebook_size - 1, value=k,
+                           label=f"Code of cell (row {r}, col {c}): 0..{e.model.codebook_size - 1}")
+        text = (f"Cell ({r}, {c}) holds code **{k}**, used by {share:.1%} of the test images' cells. "
+                f"Most used codes: {', '.join(map(str, codes.codes_by_use(use)[:8]))}.")
+        return picker, text
+
+    def _set_codes(e, grid, text=None):
+        """Outputs for a whole new code grid (a discrete model): the sliders hidden, the editor shown."""
+        grid = codes.check_grid(e, grid)
+        h, w = grid.shape
+        cell = (h // 2, w // 2)
+        picture = codes.decode_grid(e, grid)
+        picker, info_text = _cell(e, grid.tolist(), cell)
+        outs = (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, latent.display(picture, 224),
+                gr.update(visible=False), gr.update(visible=True), grid.tolist(), list(cell),
+                codes.grid_view(e, picture, grid, cell), picker, info_text)
+        return outs + ((text,) if text is not None else ())
+
+    def _start_grid(e, x):
+        """The codes of the picked image, else of the first test image, else uniform random ones."""
+        if x is not None:
+            try:
+                return codes.image_codes(e, as_tensor(x, e.dataset))
+            except Exception:  # an image of another dataset: fall back to a test image
+                pass
+        s = ctx.images.get(e.dataset)
+        if s is not None and len(s):
+            return codes.image_codes(e, s.floats(slice(0, 1)))
+        return codes.random_grid(e, 0)
+
+    n_set = latent.MAX_SLIDERS + 9
 
     @safe(n_set + 2)
-    def on_model(dataset, name):
+    def on_model(dataset, name, x=None):
         if not name:
-            return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None,
-                    f"No model for {dataset} yet: train one in the Train tab.", gr.update())
-        e, stats = _entry(dataset, name)
+            return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None, gr.skip(), gr.skip(), None, None,
+                    gr.skip(), gr.skip(), gr.skip(), f"No model for {dataset} yet: train one in the Train tab.",
+                    gr.update())
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if e.model.discrete:
+            h, w = e.model.code_grid
+            text = (f"**{e.name}** ({e.role}): a discrete code, {h}×{w} cells, each one of "
+                    f"{e.model.codebook_size} codebook vectors ({e.model.latent_bits():.0f} bits per image). "
+                    "Click a cell of the grid, then pick another code for it.")
+            return (*_set_codes(e, _start_grid(e, x), text), gr.update(value="Random codes (uniform)"))
+        stats = latent.latent_stats(e, ctx.images)
         kind = "VAE: samples from the prior are meaningful" if e.is_vae else (
             "not generative: random codes may decode to garbage (there is no prior)")
         text = (f"**{e.name}**: {e.latent_dim} latent dims, {min(e.latent_dim, latent.MAX_SLIDERS)} shown, "
@@ -97,31 +192,49 @@ def build(ctx: Context) -> None:
 
     @safe(n_set)
     def on_sample(dataset, name):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if e.model.discrete:
+            return _set_codes(e, codes.random_grid(e))
         e, stats = _entry(dataset, name)
         return _set(e, stats, latent.random_values(e))
 
     @safe(n_set)
-    def on_reset(dataset, name):
+    def on_reset(dataset, name, x=None):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if e.model.discrete:
+            return _set_codes(e, _start_grid(e, x))
         e, stats = _entry(dataset, name)
         return _set(e, stats, np.zeros(e.latent_dim))
 
     @safe(n_set)
     def on_from_image(dataset, name, x):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if e.model.discrete:
+            return _set_codes(e, codes.image_codes(e, as_tensor(x, dataset)))
         e, stats = _entry(dataset, name)
         return _set(e, stats, latent.encode_values(e, stats, as_tensor(x, dataset)))
 
-    set_outputs = [*sliders, base, image]
+    on_cell = make_cell_handler(ctx, _cell)
+    on_code = make_code_handler(ctx, _cell)
+
+    set_outputs = [*sliders, base, image, slider_row, codes_col, grid_state, cell_state, grid_img, cell_code,
+                   code_info]
 
     def relist(dataset, current):
         return ctx.model_dropdown_update(dataset, current)
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    model.change(on_model, [ctx.dataset, model], [*set_outputs, info, sample], show_progress="hidden")
+    model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample], show_progress="hidden")
     # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
     gr.on([s.input for s in sliders], on_slide, [ctx.dataset, model, base, *sliders], image,
           show_progress="hidden", trigger_mode="always_last", concurrency_limit=None, queue=False,
           api_name="slide")
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")
-    reset.click(on_reset, [ctx.dataset, model], set_outputs, show_progress="hidden")
+    reset.click(on_reset, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
+    grid_img.select(on_cell, [ctx.dataset, model, grid_state], [cell_state, grid_img, cell_code, code_info],
+                    show_progress="hidden", api_visibility="private")
+    cell_code.input(on_code, [ctx.dataset, model, grid_state, cell_state, cell_code],
+                    [grid_state, image, grid_img, code_info], show_progress="hidden", trigger_mode="always_last",
+                    api_name="set_code")
     from_image.click(on_from_image, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))

@@ -22,7 +22,10 @@ so the curves show the two terms: *recon* ($-\log p_\theta(x\mid z)$, binary cro
 pixels) and *kl* (in nats, on its own axis: it is far smaller), with loss = recon + β·kl. For a Gaussian encoder $q_\phi(z\mid x)=\mathcal N(\mu,\mathrm{diag}\,\sigma^2)$
 the KL has a closed form, and sampling uses the **reparameterization trick** $z=\mu+\sigma\odot\varepsilon$,
 $\varepsilon\sim\mathcal N(0,I)$, so gradients flow through $\mu$ and $\sigma$. β > 1 trades sharpness for a
-smoother, more disentangled latent space. With a corruption, the model learns to denoise: inputs are
+smoother, more disentangled latent space. The curves show whatever terms the model returns, by name:
+a model with a discrete code (VQ-VAE) adds *codebook* ($\lVert \mathrm{sg}[z_e]-e\rVert^2$, which moves the
+codes) and *commitment* ($\lVert z_e-\mathrm{sg}[e]\rVert^2$, weighted by β = 0.25, which keeps the encoder
+near them) to its *recon*. With a corruption, the model learns to denoise: inputs are
 corrupted, targets stay clean. The checkpoint is saved after every epoch, in your own folder (not the
 project's checkpoints), and appears in every tab marked "yours"; the restore tab's picker adds it to the row.
 """
@@ -127,7 +130,7 @@ def build(ctx: Context) -> None:
         model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=DEFAULT_MODEL,
                             label="Model", elem_id="train-model")
         latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent",
-                               info="z's size; for unet, the channels of its coarsest level")
+                               info="z's size; a discrete code: each code vector's; unet: its coarsest level's channels")
         corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
                                  elem_id="train-corruption")
     with gr.Row():

@@ -1,0 +1,123 @@
+"""The app's support for any model whose interface declares a discrete code, tested with a toy model
+(tests/toy_codes.py): the code-grid editor's handlers, the codebook map, stored test codes, and the
+sliders/map tabs switching to them."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import write_npz
+from tests.toy_codes import register_toy, save_toy, unregister_toy
+from vae_demo.models.base import code_usage
+from vae_demo.services import codes, latent
+from vae_demo.services.images import UserInputError
+from vae_demo.services.jobs import JobManager
+from vae_demo.services.registry import ModelRegistry
+from vae_demo.services.testdata import TestImages
+from vae_demo.ui.common import Context
+
+
+@pytest.fixture
+def toy(tmp_path):
+    register_toy()
+    data, ck = tmp_path / "data", tmp_path / "ck"
+    write_npz(data, "mnist.npz", (28, 28), n_train=32, n_test=40, seed=3)
+    images = TestImages(data)
+    x = images.get("mnist").floats()
+    save_toy(ck, x=x)
+    registry = ModelRegistry(ck)
+    yield registry.get("t_toy_codes", "mnist", latent_code=True), images, Context(registry, images, JobManager(registry))
+    unregister_toy()
+
+
+class Sel:  # what gradio passes a .select handler
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def test_code_usage_counts_perplexity_and_share():
+    u = code_usage(torch.tensor([[0, 0], [1, 1]]), 4)
+    assert u.counts.tolist() == [2, 2, 0, 0] and u.perplexity == pytest.approx(2.0) and u.used == 0.5
+    assert code_usage(torch.zeros(10, dtype=torch.long), 8).perplexity == pytest.approx(1.0)
+
+
+def test_the_code_handler_changes_exactly_one_cell_and_the_image(toy):
+    from vae_demo.ui.sliders import make_cell_handler, make_code_handler
+
+    e, images, ctx = toy
+    x = images.get("mnist").floats(slice(0, 1))
+    grid = codes.image_codes(e, x)
+    assert grid.shape == (4, 4)
+    info = lambda e_, g, cell: (None, f"cell {cell}")  # noqa: E731  (the tab's info line, not under test)
+    cell, view, _, _ = make_cell_handler(ctx, info)("mnist", "t_toy_codes", grid.tolist(), Sel(300, 100))
+    assert cell == [1, 3]  # 336-px picture, 84 px per cell: x=300 → col 3, y=100 → row 1
+    assert view.shape == (codes.VIEW_SIZE, codes.VIEW_SIZE, 3)
+    new_code = (int(grid[1, 3]) + 3) % e.model.codebook_size
+    g2, img, view2, _ = make_code_handler(ctx, info)("mnist", "t_toy_codes", grid.tolist(), cell, new_code)
+    g2 = np.asarray(g2)
+    changed = np.argwhere(g2 != grid)
+    assert changed.tolist() == [[1, 3]] and g2[1, 3] == new_code
+    before = codes.decode_grid(e, grid)
+    after = codes.decode_grid(e, g2)
+    diff = (after - before).abs()[0]
+    assert diff[7:14, 21:28].min() > 0.1 and diff.sum() == pytest.approx(diff[7:14, 21:28].sum())  # that cell only
+    assert img.shape == (224, 224) and not np.array_equal(view, view2)
+
+
+def test_bad_grids_and_codes_get_clear_messages(toy):
+    e, _, _ = toy
+    grid = np.zeros((4, 4), int)
+    with pytest.raises(UserInputError, match="must be 4×4"):
+        codes.check_grid(e, [[0, 1]])
+    with pytest.raises(UserInputError, match="0..7"):
+        codes.set_cell(e, grid, 0, 0, 8)
+    with pytest.raises(UserInputError, match="outside the 4×4 grid"):
+        codes.set_cell(e, grid, 4, 0, 1)
+    with pytest.raises(UserInputError, match="0..7"):
+        codes.check_grid(e, np.full((4, 4), 2.5))
+    assert codes.cell_at(e, -50, 10_000) == (3, 0)  # clicks are clamped into the grid
+
+
+def test_codebook_map_counts_the_stored_codes(toy):
+    e, images, _ = toy
+    use = codes.codebook_use(e, images)
+    assert use.source == "stored with the checkpoint" and use.images == 40
+    assert use.counts.sum() == 40 * 16 and 0 < use.used <= 1 and 1 <= use.perplexity <= 8
+    fig = codes.codebook_figure(e, use, selected=2)
+    assert len(fig.data[0].x) == 8  # one dot per code
+    sizes = np.asarray(fig.data[0].marker.size)
+    assert sizes[np.argmax(use.counts)] == sizes.max()  # sized by use
+    strip = codes.code_strip(e, use, n=3)
+    assert strip.shape[1] > strip.shape[0]  # three decoded codes side by side
+    assert codes.codes_by_use(use)[0] == int(np.argmax(use.counts))
+
+
+def test_the_continuous_views_refuse_a_discrete_code_with_a_message(toy):
+    e, images, _ = toy
+    with pytest.raises(UserInputError, match="discrete code"):
+        latent.latent_stats(e, images)
+    with pytest.raises(UserInputError, match="discrete code"):
+        latent.latent_map(e, images)
+    rows = latent.interpolate(e, images.get("mnist").floats(slice(0, 1)), images.get("mnist").floats(slice(1, 2)), 5)
+    assert rows["linear"].shape == (5, 1, 28, 28)  # through the pre-quantised vectors, snapped per step
+    levels = set(np.round(rows["linear"].numpy().ravel(), 4).tolist())
+    assert levels <= set(np.round(e.model.levels.detach().numpy().ravel(), 4).tolist())
+
+
+def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
+    import gradio as gr
+
+    from vae_demo.ui import sliders
+
+    e, images, ctx = toy
+    with gr.Blocks() as demo:
+        ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
+        sliders.build(ctx)
+    fn = next(d.fn for d in demo.fns.values() if d.fn.__name__ == "on_model")
+    out = fn("mnist", "t_toy_codes", None)
+    n = latent.MAX_SLIDERS
+    assert all(o.get("visible") is False for o in out[:n])  # no sliders
+    assert out[n + 2]["visible"] is False and out[n + 3]["visible"] is True  # slider row hidden, editor shown
+    grid = np.asarray(out[n + 4])
+    assert grid.shape == (4, 4) and np.array_equal(grid, codes.image_codes(e, images.get("mnist").floats(slice(0, 1))))
+    assert "discrete code, 4×4 cells" in out[-2] and out[-1]["value"] == "Random codes (uniform)"

@@ -1,0 +1,220 @@
+"""Discrete codes (any model whose interface declares ``discrete``, e.g. the VQ-VAE): the code-grid
+editor and the codebook map.
+
+- The **code grid** of an image is its (h, w) grid of codebook indices. The editor shows the decoded
+  image with the grid drawn over it; a click picks a cell (:func:`cell_at`), and :func:`set_cell`
+  gives it another code, so one sees which part of the image one cell controls.
+- The **codebook map** is a PCA of the K code vectors, each dot sized by how often test images use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vae_demo.models.base import code_usage
+from vae_demo.services.images import UserInputError, display, grid, to_uint8
+from vae_demo.services.latent import _cached
+from vae_demo.services.registry import ModelEntry
+from vae_demo.services.testdata import TestImages
+
+VIEW_SIZE = 336  # the editor's picture, in pixels (7×7 cells of 48, 8×8 of 42)
+USAGE_IMAGES = 2000  # test images whose codes count the codebook's use
+
+
+def require_discrete(entry: ModelEntry) -> None:
+    if not getattr(entry.model, "discrete", False):
+        raise UserInputError(f"model {entry.name} has a continuous code, not a grid of codebook indices: "
+                             "use the sliders")
+
+
+# --- the code grid ----------------------------------------------------------------------------------
+
+@torch.no_grad()
+def image_codes(entry: ModelEntry, x: torch.Tensor) -> np.ndarray:
+    """The (h, w) code grid of one image ``x`` (1, C, H, W)."""
+    require_discrete(entry)
+    return entry.model.codes(x.to(torch.float32)).cpu().numpy()[0].astype(np.int64)
+
+
+def check_grid(entry: ModelEntry, grid) -> np.ndarray:
+    """A grid from the UI/API → (h, w) int array of valid indices, or UserInputError saying what is wrong."""
+    require_discrete(entry)
+    h, w = entry.model.code_grid
+    k = entry.model.codebook_size
+    try:
+        g = np.asarray(grid, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserInputError("the code grid must be whole numbers") from None
+    if g.shape != (h, w):
+        raise UserInputError(f"the code grid must be {h}×{w} (this model's), got shape {tuple(g.shape)}")
+    if not np.all(np.isfinite(g)) or np.any(g != np.round(g)) or g.min() < 0 or g.max() >= k:
+        raise UserInputError(f"codes must be whole numbers 0..{k - 1} (the codebook has {k})")
+    return g.astype(np.int64)
+
+
+def set_cell(entry: ModelEntry, grid, row, col, code) -> np.ndarray:
+    """A copy of ``grid`` with cell (row, col) set to ``code``: exactly one cell changes."""
+    g = check_grid(entry, grid).copy()
+    h, w = g.shape
+    k = entry.model.codebook_size
+    try:
+        r, c, v = int(row), int(col), float(code)
+    except (TypeError, ValueError):
+        raise UserInputError("pick a cell by clicking the grid, and a code by number") from None
+    if not (0 <= r < h and 0 <= c < w):
+        raise UserInputError(f"cell ({r}, {c}) is outside the {h}×{w} grid")
+    if not (np.isfinite(v) and v == int(v) and 0 <= v < k):
+        raise UserInputError(f"code must be a whole number 0..{k - 1}, got {code}")
+    g[r, c] = int(v)
+    return g
+
+
+def random_grid(entry: ModelEntry, seed=None) -> np.ndarray:
+    """Codes drawn uniformly (the prior a VQ-VAE is trained with; it has no learned prior here)."""
+    require_discrete(entry)
+    rng = np.random.default_rng(None if seed is None else int(seed))
+    return rng.integers(0, entry.model.codebook_size, size=entry.model.code_grid)
+
+
+@torch.no_grad()
+def decode_grid(entry: ModelEntry, grid) -> torch.Tensor:
+    """The image (C, H, W) in [0, 1] a code grid decodes to."""
+    g = torch.from_numpy(check_grid(entry, grid)).unsqueeze(0)
+    return entry.model.decode_codes(g)[0].float().cpu()
+
+
+def cell_at(entry: ModelEntry, x, y, size: int = VIEW_SIZE) -> tuple[int, int]:
+    """The (row, col) of the cell under pixel (x, y) of the editor's picture (``size`` pixels square)."""
+    require_discrete(entry)
+    h, w = entry.model.code_grid
+    try:
+        fx, fy = float(x) / size, float(y) / size
+    except (TypeError, ValueError):
+        raise UserInputError("click inside the grid") from None
+    if not (np.isfinite(fx) and np.isfinite(fy)):
+        raise UserInputError("click inside the grid")
+    return int(min(max(fy * h, 0), h - 1)), int(min(max(fx * w, 0), w - 1))
+
+
+def grid_view(entry: ModelEntry, image: torch.Tensor, grid, selected: tuple[int, int] | None = None,
+              size: int = VIEW_SIZE) -> np.ndarray:
+    """The editor's picture: ``image`` upscaled to ``size``, the cells' borders, each cell's code in its
+    corner and the ``selected`` cell outlined in orange."""
+    from PIL import Image, ImageDraw
+
+    g = check_grid(entry, grid)
+    h, w = g.shape
+    pic = Image.fromarray(display(image, size)).convert("RGB")
+    draw = ImageDraw.Draw(pic, "RGBA")
+    ch, cw = size / h, size / w
+    for r in range(h + 1):
+        draw.line([(0, r * ch), (size, r * ch)], fill=(90, 160, 255, 150), width=1)
+    for c in range(w + 1):
+        draw.line([(c * cw, 0), (c * cw, size)], fill=(90, 160, 255, 150), width=1)
+    for r in range(h):
+        for c in range(w):
+            text = str(int(g[r, c]))
+            x0, y0 = c * cw + 2, r * ch + 1
+            draw.rectangle([x0, y0, x0 + 6 * len(text) + 2, y0 + 10], fill=(0, 0, 0, 150))
+            draw.text((x0 + 1, y0 - 1), text, fill=(255, 255, 120, 255))
+    if selected is not None:
+        r, c = selected
+        draw.rectangle([c * cw, r * ch, (c + 1) * cw, (r + 1) * ch], outline=(255, 140, 0, 255), width=3)
+    return np.asarray(pic)
+
+
+# --- the codebook's use -----------------------------------------------------------------------------
+
+@dataclass
+class CodebookUse:
+    counts: np.ndarray  # (K,) cells using each code over the test images
+    perplexity: float
+    used: float  # share of the K codes used at all
+    images: int
+    source: str
+
+
+@torch.no_grad()
+def codebook_use(entry: ModelEntry, images: TestImages | None) -> CodebookUse:
+    """How often the test images' cells use each code: from the codes stored with the checkpoint, else
+    from encoding up to USAGE_IMAGES test images now (cached per model)."""
+    require_discrete(entry)
+    k = entry.model.codebook_size
+
+    def compute():
+        stored = entry.ckpt.extras.get("test_codes")
+        if stored is not None and stored.dim() == 3 and tuple(stored.shape[1:]) == tuple(entry.model.code_grid):
+            codes, source = stored.long(), "stored with the checkpoint"
+        else:
+            s = images.get(entry.dataset) if images is not None else None
+            if s is None:
+                raise UserInputError(f"{entry.name} stores no test codes and there are no test images to encode")
+            x = s.floats(slice(0, USAGE_IMAGES))
+            codes = torch.cat([entry.model.codes(x[i:i + 500]) for i in range(0, len(x), 500)])
+            source = "encoded from the test images"
+        u = code_usage(codes, k)
+        return CodebookUse(u.counts.numpy(), u.perplexity, u.used, len(codes), source)
+
+    return _cached(entry, "codebook_use", compute)
+
+
+def codes_by_use(use: CodebookUse) -> list[int]:
+    """The codes, most used first (the code picker's order)."""
+    return [int(i) for i in np.argsort(-use.counts, kind="stable")]
+
+
+@torch.no_grad()
+def codebook_points(entry: ModelEntry) -> tuple[np.ndarray, str]:
+    """(K, 2) PCA projection of the code vectors, and what the axes are."""
+    book = entry.model.codebook().double().cpu().numpy()
+    center = book - book.mean(0)
+    _, s, vt = np.linalg.svd(center, full_matrices=False)
+    xy = center @ vt[:2].T if vt.shape[0] >= 2 else np.concatenate([center[:, :1], np.zeros((len(book), 1))], 1)
+    explained = float((s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12))
+    return xy, f"PCA of the {len(book)} code vectors ({book.shape[1]}-D; {explained:.0%} of their variance)"
+
+
+def codebook_figure(entry: ModelEntry, use: CodebookUse, selected: int | None = None):
+    """Plotly scatter of the codebook: one dot per code, its area by its use, colour by use; hover tells
+    the code and its share of the cells; ``selected`` ringed."""
+    import plotly.graph_objects as go
+
+    xy, note = codebook_points(entry)
+    share = use.counts / max(use.counts.sum(), 1)
+    size = 6 + 40 * np.sqrt(share / max(share.max(), 1e-12))
+    fig = go.Figure(go.Scatter(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name="codes",
+        marker={"size": size, "color": share, "colorscale": "Viridis", "showscale": True,
+                "colorbar": {"title": "share"}, "line": {"width": 0.5, "color": "#333"}},
+        customdata=np.stack([np.arange(len(xy)), 100 * share], 1),
+        hovertemplate="code %{customdata[0]:.0f}: %{customdata[1]:.2f}% of cells<extra></extra>",
+    ))
+    if selected is not None and 0 <= selected < len(xy):
+        fig.add_trace(go.Scatter(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name=f"code {selected}",
+                                 marker={"symbol": "circle-open", "size": 30, "line": {"width": 3, "color": "red"}}))
+    fig.update_layout(title=note, xaxis_title="PC 1", yaxis_title="PC 2", height=520, template="plotly_white",
+                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, showlegend=False)
+    return fig
+
+
+def use_text(entry: ModelEntry, use: CodebookUse) -> str:
+    k = entry.model.codebook_size
+    h, w = entry.model.code_grid
+    bits = entry.model.latent_bits()
+    return (f"{k} codes; {use.used:.0%} used by the cells of {use.images} test images (codes {use.source}); "
+            f"perplexity {use.perplexity:.1f} of {k} (the number of equally used codes with the same spread). "
+            f"A code is {h}×{w} indices: {bits:.0f} bits.")
+
+
+@torch.no_grad()
+def code_strip(entry: ModelEntry, use: CodebookUse, n: int = 8, height: int = 96) -> np.ndarray:
+    """The ``n`` most used codes, each decoded with it in every cell: what one code draws on its own."""
+    top = codes_by_use(use)[:n]
+    h, w = entry.model.code_grid
+    imgs = entry.model.decode_codes(torch.tensor(top).view(-1, 1, 1).expand(-1, h, w).contiguous())
+    strip = to_uint8(grid(imgs.float().cpu(), len(top), pad=1))
+    f = max(1, height // imgs.shape[-2])
+    return np.repeat(np.repeat(strip, f, axis=0), f, axis=1)
