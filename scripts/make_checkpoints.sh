@@ -22,6 +22,7 @@ run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --ch
 run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12
 run mnist_unet_blur2       --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
 run mnist_inpainter        --dataset mnist --model unet --latent-dim 128 --channels 32,64,96 --mask-input --corruption erasure:0.9,block:16 --recon bce --lr-schedule cosine --precision bf16 --epochs 8
+run mnist_vqvae            --dataset mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10
 # Fashion-MNIST
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
@@ -31,6 +32,7 @@ run fashion-mnist_unet_saltpepper_mask --dataset fashion-mnist --model unet --la
 run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 48,96,192 --epochs 8
 run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 48,96,192 --recon mse --corruption mix --epochs 8
 run cifar10_unet_restorer  --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon mse --lr-schedule cosine --precision bf16 --epochs 8
+run cifar10_vqvae          --dataset cifar10 --model vqvae --latent-dim 32 --channels 48,96 --codebook-size 256 --epochs 10
 # The next two were trained on a CUDA GPU (5 and 8.5 minutes; bf16 autocast there, as --precision auto
 # does on CUDA) on the first 32000 training images; on a CPU the same command trains in fp32 (~8 and ~11 h on one thread).
 run cifar10_unet_inpainter --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --mask-input --corruption erasure:0.5,erasure:0.9,saltpepper:0.2 --recon mse --lr-schedule cosine --train-limit 32000 --epochs 135
