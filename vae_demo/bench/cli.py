@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated classical restorers to run (default: all: "
                         + ",".join(classical.RESTORERS) + ")")
     p.add_argument("--reuse-classical", action="store_true",
-                   help="restore: keep the classical rows of the earlier full run in benchmarks.json where it "
-                        "measured the same test images, seeds and tuned parameters (re-measure the checkpoints only)")
+                   help="restore: keep the classical rows (and their tuning) of the earlier run in benchmarks.json "
+                        "where it measured the same test images with the same seeds and held-out tuning images; "
+                        "re-measure the checkpoints only")
     p.add_argument("--bm3d-nf", type=int, default=None,
                    help="BM3D profile nf: 0 = white-noise mode (default, ~35× faster), 32 = the library default")
     p.add_argument("--grid-images", type=int, default=3, help="test images per corruption in the PNG grids")

@@ -33,11 +33,11 @@ from vae_demo.corruptions import corrupt, describe
 
 # --- section: restore ----------------------------------------------------------------------------
 
-def earlier_classical(ctx: Ctx, ds: str, n_images: int, bm3d_nf) -> tuple[dict, str] | None:
+def earlier_classical(ctx: Ctx, ds: str, n_images: int, bm3d_nf, n_heldout: int) -> tuple[dict, str] | None:
     """With ``--reuse-classical``: the classical rows per corruption of the earlier run of ``ds`` in
-    benchmarks.json (full, or quick for a quick run), if it measured the same test images with the same
-    seeds and BM3D profile (each row is reused only if its tuned parameters are still those of now), and
-    where they came from."""
+    benchmarks.json (full, or quick for a quick run) and where they came from, if it measured the same
+    test images with the same seeds, BM3D profile and held-out tuning images (the tuning is
+    deterministic: the same images and seed give the same parameters) and the same restorers."""
     import json
 
     if not getattr(ctx.args, "reuse_classical", False) or not ctx.json_path.exists():
@@ -50,9 +50,14 @@ def earlier_classical(ctx: Ctx, ds: str, n_images: int, bm3d_nf) -> tuple[dict, 
     meta = sec.get("_meta", {})
     when = meta.get("kept_from_earlier_run", {}).get(ds, meta)
     if (bool(when.get("quick")) != ctx.quick or sec.get("seed") != ctx.args.seed or sec.get("bm3d_nf") != bm3d_nf
-            or res.get("test_images") != n_images):
+            or res.get("test_images") != n_images or res.get("heldout_images") != n_heldout):
         return None
     rows = {spec: [r for r in c["rows"] if r["type"] == "classical"] for spec, c in res["corruptions"].items()}
+    if any(not rows.get(spec) for spec in CORRUPTIONS):
+        return None
+    wanted = set(ctx.classical_names or classical.RESTORERS)
+    if {r["restorer"] for rs in rows.values() for r in rs} != wanted:  # the same restorers as asked for now
+        return None
     return rows, f"the run of {when.get('generated')} (`{when.get('command')}`)"
 
 
@@ -63,10 +68,10 @@ def run_restore(ctx: Ctx) -> dict:
     for ds, x in ctx.test_splits(out):
         t_ds = time.perf_counter()
         ckpts, warnings = load_checkpoints(ctx, ds)
-        reuse = earlier_classical(ctx, ds, len(x), out["bm3d_nf"])
+        reuse = earlier_classical(ctx, ds, len(x), out["bm3d_nf"], len(ctx.heldout(ds)))
         ckpts = sorted(ckpts, key=lambda c: c.model.trainable)  # closed-form models (PCA) first
         bar = tqdm(CORRUPTIONS, desc=f"restore {ds}", unit="corruption")
-        tuned = tuned_for(ctx, ds, bar)
+        tuned = None if reuse else tuned_for(ctx, ds, bar)
         g = min(ctx.args.grid_images, len(x))
         result = {
             "test_images": len(x),
@@ -86,13 +91,10 @@ def run_restore(ctx: Ctx) -> dict:
             board = _Scoreboard(x, g)
             add = board.add
             add("corrupted input", "input", "—", y)
-            earlier = {r.get("restorer"): r for r in (reuse[0].get(spec, []) if reuse else [])}
-            for name, tr in tuned[spec].items():
+            if reuse:  # the same measurement as the earlier run's: its rows
+                board.rows += [dict(old, reused=True) for old in reuse[0][spec]]
+            for name, tr in ({} if reuse else tuned[spec]).items():
                 r = classical.get_restorer(name)
-                old = earlier.get(name)
-                if old is not None and old.get("params") == tr.params:  # the same measurement: reuse it
-                    board.rows.append(dict(old, reused=True))
-                    continue
                 bar.set_postfix_str(f"{spec} {name}")
                 t0 = time.perf_counter()
                 restored = classical.apply(r, y, mask, spec, tr.params, workers=ctx.args.workers)
@@ -289,7 +291,7 @@ def render_restore(sec: dict) -> str:
         if ds == "cifar10":
             lines += [f"> {JPEG_NOTE}", ""]
         if res.get("classical_reused_from"):
-            lines += [f"_The classical rows (same test images, seeds and tuned parameters) are those of "
+            lines += [f"_The classical rows (same test images, seeds and held-out tuning images) are those of "
                       f"{res['classical_reused_from']}; the checkpoints' rows were measured in this run._", ""]
         for w in res.get("warnings", []):
             lines += [f"> warning: {w}", ""]
