@@ -87,8 +87,9 @@ def test_codebook_map_counts_the_stored_codes(toy):
     assert len(fig.data[0].x) == 8  # one dot per code
     sizes = np.asarray(fig.data[0].marker.size)
     assert sizes[np.argmax(use.counts)] == sizes.max()  # sized by use
-    strip = codes.code_strip(e, use, n=3)
-    assert strip.shape[1] > strip.shape[0]  # three decoded codes side by side
+    bars = fig.data[-1]
+    assert len(bars.y) == 8 and list(bars.y) == sorted(bars.y, reverse=True)  # every code's share, by use
+    assert sum(bars.y) == pytest.approx(100.0)
     assert codes.codes_by_use(use)[0] == int(np.argmax(use.counts))
 
 
@@ -121,3 +122,20 @@ def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
     grid = np.asarray(out[n + 4])
     assert grid.shape == (4, 4) and np.array_equal(grid, codes.image_codes(e, images.get("mnist").floats(slice(0, 1))))
     assert "discrete code, 4×4 cells" in out[-2] and out[-1]["value"] == "Random codes (uniform)"
+
+
+def test_the_latent_map_tab_shows_the_codebook_for_a_discrete_model(toy):
+    import gradio as gr
+
+    from vae_demo.ui import latent_map
+
+    e, images, ctx = toy
+    with gr.Blocks() as demo:
+        ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
+        latent_map.build(ctx)
+    fn = next(d.fn for d in demo.fns.values() if d.fn.__name__ == "on_model")
+    fig, text, x, y, example, manifold, note, method = fn("mnist", "t_toy_codes", "auto")
+    assert len(fig.data[0].x) == e.model.codebook_size  # one dot per code
+    assert "perplexity" in text and "of 8" in text
+    assert x["visible"] is False and y["visible"] is False and method["visible"] is False  # no x/y to move
+    assert example["value"].shape == (codes.VIEW_SIZE, codes.VIEW_SIZE, 3)  # a test image as its code grid

@@ -178,25 +178,38 @@ def codebook_points(entry: ModelEntry) -> tuple[np.ndarray, str]:
 
 
 def codebook_figure(entry: ModelEntry, use: CodebookUse, selected: int | None = None):
-    """Plotly scatter of the codebook: one dot per code, its area by its use, colour by use; hover tells
-    the code and its share of the cells; ``selected`` ringed."""
+    """Plotly: the codebook as a scatter (one dot per code, its area and colour by its use; hover tells the
+    code and its share of the cells; ``selected`` ringed) beside every code's share, most used first (a
+    long flat tail: the codebook is used evenly; a few tall bars and zeros: it collapsed)."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     xy, note = codebook_points(entry)
     share = use.counts / max(use.counts.sum(), 1)
     size = 6 + 40 * np.sqrt(share / max(share.max(), 1e-12))
-    fig = go.Figure(go.Scatter(
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
+                        subplot_titles=[note, "each code's share of the cells, most used first"])
+    fig.add_trace(go.Scatter(
         x=xy[:, 0], y=xy[:, 1], mode="markers", name="codes",
-        marker={"size": size, "color": share, "colorscale": "Viridis", "showscale": True,
-                "colorbar": {"title": "share"}, "line": {"width": 0.5, "color": "#333"}},
+        marker={"size": size, "color": share, "colorscale": "Viridis", "showscale": False,
+                "line": {"width": 0.5, "color": "#333"}},
         customdata=np.stack([np.arange(len(xy)), 100 * share], 1),
         hovertemplate="code %{customdata[0]:.0f}: %{customdata[1]:.2f}% of cells<extra></extra>",
-    ))
+    ), row=1, col=1)
     if selected is not None and 0 <= selected < len(xy):
         fig.add_trace(go.Scatter(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name=f"code {selected}",
-                                 marker={"symbol": "circle-open", "size": 30, "line": {"width": 3, "color": "red"}}))
-    fig.update_layout(title=note, xaxis_title="PC 1", yaxis_title="PC 2", height=520, template="plotly_white",
-                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, showlegend=False)
+                                 marker={"symbol": "circle-open", "size": 30, "line": {"width": 3, "color": "red"}}),
+                      row=1, col=1)
+    order = codes_by_use(use)
+    fig.add_trace(go.Bar(x=list(range(1, len(order) + 1)), y=100 * share[order], name="share",
+                         marker={"color": "#4c78a8"}, customdata=order,
+                         hovertemplate="code %{customdata}: %{y:.2f}% of cells<extra></extra>"), row=1, col=2)
+    fig.update_xaxes(title_text="PC 1", row=1, col=1)
+    fig.update_yaxes(title_text="PC 2", row=1, col=1)
+    fig.update_xaxes(title_text="codes, by use", row=1, col=2)
+    fig.update_yaxes(title_text="% of cells", row=1, col=2)
+    fig.update_layout(height=520, template="plotly_white", margin={"l": 40, "r": 10, "t": 50, "b": 40},
+                      showlegend=False, font={"size": 13})
     return fig
 
 
@@ -207,14 +220,3 @@ def use_text(entry: ModelEntry, use: CodebookUse) -> str:
     return (f"{k} codes; {use.used:.0%} used by the cells of {use.images} test images (codes {use.source}); "
             f"perplexity {use.perplexity:.1f} of {k} (the number of equally used codes with the same spread). "
             f"A code is {h}×{w} indices: {bits:.0f} bits.")
-
-
-@torch.no_grad()
-def code_strip(entry: ModelEntry, use: CodebookUse, n: int = 8, height: int = 96) -> np.ndarray:
-    """The ``n`` most used codes, each decoded with it in every cell: what one code draws on its own."""
-    top = codes_by_use(use)[:n]
-    h, w = entry.model.code_grid
-    imgs = entry.model.decode_codes(torch.tensor(top).view(-1, 1, 1).expand(-1, h, w).contiguous())
-    strip = to_uint8(grid(imgs.float().cpu(), len(top), pad=1))
-    f = max(1, height // imgs.shape[-2])
-    return np.repeat(np.repeat(strip, f, axis=0), f, axis=1)

@@ -21,8 +21,8 @@ whole repertoire at a glance.
 **A discrete code (VQ-VAE)** has no continuous space to map: its codes are the $K$ vectors of its codebook.
 The map then shows the codebook itself, a PCA of the code vectors, each dot sized and coloured by how many
 of the test images' cells use it; codes close together draw similar patches. A code nobody uses is
-wasted capacity (codebook collapse); the strip on the right decodes the most used codes, each filling
-the whole grid.
+wasted capacity (codebook collapse); the bars beside it show each code's share, most used first. On the
+right, a test image as its grid of codes: every cell names one dot of the map.
 """
 
 
@@ -65,9 +65,15 @@ def build(ctx: Context) -> None:
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:  # the codebook is the map
             use = codes.codebook_use(e, ctx.images)
-            strip = codes.code_strip(e, use)
+            s = ctx.images.get(dataset)
+            example = None
+            if s is not None and len(s):  # a test image's code: each cell is one of the dots
+                x0 = s.floats(slice(0, 1))
+                g = codes.image_codes(e, x0)
+                example = codes.grid_view(e, codes.decode_grid(e, g), g)
             return (codes.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
-                    gr.update(visible=False), gr.update(value=strip, label="The most used codes, each in every cell"),
+                    gr.update(visible=False), gr.update(value=example, label="Test image #0 as codes: each cell names "
+                                                        "one dot of the map"),
                     gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False))
         e, m = _map(dataset, name, how)
         x0, x1, y0, y1 = m.extent
