@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vae_demo.models.base import code_usage
-from vae_demo.services.images import UserInputError, display, grid, to_uint8
+from vae_demo.services.images import UserInputError, display
 from vae_demo.services.latent import _cached
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
