@@ -121,7 +121,8 @@ def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
     assert out[n + 2]["visible"] is False and out[n + 3]["visible"] is True  # slider row hidden, editor shown
     grid = np.asarray(out[n + 4])
     assert grid.shape == (4, 4) and np.array_equal(grid, codes.image_codes(e, images.get("mnist").floats(slice(0, 1))))
-    assert "discrete code, 4×4 cells" in out[-2] and out[-1]["value"] == "Random codes (uniform)"
+    assert "discrete code, 4×4 cells" in out[-3] and out[-2]["value"] == "Random codes (uniform)"
+    assert out[-1]["value"] == "Reset to the image's codes"
 
 
 def test_the_latent_map_tab_shows_the_codebook_for_a_discrete_model(toy):

@@ -188,7 +188,7 @@ def codebook_figure(entry: ModelEntry, use: CodebookUse, selected: int | None = 
     share = use.counts / max(use.counts.sum(), 1)
     size = 6 + 40 * np.sqrt(share / max(share.max(), 1e-12))
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=[note, "each code's share of the cells, most used first"])
+                        subplot_titles=["the codebook: each dot a code vector", "each code's share of the cells"])
     fig.add_trace(go.Scatter(
         x=xy[:, 0], y=xy[:, 1], mode="markers", name="codes",
         marker={"size": size, "color": share, "colorscale": "Viridis", "showscale": False,
@@ -204,9 +204,9 @@ def codebook_figure(entry: ModelEntry, use: CodebookUse, selected: int | None = 
     fig.add_trace(go.Bar(x=list(range(1, len(order) + 1)), y=100 * share[order], name="share",
                          marker={"color": "#4c78a8"}, customdata=order,
                          hovertemplate="code %{customdata}: %{y:.2f}% of cells<extra></extra>"), row=1, col=2)
-    fig.update_xaxes(title_text="PC 1", row=1, col=1)
+    fig.update_xaxes(title_text=f"PC 1 ({note.split('(', 1)[1].rstrip(')')})", row=1, col=1)
     fig.update_yaxes(title_text="PC 2", row=1, col=1)
-    fig.update_xaxes(title_text="codes, by use", row=1, col=2)
+    fig.update_xaxes(title_text="codes, most used first", row=1, col=2)
     fig.update_yaxes(title_text="% of cells", row=1, col=2)
     fig.update_layout(height=520, template="plotly_white", margin={"l": 40, "r": 10, "t": 50, "b": 40},
                       showlegend=False, font={"size": 13})

@@ -166,19 +166,20 @@ def build(ctx: Context) -> None:
 
     n_set = latent.MAX_SLIDERS + 9
 
-    @safe(n_set + 2)
+    @safe(n_set + 3)
     def on_model(dataset, name, x=None):
         if not name:
             return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None, gr.skip(), gr.skip(), None, None,
                     gr.skip(), gr.skip(), gr.skip(), f"No model for {dataset} yet: train one in the Train tab.",
-                    gr.update())
+                    gr.update(), gr.update())
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             h, w = e.model.code_grid
             text = (f"**{e.name}** ({e.role}): a discrete code, {h}×{w} cells, each one of "
                     f"{e.model.codebook_size} codebook vectors ({e.model.latent_bits():.0f} bits per image). "
                     "Click a cell of the grid, then pick another code for it.")
-            return (*_set_codes(e, _start_grid(e, x), text), gr.update(value="Random codes (uniform)"))
+            return (*_set_codes(e, _start_grid(e, x), text), gr.update(value="Random codes (uniform)"),
+                    gr.update(value="Reset to the image's codes"))
         stats = latent.latent_stats(e, ctx.images)
         kind = "VAE: samples from the prior are meaningful" if e.is_vae else (
             "not generative: random codes may decode to garbage (there is no prior)")
@@ -186,7 +187,7 @@ def build(ctx: Context) -> None:
                 f"ordered by {stats.what}. {kind}.")
         # only a VAE has a prior to sample from; for the others the button draws a random code
         button = "Sample from the prior" if e.is_vae else "Random code (no prior)"
-        return (*_set(e, stats, np.zeros(e.latent_dim), text), gr.update(value=button))
+        return (*_set(e, stats, np.zeros(e.latent_dim), text), gr.update(value=button), gr.update(value="Reset to 0"))
 
     on_slide = make_slide_handler(ctx)
 
@@ -224,7 +225,7 @@ def build(ctx: Context) -> None:
         return ctx.model_dropdown_update(dataset, current)
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample], show_progress="hidden")
+    model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
     # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
     gr.on([s.input for s in sliders], on_slide, [ctx.dataset, model, base, *sliders], image,
           show_progress="hidden", trigger_mode="always_last", concurrency_limit=None, queue=False,
