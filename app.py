@@ -57,7 +57,7 @@ from vae_demo.data import DATASETS  # noqa: E402
 from vae_demo.services.jobs import JobManager  # noqa: E402
 from vae_demo.services.registry import ModelRegistry  # noqa: E402
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed  # noqa: E402
-from vae_demo.ui import interpolate, latent_map, restore, sliders, train  # noqa: E402
+from vae_demo.ui import inside, interpolate, latent_map, restore, sliders, train  # noqa: E402
 from vae_demo.ui.common import CheckedBlocks, Context, default_dataset, safe  # noqa: E402
 
 TITLE = "Autoencoders & VAEs, hands on"
@@ -143,6 +143,8 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
                 latent_map.build(ctx)
             with gr.Tab("Interpolation", id="interpolate"):
                 interpolate.build(ctx)
+            with gr.Tab("Inside a VAE", id="inside"):
+                inside.build(ctx)
             with gr.Tab("Train", id="train"):
                 train.build(ctx)
 

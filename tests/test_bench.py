@@ -63,7 +63,7 @@ def world(tmp_path_factory):
 def test_report_has_every_section_and_bar(world):
     md, report = world["md"], world["report"]
     assert set(report["sections"]) == set(bench.SECTIONS)
-    for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Codes: their size",
+    for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Codes: their size", "## Anomaly scores",
                     "## Reconstruction error vs latent",
                     "## Importance-weighted test NLL", "## Training speed bar", "## App speed",
                     "## Classical restorers: tuned parameters", "## Load test"):
@@ -380,3 +380,24 @@ def test_codes_section_sizes_each_clean_models_code(world):
     assert rows["mnist_conv_vae_z4"]["float_dims"] == 4 and rows["mnist_conv_vae_z4"]["bits"] is None
     assert rows["mnist_pca_z8"]["family"] == "PCA" and not any(r["discrete"] for r in rows.values())
     assert "4 float dims" in world["md"]
+
+
+def test_anomaly_section_scores_the_other_datasets_images(world, tmp_path):
+    from vae_demo.bench import anomaly
+    from vae_demo.services.inside import roc_auc
+
+    data = make_data_dir(tmp_path / "data", ("mnist", "fashion-mnist"), n_train=8, n_test=24)
+    args = bench.build_parser().parse_args(["--quick", "--datasets", "mnist", "--data-dir", str(data),
+                                            "--checkpoint-dir", str(world["ckpts"]), "--out",
+                                            str(tmp_path / "B.md"), "--record", "no", "--test-limit", "0"])
+    sec = anomaly.run_anomaly(bench.make_ctx(args))
+    rows = {r["checkpoint"]: r for r in sec["datasets"]["mnist"]["rows"]}
+    assert set(rows) == {"mnist_mlp_vae_z4", "mnist_conv_vae_z4", "mnist_pca_z8"}  # clean, with a latent code
+    assert all(r["other"] == "fashion-mnist" and r["test_images"] == r["other_images"] == 24 for r in rows.values())
+    m = load_checkpoint("mnist_conv_vae_z4", world["ckpts"]).model
+    own = load_dataset("mnist", "test", data, download=False).floats()
+    other = load_dataset("fashion-mnist", "test", data, download=False).floats()
+    with torch.no_grad():
+        s = [m.recon_loss(m.decode_logits(m.embed(v)), v).double().numpy() for v in (own, other)]
+    assert rows["mnist_conv_vae_z4"]["auc"] == pytest.approx(roc_auc(*s), abs=1e-4)
+    assert "ROC AUC" in anomaly.render_anomaly(sec)

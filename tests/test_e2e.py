@@ -205,6 +205,65 @@ def test_code_grid_editor(page, server):
     page.screenshot(path=str(server["shots"] / "code_grid.png"))
 
 
+def _inside(page, sub: str):
+    _tab(page, "Inside a VAE")
+    page.get_by_role("tab", name=sub).click()
+
+
+def test_inside_one_image_step_by_step(page, server):
+    """Resample ε: the numbers change and the decoded image repaints."""
+    _inside(page, "One image, step by step")
+    page.locator("#step-decoded img").wait_for()
+    page.locator("#step-posterior .js-plotly-plot").wait_for()
+    page.wait_for_function("() => document.querySelector('#step-numbers').innerText.includes('Loss for this draw')")
+    text = page.locator("#step-numbers").inner_text()
+    before = _srcs(page, "#step-decoded")
+    page.locator("#step-resample").click()
+    page.wait_for_function("t => document.querySelector('#step-numbers').innerText !== t", arg=text)
+    _wait_change(page, "#step-decoded", before)
+    assert page.locator("#step-seed input").input_value() == "1"
+    box = page.locator("#step-decoded img").bounding_box()
+    assert box["height"] >= 196  # readable from the back of a classroom
+    page.screenshot(path=str(server["shots"] / "inside_step.png"))
+
+
+def test_inside_ae_vs_vae_renders_both_maps(page, server):
+    _inside(page, "AE vs VAE")
+    for sel in ("#pair-ae-map", "#pair-vae-map", "#pair-hist"):
+        page.locator(f"{sel} .js-plotly-plot").wait_for()
+    page.locator("#pair-ae-draws img").wait_for()
+    page.locator("#pair-vae-draws img").wait_for()
+    assert "Kolmogorov-Smirnov" in page.locator("#pair-info").inner_text()
+    n = page.evaluate("""() => ['#pair-ae-map', '#pair-vae-map'].map(s =>
+        document.querySelector(s + ' .js-plotly-plot')._fullData.reduce((k, t) => k + t.x.length, 0))""")
+    assert n[0] == n[1] > 0  # the same test images in both
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(server["shots"] / "inside_pair.png"))
+
+
+def test_inside_why_restorations_are_blurry(page, server):
+    _inside(page, "Why restorations are blurry")
+    page.locator("#blurry-go").click()
+    page.wait_for_function("() => document.querySelector('#blurry-verdict').innerText.includes('completions from')")
+    for sel in ("#blurry-corrupted", "#blurry-average", "#blurry-restored", "#blurry-strip"):
+        page.locator(f"{sel} img").wait_for()
+    before = _srcs(page, "#blurry-strip")
+    page.locator("#blurry-index input").fill("3")
+    page.locator("#blurry-index input").press("Enter")
+    _wait_change(page, "#blurry-strip", before)  # another image: other completions
+    page.screenshot(path=str(server["shots"] / "inside_blurry.png"))
+
+
+def test_inside_anomaly_scores_another_datasets_image(page, server):
+    _inside(page, "Not like the training data?")
+    page.locator("#anomaly-input img").wait_for()
+    page.locator("#anomaly-other").click()
+    page.wait_for_function("() => document.querySelector('#anomaly-verdict').innerText.includes('fashion-mnist')")
+    assert "reconstruction error" in page.locator("#anomaly-verdict").inner_text()
+    page.locator("#anomaly-hist .js-plotly-plot").wait_for()
+    page.screenshot(path=str(server["shots"] / "inside_anomaly.png"))
+
+
 def test_latent_map_tab(page, server):
     _tab(page, "Latent map")
     page.locator("#map-plot .js-plotly-plot").wait_for()

@@ -14,6 +14,8 @@ Sections (``--only`` picks some; the others are kept from an earlier ``benchmark
 - ``losses``: test-set loss terms (recon, KL, loss) of every VAE checkpoint.
 - ``codes``: each latent code's size (float dims, or bits for a discrete code), its clean test
   reconstruction PSNR/SSIM, and for a discrete code the codebook's perplexity and use.
+- ``anomaly``: the ROC AUC of each clean model's reconstruction error for telling another dataset's
+  test images (same size) from its own: Fashion-MNIST for the MNIST models and back.
 - ``sweep``: reconstruction error against latent size, PCA against a conv AE trained just for this
   (nothing is written to the checkpoints folder).
 - ``nll``: importance-weighted test NLL of the MNIST conv VAE checkpoint(s) on binarized images.
@@ -37,7 +39,7 @@ Only ``figures[].name``, ``unit`` and ``median`` are required. Add a figure by a
 :func:`vae_demo.bench.app.render_app` shows every entry, with PASS/FAIL where a bar is given.
 """
 
-from vae_demo.bench import tune, restore, losses, codes, sweep, nll, speed, app, load  # noqa: E402, F401, I001  (run order)
+from vae_demo.bench import tune, restore, losses, codes, anomaly, sweep, nll, speed, app, load  # noqa: E402, F401, I001  (run order)
 from vae_demo.bench.cli import build_parser, main, make_ctx  # noqa: E402
 from vae_demo.bench.core import REGISTRY, Ctx  # noqa: E402
 

@@ -1,0 +1,119 @@
+"""Inside a VAE (vae_demo/services/inside.py): the numbers the teaching views show, checked against the
+model's own computations; the AE-vs-VAE and anomaly views on the committed checkpoints and the shipped
+sample of test images."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vae_demo.data import load_sample
+from vae_demo.services import inside
+from vae_demo.services.images import UserInputError
+from vae_demo.services.registry import ModelRegistry
+
+CKPT = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return ModelRegistry(CKPT, user_directory=CKPT / "__none__")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_sample("mnist").floats()
+
+
+def test_the_walkthrough_shows_the_models_own_numbers(registry, mnist):
+    e = registry.get("mnist_conv_vae_z16", "mnist")
+    x = mnist[:1]
+    w = inside.walkthrough(e, x, seed=5)
+    with torch.no_grad():
+        q = e.model.posterior(x)
+    assert np.allclose(w.mu, q.mu[0].double().numpy()) and np.allclose(w.sigma, q.std[0].double().numpy())
+    closed = 0.5 * (w.mu ** 2 + w.sigma ** 2 - 1 - np.log(w.sigma ** 2))  # KL to N(0, 1), per dim
+    assert np.allclose(w.kl_per_dim, closed, atol=1e-6) and w.kl == pytest.approx(closed.sum(), abs=1e-5)
+    assert np.array_equal(w.z, w.mu + w.sigma * w.eps)  # z = μ + σ·ε, exactly
+    assert np.array_equal(w.eps, inside.draw_eps(16, 5))
+    torch.manual_seed(11)  # the model's own loss draws ε with randn_like: the same draw gives the same terms
+    with torch.no_grad():
+        own = e.model.loss(x)
+    torch.manual_seed(11)
+    eps = torch.randn(1, 16).double().numpy()
+    w2 = inside.walkthrough(e, x, eps=eps)
+    assert w2.recon == pytest.approx(float(own["recon"]), rel=1e-5)
+    assert w2.kl == pytest.approx(float(own["kl"]), rel=1e-5) and w2.loss == pytest.approx(float(own["loss"]), rel=1e-5)
+    assert w.uninformed == pytest.approx(784 * math.log(2), rel=1e-6)  # BCE against 0.5 everywhere
+    assert w.recon < 0.5 * w.uninformed  # the model knows much more than nothing
+    assert w.order[0] == int(np.argmax(w.kl_per_dim)) and w.x_hat.shape == (1, 28, 28)
+
+
+def test_moving_one_eps_dim_moves_z_and_the_image(registry, mnist):
+    e = registry.get("mnist_conv_vae_z16", "mnist")
+    w = inside.walkthrough(e, mnist[:1], seed=0)
+    top = int(w.order[0])
+    eps = w.eps.copy()
+    eps[top] += 2.5
+    w2 = inside.walkthrough(e, mnist[:1], eps=eps)
+    moved = np.flatnonzero(w2.z != w.z)
+    assert moved.tolist() == [top] and w2.z[top] - w.z[top] == pytest.approx(2.5 * w.sigma[top])
+    assert float((w2.x_hat - w.x_hat).abs().max()) > 0.01
+    with pytest.raises(UserInputError, match="16 finite numbers"):
+        inside.walkthrough(e, mnist[:1], eps=[0.0] * 3)
+    with pytest.raises(UserInputError, match="not a VAE"):
+        inside.walkthrough(registry.get("mnist_conv_ae_z16", "mnist"), mnist[:1])
+
+
+def test_the_matching_pair_and_the_normality_of_their_codes(registry, mnist):
+    pair = inside.matching_pair(registry.entries("mnist"))
+    assert pair is not None
+    ae, vae = pair
+    assert (ae.name, vae.name) == ("mnist_conv_ae_z16", "mnist_conv_vae_z16")
+    with torch.no_grad():
+        n_ae = inside.code_normality(ae.model.embed(mnist).numpy())
+        n_vae = inside.code_normality(vae.model.embed(mnist).numpy())
+    assert n_vae["ks_mean"] < n_ae["ks_mean"]  # the KL term pulls a VAE's codes towards N(0, 1)
+    assert np.all(np.abs(n_vae["mean"]) < 1.5)
+    a, b = inside.prior_draws(ae, 6, seed=2), inside.prior_draws(vae, 6, seed=2)
+    assert a.shape == b.shape == (6, 1, 28, 28)
+    fig = inside.histogram_figure({"AE": np.zeros((5, 16)), "VAE": np.ones((5, 16))})
+    assert sum(t.name == "N(0, 1)" for t in fig.data) == 4 and sum(t.name == "VAE" for t in fig.data) == 4
+
+
+def test_roc_auc_and_fashion_as_out_of_distribution_for_mnist(registry, mnist):
+    assert inside.roc_auc([1, 2, 3], [4, 5]) == 1.0 and inside.roc_auc([4, 5], [1, 2, 3]) == 0.0
+    assert inside.roc_auc([1, 2], [2, 3]) == pytest.approx(0.875)  # one tie counts half
+    e = registry.get("mnist_conv_vae_z16", "mnist")
+    fashion = load_sample("fashion-mnist").floats()
+    s_in, s_out = inside.anomaly_scores(e, mnist), inside.anomaly_scores(e, fashion)
+    with torch.no_grad():
+        own = e.model.recon_loss(e.model.decode_logits(e.model.embed(mnist[:4])), mnist[:4]).double().numpy()
+    assert np.allclose(s_in[:4], own)
+    assert inside.roc_auc(s_in, s_out) > 0.9
+    assert inside.percentile_of(float(np.median(s_in)), s_in) == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_restorers_output_is_closer_to_the_completions_average_than_to_any_one(registry):
+    """E[x | what is left] made visible: on fixed MNIST test images with a 12-pixel block erased, the
+    restorer (trained on mix, its loss minimised by the conditional mean) sits nearer the average of the
+    plausible completions than any single completion, for most images."""
+    import os
+
+    from vae_demo.data import DataNotFoundError, load_dataset
+
+    try:
+        train = load_dataset("mnist", "train", os.environ.get("VAE_DEMO_DATA"), download=False)
+        test = load_dataset("mnist", "test", os.environ.get("VAE_DEMO_DATA"), download=False)
+    except DataNotFoundError:
+        pytest.skip("needs the MNIST training split (set VAE_DEMO_DATA; CI has ../shared/data)")
+    restorer = registry.get("mnist_restorer", "mnist")
+    wins = 0
+    for i in range(10):
+        c = inside.completions(restorer, test.floats(slice(i, i + 1)), "block:12", train.images[:20000], seed=i,
+                               k=8, pool_name="the first 20,000 training images")
+        assert c.candidates.shape == (8, 1, 28, 28) and np.isclose(c.mse_mean, float(((c.mean - c.restored) ** 2).mean()))
+        wins += c.mse_mean < c.mse_each.min()
+    assert wins >= 8, wins

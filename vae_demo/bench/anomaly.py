@@ -1,0 +1,89 @@
+"""Section ``anomaly``: reconstruction error as an out-of-distribution score. For every checkpoint with a
+latent code trained on clean images: the ROC AUC of its reconstruction error (the model's own loss term,
+a VAE decoding its posterior mean) for telling another dataset's test images of the same size from its own
+(Fashion-MNIST for the MNIST models, MNIST for the Fashion-MNIST ones; CIFAR-10 has no partner here)."""
+
+from __future__ import annotations
+
+import torch
+
+from vae_demo.bench.core import (
+    Ctx,
+    fmt,
+    load_checkpoints,
+    md_table,
+    record_in_checkpoints,
+    register,
+    rounded,
+    section_head,
+)
+from vae_demo.data import DATASETS, DataNotFoundError
+from vae_demo.services.inside import roc_auc
+
+
+@torch.no_grad()
+def _scores(model, x, device, batch: int = 1000):
+    out = []
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].to(device)
+        out.append(model.recon_loss(model.decode_logits(model.embed(model.with_mask(xb))), xb).double().cpu())
+    return torch.cat(out).numpy()
+
+
+def run_anomaly(ctx: Ctx) -> dict:
+    out = {"datasets": {}}
+    for ds, x in ctx.test_splits(out):
+        others = {}
+        for other in DATASETS:
+            if other == ds:
+                continue
+            try:
+                y = ctx.test_images(other)
+            except DataNotFoundError:
+                continue
+            if y.shape[1:] == x.shape[1:]:
+                others[other] = y
+        ckpts, warnings = load_checkpoints(ctx, ds)
+        rows = []
+        for c in ckpts:
+            m = c.model
+            if not m.has_latent_code or c.meta.get("corruption", "none") != "none" or not others:
+                continue
+            s_in = _scores(m, x, ctx.device)
+            for other, y in others.items():
+                s_out = _scores(m, y, ctx.device)
+                rows.append({"checkpoint": c.name, "family": m.family, "other": other, "auc": rounded(roc_auc(s_in, s_out)),
+                             "median_own": rounded(float(torch.tensor(s_in).median())),
+                             "median_other": rounded(float(torch.tensor(s_out).median())),
+                             "test_images": len(x), "other_images": len(y)})
+        out["datasets"][ds] = {"test_images": len(x), "rows": rows, "warnings": warnings,
+                               "others": list(others)}
+        numbers: dict[str, dict] = {}
+        for r in rows:
+            numbers.setdefault(r["checkpoint"], {})[r["other"]] = {k: r[k] for k in ("auc", "test_images", "other_images")}
+        record_in_checkpoints(ctx, "anomaly", numbers)
+    return out
+
+
+def render_anomaly(sec: dict) -> str:
+    lines = section_head("Anomaly scores: another dataset's images, by reconstruction error", sec)
+    lines += ["ROC AUC of each model's reconstruction error (its own loss term, on its deterministic "
+              "reconstruction) as a detector of the other dataset's test images among its own: 1 = every "
+              "foreign image scores higher, 0.5 = chance. What the app's \"Not like the training data?\" view "
+              "quotes.", ""]
+    for ds, res in sec.get("datasets", {}).items():
+        if "skipped" in res:
+            lines += [f"- {ds}: skipped ({res['skipped']})", ""]
+            continue
+        if not res["rows"]:
+            lines += [f"- {ds}: no dataset of the same image size to compare with", ""]
+            continue
+        rows = [[f"`{r['checkpoint']}`", r["family"], r["other"], fmt(r["auc"], 3), fmt(r["median_own"], 1),
+                 fmt(r["median_other"], 1)] for r in res["rows"]]
+        lines += [f"### {ds} ({res['test_images']} test images)", "",
+                  md_table(["checkpoint", "family", "foreign images", "ROC AUC", "median error (own)",
+                            "median error (foreign)"], rows), ""]
+    return "\n".join(lines)
+
+
+register("anomaly", run_anomaly, render_anomaly, report_rank=1.7)

@@ -1,0 +1,313 @@
+"""Inside a VAE: the teaching views, as plain functions.
+
+- :func:`walkthrough`: one image through a VAE, step by step: the posterior's μ and σ per dim, the
+  drawn ε, z = μ + σ·ε, the decoded x̂ and the ELBO's terms (the reconstruction in nats, beside what an
+  uninformed decoder would pay; the KL per dim and in total; β).
+- :func:`prior_draws`, :func:`code_normality`: an autoencoder and a VAE side by side: the same N(0, I)
+  draws decoded by both, and how close each model's test codes are to N(0, 1) per dim.
+- :func:`anomaly_scores`, :func:`roc_auc`: reconstruction error (and a VAE's negative ELBO) as a
+  "not like the training data" score, and how well it separates two sets of images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vae_demo.services.images import UserInputError
+from vae_demo.services.registry import ModelEntry
+from vae_demo.services.testdata import TestImages
+
+SCORE_IMAGES = 2000  # test images whose scores make the histogram the app compares against
+
+
+def require_vae(entry: ModelEntry) -> None:
+    if not (entry.has_latent_code and getattr(entry.model, "generative", False)
+            and hasattr(entry.model.posterior(torch.zeros(1, *entry.model.image_shape)), "kl_per_dim")):
+        raise UserInputError(f"model {entry.name} is not a VAE (no Gaussian posterior to show): pick a VAE")
+
+
+# --- one example, step by step ----------------------------------------------------------------------
+
+@dataclass
+class Walkthrough:
+    mu: np.ndarray  # (D,) the posterior's mean
+    sigma: np.ndarray  # (D,) its standard deviation
+    eps: np.ndarray  # (D,) the drawn ε ~ N(0, I)
+    z: np.ndarray  # (D,) z = μ + σ·ε
+    kl_per_dim: np.ndarray  # (D,) KL(q(z_d | x) ‖ N(0, 1)), nats
+    order: np.ndarray  # dims, most KL first
+    recon: float  # −log p(x | z): the model's reconstruction term for this z (nats for BCE)
+    uninformed: float  # the same term for a decoder that knows nothing (every pixel 0.5)
+    beta: float
+    x_hat: torch.Tensor  # (C, H, W) the decoded image for this z, in [0, 1]
+    recon_name: str  # "binary cross-entropy" or "squared error"
+
+    @property
+    def kl(self) -> float:
+        return float(self.kl_per_dim.sum())
+
+    @property
+    def loss(self) -> float:
+        """The training loss for this draw: recon + β·KL (the negative ELBO when β = 1)."""
+        return self.recon + self.beta * self.kl
+
+
+def draw_eps(d: int, seed: int) -> np.ndarray:
+    return torch.randn(d, generator=torch.Generator().manual_seed(int(seed))).double().numpy()
+
+
+@torch.no_grad()
+def walkthrough(entry: ModelEntry, x: torch.Tensor, eps=None, seed: int = 0) -> Walkthrough:
+    """``x`` (1, C, H, W) through ``entry``'s VAE with noise ``eps`` (D values; default: drawn from ``seed``)."""
+    require_vae(entry)
+    model = entry.model
+    x = x.to(torch.float32)
+    q = model.posterior(model.with_mask(x))
+    mu, std = q.mu[0].double(), q.std[0].double()
+    d = len(mu)
+    e = draw_eps(d, seed) if eps is None else np.asarray(eps, dtype=np.float64).reshape(-1)
+    if len(e) != d or not np.all(np.isfinite(e)):
+        raise UserInputError(f"ε must be {d} finite numbers (the model's latent size)")
+    z = mu + std * torch.from_numpy(e)
+    logits = model.decode_logits(z.float().unsqueeze(0))
+    recon = float(model.recon_loss(logits, x)[0])
+    uninformed = float(model.recon_loss(torch.zeros_like(logits), x)[0])  # sigmoid(0) = 0.5 everywhere
+    kl = q.kl_per_dim()[0].double().numpy()
+    return Walkthrough(mu.numpy(), std.numpy(), e, z.numpy(), kl, np.argsort(-kl, kind="stable"), recon,
+                       uninformed, float(getattr(model, "beta", 1.0)), torch.sigmoid(logits)[0].float(),
+                       "binary cross-entropy" if model.recon == "bce" else "squared error")
+
+
+def posterior_figure(w: Walkthrough, max_dims: int = 16):
+    """Plotly: μ ± σ per dim (most informative first) with z marked; the KL per dim on the right axis."""
+    import plotly.graph_objects as go
+
+    dims = w.order[:max_dims]
+    names = [f"z[{d}]" for d in dims]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=w.mu[dims], error_y={"type": "data", "array": w.sigma[dims], "thickness": 2},
+                         name="μ ± σ", marker={"color": "#4c78a8"},
+                         hovertemplate="%{x}: μ %{y:.2f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=w.z[dims], mode="markers", name="z = μ + σ·ε",
+                             marker={"symbol": "diamond", "size": 11, "color": "#e45756"}))
+    fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name="KL (nats)", yaxis="y2",
+                             line={"color": "#54a24b", "dash": "dot"}))
+    fig.update_layout(height=300, template="plotly_white", margin={"l": 40, "r": 40, "t": 40, "b": 30},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, font={"size": 13},
+                      yaxis={"title": "z"}, yaxis2={"title": "KL (nats)", "overlaying": "y", "side": "right",
+                                                    "rangemode": "tozero", "showgrid": False})
+    return fig
+
+
+def elbo_figure(w: Walkthrough):
+    """Plotly: the loss as a stacked bar (reconstruction + β·KL) beside what an uninformed decoder pays."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=["this image"], x=[w.recon], name=f"reconstruction ({w.recon:.1f})", orientation="h",
+                         marker={"color": "#4c78a8"}))
+    fig.add_trace(go.Bar(y=["this image"], x=[w.beta * w.kl], name=f"β·KL ({w.beta:g} × {w.kl:.1f})",
+                         orientation="h", marker={"color": "#54a24b"}))
+    fig.add_trace(go.Bar(y=["decoder that knows nothing"], x=[w.uninformed], orientation="h",
+                         name=f"uninformed: every pixel 0.5 ({w.uninformed:.0f})", marker={"color": "#bab0ac"}))
+    fig.update_layout(barmode="stack", height=190, template="plotly_white", font={"size": 13},
+                      margin={"l": 10, "r": 10, "t": 40, "b": 30},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+                      xaxis={"title": "nats" if w.recon_name.startswith("binary") else "loss"})
+    return fig
+
+
+def walkthrough_text(w: Walkthrough) -> str:
+    top = int(w.order[0])
+    return (f"Loss for this draw = reconstruction **{w.recon:.1f}** + β·KL = {w.beta:g} × **{w.kl:.1f}** = "
+            f"**{w.loss:.1f}** nats ({w.recon_name}). A decoder that knows nothing (every pixel 0.5) would pay "
+            f"{w.uninformed:.0f} for the reconstruction. The busiest dim is z[{top}]: μ = {w.mu[top]:.2f}, "
+            f"σ = {w.sigma[top]:.2f}, ε = {w.eps[top]:.2f}, so z = {w.z[top]:.2f}; its KL is "
+            f"{w.kl_per_dim[top]:.2f} nats. Dims with σ ≈ 1 and μ ≈ 0 cost no KL and carry nothing.")
+
+
+# --- AE vs VAE --------------------------------------------------------------------------------------
+
+def matching_pair(entries: list[ModelEntry], latent_dim: int | None = None) -> tuple[ModelEntry, ModelEntry] | None:
+    """An autoencoder and a VAE of one dataset with the same latent size, both trained on clean images
+    (a β = 1 VAE preferred), or None."""
+    clean = [e for e in entries if e.has_latent_code and not e.is_restorer and e.model.trainable
+             and not getattr(e.model, "discrete", False)]
+    vaes = sorted((e for e in clean if e.is_vae), key=lambda e: (getattr(e.model, "beta", 1.0) != 1.0, e.yours, e.name))
+    aes = [e for e in clean if not e.is_vae]
+    for v in vaes:
+        for a in aes:
+            if a.latent_dim == v.latent_dim and (latent_dim is None or a.latent_dim == latent_dim):
+                return a, v
+    return None
+
+
+@torch.no_grad()
+def prior_draws(entry: ModelEntry, n: int = 16, seed: int = 0) -> torch.Tensor:
+    """``n`` points z ~ N(0, I) (the same for every model of that latent size and seed), decoded."""
+    z = torch.randn(n, entry.latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+    return entry.model.decode(z).float()
+
+
+def code_normality(codes: np.ndarray) -> dict:
+    """How far test codes (N, D) are from N(0, 1) per dim: the mean and standard deviation of each dim
+    and the Kolmogorov-Smirnov distance of each to N(0, 1) (0: the same distribution, 1: disjoint)."""
+    from scipy import stats
+
+    c = np.asarray(codes, dtype=np.float64)
+    ks = np.array([stats.kstest(c[:, d], "norm").statistic for d in range(c.shape[1])])
+    return {"mean": c.mean(0), "std": c.std(0), "ks": ks, "ks_mean": float(ks.mean())}
+
+
+def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4):
+    """Plotly: for the first ``dims`` dims, each model's code histogram (as a density) against N(0, 1)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=dims, subplot_titles=[f"z[{d}]" for d in range(dims)], shared_yaxes=True)
+    grid = np.linspace(-4, 4, 161)
+    density = np.exp(-grid ** 2 / 2) / math.sqrt(2 * math.pi)
+    colors = ("#e45756", "#4c78a8", "#54a24b")
+    for d in range(dims):
+        for i, (name, codes) in enumerate(codes_by_model.items()):
+            if d < codes.shape[1]:
+                fig.add_trace(go.Histogram(x=np.clip(codes[:, d], -6, 6), histnorm="probability density", nbinsx=40,
+                                           name=name, marker={"color": colors[i % 3]}, opacity=0.55,
+                                           showlegend=d == 0, legendgroup=name), row=1, col=d + 1)
+        fig.add_trace(go.Scatter(x=grid, y=density, mode="lines", name="N(0, 1)", line={"color": "black"},
+                                 showlegend=d == 0, legendgroup="prior"), row=1, col=d + 1)
+    fig.update_layout(barmode="overlay", height=230, template="plotly_white", font={"size": 12},
+                      margin={"l": 30, "r": 10, "t": 30, "b": 20}, legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(range=[-5, 5])
+    return fig
+
+
+# --- anomaly scores ---------------------------------------------------------------------------------
+
+@torch.no_grad()
+def anomaly_scores(entry: ModelEntry, x: torch.Tensor, batch: int = 500) -> np.ndarray:
+    """Per image, the model's reconstruction term for its deterministic reconstruction (a VAE decodes its
+    posterior mean), in the model's own unit: large means "not like what I was trained on"."""
+    model = entry.model
+    out = []
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].to(torch.float32)
+        logits = model.decode_logits(model.embed(model.with_mask(xb)))
+        out.append(model.recon_loss(logits, xb).double().cpu())
+    return torch.cat(out).numpy()
+
+
+def roc_auc(inside: np.ndarray, outside: np.ndarray) -> float:
+    """The probability that an ``outside`` image scores higher than an ``inside`` one (ties count half):
+    the area under the ROC curve of the score as a detector of ``outside``."""
+    from scipy.stats import rankdata
+
+    s = np.concatenate([np.asarray(inside, float), np.asarray(outside, float)])
+    r = rankdata(s)
+    n_in, n_out = len(inside), len(outside)
+    return float((r[n_in:].sum() - n_out * (n_out + 1) / 2) / (n_in * n_out))
+
+
+def test_scores(entry: ModelEntry, images: TestImages) -> np.ndarray:
+    """The scores of up to SCORE_IMAGES of the model's own test images (cached per model)."""
+    from vae_demo.services.latent import _cached
+
+    def compute():
+        s = images.get(entry.dataset)
+        if s is None:
+            raise UserInputError(f"no test images of {entry.dataset} to compare with")
+        return anomaly_scores(entry, s.floats(slice(0, SCORE_IMAGES)))
+
+    return _cached(entry, "anomaly_scores", compute)
+
+
+def percentile_of(score: float, reference: np.ndarray) -> float:
+    """The share of ``reference`` scores below ``score``."""
+    return float((np.asarray(reference) < score).mean())
+
+
+# --- why restorations are blurry --------------------------------------------------------------------
+
+COMPLETION_SPECS = ("block:12", "block:16", "erasure:0.7", "erasure:0.9", "gaussian:0.5")
+
+
+@dataclass
+class Completions:
+    corrupted: torch.Tensor  # (C, H, W)
+    candidates: torch.Tensor  # (k, C, H, W): plausible completions, the observed pixels kept
+    mean: torch.Tensor  # (C, H, W): their average
+    restored: torch.Tensor  # (C, H, W): the restorer's output
+    mse_each: np.ndarray  # (k,) MSE of each completion to the restored image
+    mse_mean: float  # MSE of their average to it
+    pool: str  # where the completions came from
+
+
+def _observed(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return torch.ones_like(y[:, :1]) if mask is None else (1 - mask)
+
+
+@torch.no_grad()
+def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: int = 0, k: int = 8,
+                pool_name: str = "") -> Completions:
+    """For ``x`` (1, C, H, W) corrupted by ``spec``: the ``k`` images of ``pool`` (uint8 (N, C, H, W)) most
+    consistent with what the corruption left (the observed pixels, or the noisy image), completed with those
+    pixels kept; their mean (an estimate of E[x | what is left]); and ``restorer``'s output beside them."""
+    from vae_demo.corruptions import corrupt, parse_spec
+
+    c = parse_spec(spec)
+    if c.kind not in ("block", "erasure", "gaussian"):
+        raise UserInputError("completions need a corruption that leaves pixels as they were (block, erasure) or "
+                             "adds zero-mean noise (gaussian)")
+    y, mask = corrupt(x.to(torch.float32), c, seed)
+    obs = _observed(y, mask)
+    n_obs = float(obs.sum()) * y.shape[1]
+    best_d = torch.full((k,), float("inf"), dtype=torch.float64)
+    best_i = torch.zeros(k, dtype=torch.long)
+    for i in range(0, len(pool), 5000):  # uint8 in chunks: a whole training split never sits in memory as floats
+        p = pool[i:i + 5000].float().div_(255.0)
+        d = (((p - y) * obs) ** 2).flatten(1).sum(1).double() / n_obs
+        d[(p - x).abs().flatten(1).amax(1) < 1e-6] = float("inf")  # the image itself is not a completion
+        dd, ii = torch.cat([best_d, d]), torch.cat([best_i, torch.arange(i, i + len(p))])
+        order = dd.argsort()[:k]
+        best_d, best_i = dd[order], ii[order]
+    cand = pool[best_i].float().div(255.0)
+    if mask is not None:
+        cand = y * obs + cand * (1 - obs)  # what is left stays as it is
+    mean = cand.mean(0)
+    m = restorer.model
+    restored = m.reconstruct(y, mask if getattr(m, "mask_input", False) else None)[0].float().clamp(0, 1)
+    mse_each = ((cand - restored) ** 2).flatten(1).mean(1).double().numpy()
+    return Completions(y[0], cand, mean, restored, mse_each, float(((mean - restored) ** 2).mean()), pool_name)
+
+
+def completions_text(c: Completions, restorer_name: str) -> str:
+    closest = float(c.mse_each.min())
+    return (f"{len(c.candidates)} completions from {c.pool}: each fits what the corruption left. Their **average** is "
+            f"{c.mse_mean * 1000:.2f}×10⁻³ (MSE) from {restorer_name}'s output; the closest single completion is "
+            f"{closest * 1000:.2f}×10⁻³ from it" + (" — the restorer gives the average, not one of them." if
+                                                    c.mse_mean < closest else "."))
+
+
+_POOLS: dict = {}
+
+
+def completion_pool(images: TestImages, dataset: str) -> tuple[torch.Tensor, str]:
+    """Where completions come from: the training split when the data dir has it (loaded once), else the
+    test images at hand (the shipped sample offline)."""
+    from vae_demo.data import DataNotFoundError, load_dataset
+
+    key = (str(images.data_dir), dataset)
+    if key not in _POOLS:
+        try:
+            train = load_dataset(dataset, "train", images.data_dir, download=False)
+            _POOLS[key] = (train.images, f"the {len(train):,} training images")
+        except DataNotFoundError:
+            s = images.get(dataset)
+            if s is None:
+                raise UserInputError(f"no images of {dataset} here to draw completions from") from None
+            return s.images, f"the {len(s)} test images at hand (set VAE_DEMO_DATA for the training split)"
+    return _POOLS[key]

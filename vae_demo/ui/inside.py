@@ -1,0 +1,322 @@
+"""Tab 5 — Inside a VAE: one image through a VAE step by step; an autoencoder and a VAE side by side;
+reconstruction error as an "is this like my training data?" score."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+
+from vae_demo.data import DATASETS
+from vae_demo.services import inside, latent
+from vae_demo.services.images import UserInputError, display, grid
+from vae_demo.ui.common import LATEX, Context, as_tensor, safe
+
+STEP_TEXT = r"""**One image, step by step.** The encoder does not give one code but a small cloud: a mean μ and a
+width σ per dimension; the VAE draws ε ~ N(0, I), takes $z = \mu + \sigma\cdot\varepsilon$ and decodes it. The
+loss is the reconstruction cost plus β times the KL, which charges for every dimension whose cloud is narrower
+or off-centre compared with N(0, 1): dims that carry nothing sit at μ ≈ 0, σ ≈ 1 and cost nothing."""
+
+PAIR_TEXT = r"""**Autoencoder vs VAE, same images, same latent size.** Both maps place the same test images; the
+same random points $z \sim \mathcal N(0, I)$ are decoded by both below. The VAE's KL term pulls its codes
+towards N(0, 1) (histograms, right), so its random draws look like data; the autoencoder's codes live
+wherever training put them, and most N(0, I) points decode to nonsense."""
+
+BLURRY_TEXT = r"""**Why restorations are blurry.** Many images fit what the corruption left (below: the most
+consistent ones, the surviving pixels kept). A restorer trained to minimise squared error or cross-entropy
+learns their *average*, the conditional mean $\mathbb E[x \mid \tilde x]$: hedging between the completions
+costs less than betting on one, and an average of sharp images is a blurry one."""
+
+ANOMALY_TEXT = r"""**Not like the training data?** A model reconstructs well only what resembles its training images, so
+the reconstruction error is an anomaly score: compare this image's with the histogram of the test split's.
+Try a Fashion-MNIST image on an MNIST model: its error lands far to the right."""
+
+STEP_SIZE = 224  # 28×28 shown 8×: readable from the back of a classroom
+
+
+def _image(ctx: Context, dataset: str, x, index) -> torch.Tensor:
+    """The picked image if it fits, else test image #index."""
+    if x is not None:
+        try:
+            return as_tensor(x, dataset)
+        except UserInputError:
+            pass
+    s = ctx.images.get(dataset)
+    if s is None or not len(s):
+        raise UserInputError(f"no test images of {dataset} here: pick, upload or draw one in Corrupt & restore")
+    i = int(min(max(int(np.nan_to_num(float(index or 0))), 0), len(s) - 1))
+    return s.floats(slice(i, i + 1))
+
+
+def build(ctx: Context) -> None:
+    with gr.Tabs():
+        with gr.Tab("One image, step by step", id="inside-step"):
+            _build_step(ctx)
+        with gr.Tab("AE vs VAE", id="inside-pair"):
+            _build_pair(ctx)
+        with gr.Tab("Why restorations are blurry", id="inside-blurry"):
+            _build_blurry(ctx)
+        with gr.Tab("Not like the training data?", id="inside-anomaly"):
+            _build_anomaly(ctx)
+
+
+# --- one image, step by step ------------------------------------------------------------------------
+
+def _build_step(ctx: Context) -> None:
+    gr.Markdown(STEP_TEXT, latex_delimiters=LATEX, elem_id="step-explain")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=240):
+            model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
+            x_img = gr.Image(label="x: the input", type="numpy", interactive=False, height=STEP_SIZE, format="png",
+                             buttons=[], elem_id="step-input")
+            with gr.Row():
+                index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="step-index")
+                seed = gr.Number(label="ε seed", value=0, precision=0, minimum=0, elem_id="step-seed")
+            with gr.Row():
+                use_current = gr.Button("Use the image picked in Corrupt & restore", size="sm", elem_id="step-current")
+                resample = gr.Button("Resample ε", variant="primary", size="sm", elem_id="step-resample")
+        with gr.Column(scale=2, min_width=420):
+            post = gr.Plot(label="the posterior q(z | x): μ ± σ per dim, z marked, KL per dim", elem_id="step-posterior")
+            elbo = gr.Plot(label="the loss: reconstruction + β·KL", elem_id="step-elbo")
+        with gr.Column(scale=1, min_width=240):
+            x_hat = gr.Image(label="x̂ = decoder(z)", type="numpy", interactive=False, height=STEP_SIZE, format="png",
+                             buttons=[], elem_id="step-decoded")
+            eps_slider = gr.Slider(-3, 3, value=0, step=0.05, label="ε of the busiest dim", elem_id="step-eps")
+            numbers = gr.Markdown("", elem_id="step-numbers")
+    eps_state = gr.State(None)  # the ε in use (all D values)
+    x_state = gr.State(None)  # the input in use
+
+    def _outputs(e, x, w):
+        top = int(w.order[0])
+        return (display(x[0], STEP_SIZE), inside.posterior_figure(w), inside.elbo_figure(w),
+                display(w.x_hat, STEP_SIZE), w.eps.tolist(), x.numpy(),
+                gr.update(value=round(float(w.eps[top]), 2), label=f"ε of z[{top}], the busiest dim "
+                          f"(σ = {w.sigma[top]:.2f}: how far one step of ε moves z)"),
+                inside.walkthrough_text(w))
+
+    outs = [x_img, post, elbo, x_hat, eps_state, x_state, eps_slider, numbers]
+
+    @safe(len(outs))
+    def show(dataset, name, x, i, s):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        t = _image(ctx, dataset, None, i) if x is None else x
+        return _outputs(e, t, inside.walkthrough(e, t, seed=int(np.nan_to_num(float(s or 0)))))
+
+    @safe(len(outs) + 1)
+    def on_resample(dataset, name, x_in, i, s):
+        s = int(np.nan_to_num(float(s or 0))) + 1
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        t = torch.as_tensor(np.asarray(x_in, dtype=np.float32)) if x_in is not None else _image(ctx, dataset, None, i)
+        return (*_outputs(e, t, inside.walkthrough(e, t, seed=s)), s)
+
+    @safe(len(outs))
+    def on_eps(dataset, name, x_in, eps, v):
+        e = ctx.registry.get(name, dataset, latent_code=True)
+        if eps is None or x_in is None:
+            raise UserInputError("pick an image first")
+        t = torch.as_tensor(np.asarray(x_in, dtype=np.float32))
+        w = inside.walkthrough(e, t, eps=eps)
+        eps = np.asarray(eps, dtype=np.float64)
+        eps[int(w.order[0])] = float(np.clip(np.nan_to_num(float(v)), -3, 3))
+        return _outputs(e, t, inside.walkthrough(e, t, eps=eps))
+
+    def relist(dataset, current):
+        vaes = [e for e in ctx.registry.entries(dataset, latent_code=True) if e.is_vae]
+        names = [e.name for e in vaes]
+        plain = [e.name for e in vaes if getattr(e.model, "beta", 1.0) == 1.0 and not e.is_restorer]
+        value = current if current in names else (plain or names or [None])[0]
+        return gr.update(choices=[(e.label, e.name) for e in vaes], value=value,
+                         info=None if names else f"no VAE for {dataset} yet: train one in the Train tab")
+
+    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on([model.change, index.submit], lambda d, n, i, s: show(d, n, None, i, s),
+          [ctx.dataset, model, index, seed], outs, show_progress="hidden")
+    use_current.click(show, [ctx.dataset, model, ctx.current, index, seed], outs, show_progress="hidden")
+    resample.click(on_resample, [ctx.dataset, model, x_state, index, seed], [*outs, seed], show_progress="hidden",
+                   api_name="resample_eps")
+    eps_slider.input(on_eps, [ctx.dataset, model, x_state, eps_state, eps_slider], outs, show_progress="hidden",
+                     trigger_mode="always_last")
+    ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+
+# --- AE vs VAE --------------------------------------------------------------------------------------
+
+def _build_pair(ctx: Context) -> None:
+    gr.Markdown(PAIR_TEXT, latex_delimiters=LATEX, elem_id="pair-explain")
+    info = gr.Markdown("", elem_id="pair-info")
+    with gr.Row():
+        ae_map = gr.Plot(label="autoencoder: test codes", elem_id="pair-ae-map")
+        vae_map = gr.Plot(label="VAE: test codes", elem_id="pair-vae-map")
+    with gr.Row():
+        ae_draws = gr.Image(label="autoencoder: decoded N(0, I) draws", type="numpy", interactive=False, height=150,
+                            format="png", buttons=[], elem_id="pair-ae-draws")
+        vae_draws = gr.Image(label="VAE: the same draws", type="numpy", interactive=False, height=150, format="png",
+                             buttons=[], elem_id="pair-vae-draws")
+        hist = gr.Plot(label="codes per dim against N(0, 1)", elem_id="pair-hist")
+    with gr.Row():
+        redraw = gr.Button("Draw other points", size="sm", elem_id="pair-redraw")
+        seed = gr.Number(value=0, precision=0, visible=False)
+
+    @safe(6)
+    def show(dataset, s):
+        pair = inside.matching_pair(ctx.registry.entries(dataset, latent_code=True))
+        if pair is None:
+            raise UserInputError(f"no autoencoder and VAE of the same latent size for {dataset}: train them in the "
+                                 "Train tab (same latent size, clean images)")
+        ae, vae = pair
+        figs, draws, codes = [], [], {}
+        from vae_demo.data import dataset_info
+
+        for e, kind in ((ae, "autoencoder"), (vae, "VAE")):
+            m = latent.latent_map(e, ctx.images, "auto")
+            fig = latent.map_figure(m, dataset_info(dataset).class_names, title=f"{kind} {e.name}: {m.note}")
+            fig.update_layout(height=250, showlegend=False, title={"font": {"size": 13}},
+                              margin={"l": 40, "r": 10, "t": 30, "b": 30})
+            figs.append(fig)
+            draws.append(display(grid(inside.prior_draws(e, 16, int(s or 0)), 8, pad=1), 520))
+            codes[f"{kind} ({e.name})"] = m.latents
+        ks = {k: inside.code_normality(v)["ks_mean"] for k, v in codes.items()}
+        text = (f"Same latent size z = {ae.latent_dim}, {len(next(iter(codes.values())))} test images. Distance of "
+                "the codes from N(0, 1) per dim (Kolmogorov-Smirnov, 0 = identical, 1 = disjoint), averaged: "
+                + "; ".join(f"{k}: **{v:.2f}**" for k, v in ks.items()) + ".")
+        return figs[0], figs[1], draws[0], draws[1], inside.histogram_figure(codes), text
+
+    outs = [ae_map, vae_map, ae_draws, vae_draws, hist, info]
+    ctx.dataset.change(show, [ctx.dataset, seed], outs, show_progress="hidden")
+    redraw.click(lambda s: int(s or 0) + 1, seed, seed).then(show, [ctx.dataset, seed], outs, show_progress="hidden")
+    ctx.load_events.append((show, [ctx.dataset, seed], outs))
+
+
+# --- why restorations are blurry --------------------------------------------------------------------
+
+def _build_blurry(ctx: Context) -> None:
+    gr.Markdown(BLURRY_TEXT, latex_delimiters=LATEX, elem_id="blurry-explain")
+    with gr.Row():
+        model = gr.Dropdown(label="Restorer", choices=[], elem_id="blurry-model", allow_custom_value=True)
+        spec = gr.Dropdown(list(inside.COMPLETION_SPECS), value="block:12", label="Corruption",
+                           elem_id="blurry-spec")
+        index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="blurry-index")
+        go = gr.Button("Show the completions", variant="primary", elem_id="blurry-go")
+    with gr.Row():
+        corrupted = gr.Image(label="what is left (corrupted)", type="numpy", interactive=False, height=196,
+                             format="png", buttons=[], elem_id="blurry-corrupted")
+        average = gr.Image(label="average of the completions", type="numpy", interactive=False, height=196,
+                           format="png", buttons=[], elem_id="blurry-average")
+        restored = gr.Image(label="the restorer's output", type="numpy", interactive=False, height=196,
+                            format="png", buttons=[], elem_id="blurry-restored")
+    strip = gr.Image(label="plausible completions (the surviving pixels kept)", type="numpy", interactive=False,
+                     format="png", buttons=[], elem_id="blurry-strip")
+    verdict = gr.Markdown("", elem_id="blurry-verdict")
+
+    @safe(5)
+    def show(dataset, name, sp, i):
+        e = ctx.registry.get(name, dataset)
+        x = _image(ctx, dataset, None, i)
+        pool, where = inside.completion_pool(ctx.images, dataset)
+        c = inside.completions(e, x, sp, pool, seed=int(np.nan_to_num(float(i or 0))), pool_name=where)
+        return (display(c.corrupted, 196), display(c.mean, 196), display(c.restored, 196),
+                latent.path_strip(c.candidates, height=140), inside.completions_text(c, e.name))
+
+    def relist(dataset, current):
+        entries = [e for e in ctx.registry.entries(dataset) if e.is_restorer]
+        names = [e.name for e in entries]
+        value = current if current in names else (names or [None])[0]
+        return gr.update(choices=[(e.label, e.name) for e in entries], value=value,
+                         info=None if names else f"no restorer for {dataset} yet: train one (Train tab, corruption mix)")
+
+    outs = [corrupted, average, restored, strip, verdict]
+    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on([go.click, model.change, spec.change, index.submit], show, [ctx.dataset, model, spec, index], outs,
+          show_progress="minimal")
+    ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+
+# --- anomaly ----------------------------------------------------------------------------------------
+
+def _build_anomaly(ctx: Context) -> None:
+    gr.Markdown(ANOMALY_TEXT, latex_delimiters=LATEX, elem_id="anomaly-explain")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            model = gr.Dropdown(label="Model", choices=[], elem_id="anomaly-model", allow_custom_value=True)
+            with gr.Row():
+                x_img = gr.Image(label="the image", type="numpy", interactive=False, height=196, format="png",
+                                 buttons=[], elem_id="anomaly-input")
+                recon = gr.Image(label="its reconstruction", type="numpy", interactive=False, height=196,
+                                 format="png", buttons=[], elem_id="anomaly-recon")
+            with gr.Row():
+                use_current = gr.Button("Score the image picked in Corrupt & restore", size="sm",
+                                        elem_id="anomaly-current")
+                other = gr.Button("Score an image of another dataset", size="sm", variant="primary",
+                                  elem_id="anomaly-other")
+        with gr.Column(scale=2):
+            hist = gr.Plot(label="reconstruction error: this image against the test split", elem_id="anomaly-hist")
+            verdict = gr.Markdown("", elem_id="anomaly-verdict")
+    n_other = gr.State(0)
+
+    def _score(dataset, name, x, where):
+        e = ctx.registry.get(name, dataset)
+        if e.is_restorer or not e.has_latent_code:
+            raise UserInputError(f"{e.name} was trained to restore: pick a model trained on clean images")
+        ref = inside.test_scores(e, ctx.images)
+        score = float(inside.anomaly_scores(e, x)[0])
+        p = inside.percentile_of(score, ref)
+        with torch.no_grad():
+            r = e.model.reconstruct(x)[0]
+        auc = e.meta.get("benchmark", {}).get("anomaly", {})
+        auc_text = "; ".join(f"as a detector of {k} images: ROC AUC **{v['auc']:.3f}** ({v['test_images']} + "
+                             f"{v['other_images']} test images)" for k, v in auc.items())
+        text = (f"{where}: reconstruction error **{score:.1f}**, above {p:.0%} of {len(ref)} {dataset} test images"
+                + (" — unlike the training data." if p > 0.99 else " — like the training data." if p < 0.9 else ".")
+                + (f" Measured on the full test splits, this score {auc_text}." if auc_text else ""))
+        return display(x[0], 196), display(r, 196), _hist_figure(ref, score, dataset), text
+
+    @safe(4)
+    def on_current(dataset, name, x):
+        return _score(dataset, name, as_tensor(x, dataset), "The picked image")
+
+    @safe(5)
+    def on_other(dataset, name, k):
+        own = ctx.images.get(dataset)
+        for d in DATASETS:
+            s = ctx.images.get(d) if d != dataset else None
+            if s is None or own is None or s.floats(slice(0, 1)).shape != own.floats(slice(0, 1)).shape:
+                continue
+            i = int(np.nan_to_num(float(k or 0))) % len(s)
+            return (*_score(dataset, name, s.floats(slice(i, i + 1)), f"{d} test image #{i}"), i + 1)
+        raise UserInputError(f"no other dataset with {dataset}'s image size here (CIFAR-10 is 32×32 colour)")
+
+    @safe(4)
+    def on_model(dataset, name):
+        s = ctx.images.get(dataset)
+        if not name or s is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return _score(dataset, name, s.floats(slice(0, 1)), f"{dataset} test image #0")
+
+    def relist(dataset, current):
+        entries = [e for e in ctx.registry.entries(dataset, latent_code=True) if not e.is_restorer]
+        names = [e.name for e in entries]
+        vaes = [e.name for e in entries if e.is_vae and getattr(e.model, "beta", 1.0) == 1.0]
+        value = current if current in names else (vaes or names or [None])[0]
+        return gr.update(choices=[(e.label, e.name) for e in entries], value=value)
+
+    outs = [x_img, recon, hist, verdict]
+    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    model.change(on_model, [ctx.dataset, model], outs, show_progress="hidden")
+    use_current.click(on_current, [ctx.dataset, model, ctx.current], outs, show_progress="hidden")
+    other.click(on_other, [ctx.dataset, model, n_other], [*outs, n_other], show_progress="hidden")
+    ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+
+def _hist_figure(ref: np.ndarray, score: float, dataset: str):
+    import plotly.graph_objects as go
+
+    hi = max(float(np.percentile(ref, 99.5)), score) * 1.05
+    fig = go.Figure(go.Histogram(x=np.clip(ref, 0, hi), nbinsx=50, name=f"{dataset} test images",
+                                 marker={"color": "#4c78a8"}))
+    fig.add_vline(x=score, line_width=3, line_color="#e45756")
+    fig.add_annotation(x=score, yref="paper", y=1.0, text="this image", showarrow=False, font={"color": "#e45756"},
+                       xanchor="left")
+    fig.update_layout(height=380, template="plotly_white", margin={"l": 40, "r": 10, "t": 30, "b": 40},
+                      xaxis_title="reconstruction error (the model's own loss term)", yaxis_title="test images",
+                      showlegend=False, font={"size": 13})
+    return fig
