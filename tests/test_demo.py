@@ -46,6 +46,7 @@ TINY_MODELS = [  # name, dataset, model, latent, corruption
     ("t_mlp_vae_z2", "mnist", "mlp_vae", 2, "none"),
     ("t_conv_vae_z3", "mnist", "conv_vae", 3, "none"),
     ("t_conv_ae_z3", "mnist", "conv_ae", 3, "none"),  # the VAE's autoencoder twin (AE vs VAE)
+    ("t_conv_ae_z3_noise", "mnist", "conv_ae", 3, "gaussian:0.5"),  # ... and its denoising twin (filters)
     ("t_conv_ae_z4_mix", "mnist", "conv_ae", 4, "mix"),
     ("t_pca_z8", "mnist", "pca", 8, "none"),
     ("t_cifar_vae_z4", "cifar10", "conv_vae", 4, "none"),

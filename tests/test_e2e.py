@@ -247,11 +247,20 @@ def test_inside_why_restorations_are_blurry(page, server):
     page.wait_for_function("() => document.querySelector('#blurry-verdict').innerText.includes('completions from')")
     for sel in ("#blurry-corrupted", "#blurry-average", "#blurry-restored", "#blurry-strip"):
         page.locator(f"{sel} img").wait_for()
-    before = _srcs(page, "#blurry-strip")
+    text = page.locator("#blurry-verdict").inner_text()
     page.locator("#blurry-index input").fill("3")
     page.locator("#blurry-index input").press("Enter")
-    _wait_change(page, "#blurry-strip", before)  # another image: other completions
+    page.wait_for_function("t => document.querySelector('#blurry-verdict').innerText !== t", arg=text)  # other numbers
     page.screenshot(path=str(server["shots"] / "inside_blurry.png"))
+
+
+def test_inside_what_the_network_learned(page, server):
+    _inside(page, "What the network learned")
+    page.locator("#filters-clean img").wait_for()
+    page.locator("#filters-denoiser img").wait_for()
+    text = page.locator("#filters-info").inner_text()
+    assert "Correlation of neighbouring weights" in text and "denoiser" in text
+    page.screenshot(path=str(server["shots"] / "inside_filters.png"))
 
 
 def test_inside_anomaly_scores_another_datasets_image(page, server):

@@ -117,3 +117,17 @@ def test_the_restorers_output_is_closer_to_the_completions_average_than_to_any_o
         assert c.candidates.shape == (8, 1, 28, 28) and np.isclose(c.mse_mean, float(((c.mean - c.restored) ** 2).mean()))
         wins += c.mse_mean < c.mse_each.min()
     assert wins >= 8, wins
+
+
+def test_first_layer_filters_and_their_smoothness():
+    from vae_demo.models import build_model
+
+    m = build_model("conv_ae", (1, 28, 28), 4)
+    f = inside.first_layer(m)
+    assert torch.equal(f, m.encoder[0].weight.detach()) and f.shape == (32, 1, 3, 3)
+    mlp = build_model("mlp_ae", (1, 28, 28), 4, hidden=10)
+    assert inside.first_layer(mlp).shape == (10, 1, 28, 28)
+    smooth = torch.linspace(0, 1, 28).view(1, 1, 1, 28).expand(4, 1, 28, 28)  # ramps: neighbours agree
+    noise = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert inside.neighbour_correlation(smooth) > 0.9 and abs(inside.neighbour_correlation(noise)) < 0.1
+    assert inside.filter_grid(noise, columns=2).ndim == 2

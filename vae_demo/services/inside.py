@@ -311,3 +311,49 @@ def completion_pool(images: TestImages, dataset: str) -> tuple[torch.Tensor, str
                 raise UserInputError(f"no images of {dataset} here to draw completions from") from None
             return s.images, f"the {len(s)} test images at hand (set VAE_DEMO_DATA for the training split)"
     return _POOLS[key]
+
+
+# --- what the network learned -----------------------------------------------------------------------
+
+def denoiser_pair(entries: list[ModelEntry]) -> tuple[ModelEntry, ModelEntry] | None:
+    """An autoencoder trained on clean images and one of the same architecture (kind, latent size and
+    hyperparameters) trained as a denoiser on one corruption, or None."""
+    clean = [e for e in entries if not e.is_restorer and e.model.trainable and not e.is_vae]
+    noisy = [e for e in entries if e.is_restorer and e.corruption != "mix" and "," not in e.corruption]
+    for a in clean:
+        for b in noisy:
+            if (a.kind, a.latent_dim, a.model.hparams()) == (b.kind, b.latent_dim, b.model.hparams()):
+                return a, b
+    return None
+
+
+def first_layer(model: torch.nn.Module) -> torch.Tensor:
+    """The first layer's filters as images (F, C, h, w): a conv layer's kernels, or a dense layer's rows
+    reshaped to the image."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            return m.weight.detach().float().cpu()
+        if isinstance(m, torch.nn.Linear):
+            return m.weight.detach().float().cpu().view(-1, *model.image_shape)
+    raise UserInputError("this model has no convolutional or dense first layer to show")
+
+
+def neighbour_correlation(filters: torch.Tensor) -> float:
+    """How smooth the filters are: the mean correlation between horizontally and vertically adjacent
+    weights (about 0 for noise, near 1 for smooth strokes and edges)."""
+    f = filters.double()
+    pairs = [(f[..., :, :-1], f[..., :, 1:]), (f[..., :-1, :], f[..., 1:, :])]
+    a = torch.cat([p[0].reshape(len(f), -1) for p in pairs], 1)
+    b = torch.cat([p[1].reshape(len(f), -1) for p in pairs], 1)
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    corr = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-12)
+    return float(corr.mean())
+
+
+def filter_grid(filters: torch.Tensor, columns: int = 8, size: int = 360) -> np.ndarray:
+    """The filters in a grid, each scaled to its own range (grey: 0), as an RGB or grey image."""
+    from vae_demo.services.images import display, grid
+
+    f = filters if filters.shape[1] in (1, 3) else filters.mean(1, keepdim=True)
+    lim = f.flatten(1).abs().amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    return display(grid((0.5 + 0.5 * f / lim).clamp(0, 1), min(columns, len(f)), pad=1), size)

@@ -27,6 +27,11 @@ consistent ones, the surviving pixels kept). A restorer trained to minimise squa
 learns their *average*, the conditional mean $\mathbb E[x \mid \tilde x]$: hedging between the completions
 costs less than betting on one, and an average of sharp images is a blurry one."""
 
+FILTER_TEXT = r"""**What the network learned.** These are the first layer's filters of two autoencoders of the same
+architecture: one trained to copy clean images, one trained to remove noise. A filter that must see through
+noise has to average over neighbouring pixels, so the denoiser's filters tend to be smoother, strokes and
+edges; the number under each grid measures it (correlation of neighbouring weights: 0 is noise)."""
+
 ANOMALY_TEXT = r"""**Not like the training data?** A model reconstructs well only what resembles its training images, so
 the reconstruction error is an anomaly score: compare this image's with the histogram of the test split's.
 Try a Fashion-MNIST image on an MNIST model: its error lands far to the right."""
@@ -56,6 +61,8 @@ def build(ctx: Context) -> None:
             _build_pair(ctx)
         with gr.Tab("Why restorations are blurry", id="inside-blurry"):
             _build_blurry(ctx)
+        with gr.Tab("What the network learned", id="inside-filters"):
+            _build_filters(ctx)
         with gr.Tab("Not like the training data?", id="inside-anomaly"):
             _build_anomaly(ctx)
 
@@ -229,6 +236,37 @@ def _build_blurry(ctx: Context) -> None:
     gr.on([go.click, model.change, spec.change, index.submit], show, [ctx.dataset, model, spec, index], outs,
           show_progress="minimal")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+
+# --- what the network learned -----------------------------------------------------------------------
+
+def _build_filters(ctx: Context) -> None:
+    gr.Markdown(FILTER_TEXT, latex_delimiters=LATEX, elem_id="filters-explain")
+    with gr.Row():
+        clean = gr.Image(label="trained on clean images", type="numpy", interactive=False, height=360, format="png",
+                         buttons=[], elem_id="filters-clean")
+        noisy = gr.Image(label="trained as a denoiser", type="numpy", interactive=False, height=360, format="png",
+                         buttons=[], elem_id="filters-denoiser")
+    info = gr.Markdown("", elem_id="filters-info")
+
+    @safe(3)
+    def show(dataset):
+        pair = inside.denoiser_pair(ctx.registry.entries(dataset))
+        if pair is None:
+            return None, None, (f"No pair for {dataset}: an autoencoder trained on clean images and one of the same "
+                                "architecture trained on one noise (the Train tab makes both: same model and latent "
+                                "size, corruption none and e.g. gaussian:0.5).")
+        a, b = pair
+        fa, fb = inside.first_layer(a.model), inside.first_layer(b.model)
+        ca, cb = inside.neighbour_correlation(fa), inside.neighbour_correlation(fb)
+        text = (f"`{a.name}` (clean) and `{b.name}` (denoiser, trained on {b.corruption}): {len(fa)} filters of "
+                f"{fa.shape[-2]}×{fa.shape[-1]} each. Correlation of neighbouring weights: clean **{ca:.2f}**, "
+                f"denoiser **{cb:.2f}**.")
+        return inside.filter_grid(fa), inside.filter_grid(fb), text
+
+    outs = [clean, noisy, info]
+    ctx.dataset.change(show, ctx.dataset, outs, show_progress="hidden")
+    ctx.load_events.append((show, [ctx.dataset], outs))
 
 
 # --- anomaly ----------------------------------------------------------------------------------------
