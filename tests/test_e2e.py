@@ -203,6 +203,15 @@ def test_code_grid_editor(page, server):
     assert not np.array_equal(image_before, _pixels(page, "#sliders-image")), "the new code changed nothing"
     assert f"holds code **{new}**".replace("**", "") in page.locator("#codes-info").inner_text()
     page.screenshot(path=str(server["shots"] / "code_grid.png"))
+    # the latent map of a discrete code is its codebook: one dot per code
+    _tab(page, "Latent map")
+    page.locator("#map-model input").click()
+    page.get_by_role("option", name=e.name).first.click()
+    page.wait_for_function("() => document.querySelector('#map-info').innerText.includes('perplexity')")
+    page.wait_for_function("""k => { const gd = document.querySelector('#map-plot .js-plotly-plot');
+        return gd && gd._fullData && gd._fullData[0].x.length === k; }""", arg=e.model.codebook_size)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(server["shots"] / "codebook.png"))
 
 
 def _inside(page, sub: str):
