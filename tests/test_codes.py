@@ -105,17 +105,21 @@ def test_the_continuous_views_refuse_a_discrete_code_with_a_message(toy):
     assert levels <= set(np.round(e.model.levels.detach().numpy().ravel(), 4).tolist())
 
 
-def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
+def tab_handler(ctx, tab, name: str):
+    """The handler called ``name`` of ``tab``'s page (built for this test), as Gradio would call it."""
     import gradio as gr
 
+    with gr.Blocks() as demo:
+        ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
+        tab.build(ctx)
+    return next(d.fn for d in demo.fns.values() if d.fn.__name__ == name)
+
+
+def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
     from vae_demo.ui import sliders
 
     e, images, ctx = toy
-    with gr.Blocks() as demo:
-        ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
-        sliders.build(ctx)
-    fn = next(d.fn for d in demo.fns.values() if d.fn.__name__ == "on_model")
-    out = fn("mnist", "t_toy_codes", None)
+    out = tab_handler(ctx, sliders, "on_model")("mnist", "t_toy_codes", None)
     n = latent.MAX_SLIDERS
     assert all(o.get("visible") is False for o in out[:n])  # no sliders
     assert out[n + 2]["visible"] is False and out[n + 3]["visible"] is True  # slider row hidden, editor shown
@@ -126,15 +130,10 @@ def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
 
 
 def test_the_latent_map_tab_shows_the_codebook_for_a_discrete_model(toy):
-    import gradio as gr
-
     from vae_demo.ui import latent_map
 
     e, images, ctx = toy
-    with gr.Blocks() as demo:
-        ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
-        latent_map.build(ctx)
-    fn = next(d.fn for d in demo.fns.values() if d.fn.__name__ == "on_model")
+    fn = tab_handler(ctx, latent_map, "on_model")
     fig, text, x, y, example, manifold, note, method = fn("mnist", "t_toy_codes", "auto")
     assert len(fig.data[0].x) == e.model.codebook_size  # one dot per code
     assert "perplexity" in text and "of 8" in text

@@ -27,6 +27,9 @@ PROMISED = {
     "fashion-mnist_restorer": ("fashion-mnist", "conv_ae", 128),
     "cifar10_conv_vae_z128": ("cifar10", "conv_vae", 128),
     "cifar10_restorer": ("cifar10", "conv_ae", 256),
+    "mnist_vqvae": ("mnist", "vqvae", 16),
+    "fashion-mnist_vqvae": ("fashion-mnist", "vqvae", 16),
+    "cifar10_vqvae": ("cifar10", "vqvae", 32),
 }
 
 
@@ -94,8 +97,14 @@ def test_each_checkpoint_loads_and_records_its_script_command_and_numbers(meta):
     rows = bench["restore"]["corruptions"]
     assert len(rows) == 10 and all(0 < r["psnr"] < 60 and 0 < r["ssim"] <= 1 for r in rows.values())
     assert bench["restore"]["command"].startswith("python -m vae_demo.bench")
-    if meta["model"].endswith("vae"):
+    if c.model.generative:  # a VAE: its test loss terms
         assert bench["losses"]["recon"] > 0 and bench["losses"]["kl"] > 0
+    if c.model.has_latent_code and meta.get("corruption", "none") == "none":  # its code's size and use
+        codes = bench["codes"]
+        assert 0 < codes["psnr"] < 60 and codes["discrete"] == c.model.discrete
+        if c.model.discrete:
+            assert codes["bits"] == pytest.approx(c.model.latent_bits(), rel=1e-4)
+            assert 1 < codes["perplexity"] <= c.model.codebook_size and 0 < codes["codes_used"] <= 1
 
 
 def test_no_machine_paths_in_checkpoint_metadata():

@@ -96,19 +96,14 @@ def test_roc_auc_and_fashion_as_out_of_distribution_for_mnist(registry, mnist):
     assert inside.percentile_of(float(np.median(s_in)), s_in) == pytest.approx(0.5, abs=0.02)
 
 
-def test_the_restorers_output_is_closer_to_the_completions_average_than_to_any_one(registry):
+def test_the_restorers_output_is_closer_to_the_completions_average_than_to_any_one(registry, shared_data):
     """E[x | what is left] made visible: on fixed MNIST test images with a 12-pixel block erased, the
     restorer (trained on mix, its loss minimised by the conditional mean) sits nearer the average of the
     plausible completions than any single completion, for most images."""
-    import os
+    from vae_demo.data import load_dataset
 
-    from vae_demo.data import DataNotFoundError, load_dataset
-
-    try:
-        train = load_dataset("mnist", "train", os.environ.get("VAE_DEMO_DATA"), download=False)
-        test = load_dataset("mnist", "test", os.environ.get("VAE_DEMO_DATA"), download=False)
-    except DataNotFoundError:
-        pytest.skip("needs the MNIST training split (set VAE_DEMO_DATA; CI has ../shared/data)")
+    train = load_dataset("mnist", "train", shared_data, download=False)
+    test = load_dataset("mnist", "test", shared_data, download=False)
     restorer = registry.get("mnist_restorer", "mnist")
     wins = 0
     for i in range(10):

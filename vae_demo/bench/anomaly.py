@@ -18,16 +18,7 @@ from vae_demo.bench.core import (
     section_head,
 )
 from vae_demo.data import DATASETS, DataNotFoundError
-from vae_demo.services.inside import roc_auc
-
-
-@torch.no_grad()
-def _scores(model, x, device, batch: int = 1000):
-    out = []
-    for i in range(0, len(x), batch):
-        xb = x[i:i + batch].to(device)
-        out.append(model.recon_loss(model.decode_logits(model.embed(model.with_mask(xb))), xb).double().cpu())
-    return torch.cat(out).numpy()
+from vae_demo.services.inside import reconstruction_errors, roc_auc
 
 
 def run_anomaly(ctx: Ctx) -> dict:
@@ -49,9 +40,9 @@ def run_anomaly(ctx: Ctx) -> dict:
             m = c.model
             if not m.has_latent_code or c.meta.get("corruption", "none") != "none" or not others:
                 continue
-            s_in = _scores(m, x, ctx.device)
+            s_in = reconstruction_errors(m.to(ctx.device), x)
             for other, y in others.items():
-                s_out = _scores(m, y, ctx.device)
+                s_out = reconstruction_errors(m, y)
                 rows.append({"checkpoint": c.name, "family": m.family, "other": other, "auc": rounded(roc_auc(s_in, s_out)),
                              "median_own": rounded(float(torch.tensor(s_in).median())),
                              "median_other": rounded(float(torch.tensor(s_out).median())),

@@ -189,16 +189,20 @@ def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4):
 # --- anomaly scores ---------------------------------------------------------------------------------
 
 @torch.no_grad()
-def anomaly_scores(entry: ModelEntry, x: torch.Tensor, batch: int = 500) -> np.ndarray:
-    """Per image, the model's reconstruction term for its deterministic reconstruction (a VAE decodes its
+def reconstruction_errors(model, x: torch.Tensor, batch: int = 500) -> np.ndarray:
+    """Per image, ``model``'s reconstruction term for its deterministic reconstruction (a VAE decodes its
     posterior mean), in the model's own unit: large means "not like what I was trained on"."""
-    model = entry.model
     out = []
     for i in range(0, len(x), batch):
-        xb = x[i:i + batch].to(torch.float32)
+        xb = x[i:i + batch].to(device=model.device, dtype=torch.float32)
         logits = model.decode_logits(model.embed(model.with_mask(xb)))
         out.append(model.recon_loss(logits, xb).double().cpu())
     return torch.cat(out).numpy()
+
+
+def anomaly_scores(entry: ModelEntry, x: torch.Tensor) -> np.ndarray:
+    """:func:`reconstruction_errors` of ``entry``'s model: the anomaly score of each image of ``x``."""
+    return reconstruction_errors(entry.model, x)
 
 
 def roc_auc(inside: np.ndarray, outside: np.ndarray) -> float:
