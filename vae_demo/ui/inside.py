@@ -27,10 +27,11 @@ consistent ones, the surviving pixels kept). A restorer trained to minimise squa
 learns their *average*, the conditional mean $\mathbb E[x \mid \tilde x]$: hedging between the completions
 costs less than betting on one, and an average of sharp images is a blurry one."""
 
-FILTER_TEXT = r"""**What the network learned.** These are the first layer's filters of two autoencoders of the same
-architecture: one trained to copy clean images, one trained to remove noise. A filter that must see through
-noise has to average over neighbouring pixels, so the denoiser's filters tend to be smoother, strokes and
-edges; the number under each grid measures it (correlation of neighbouring weights: 0 is noise)."""
+FILTER_TEXT = r"""**What the network learned.** The first layer's filters of two autoencoders of the same architecture,
+one trained to copy clean images and one to remove noise. In the classic experiment (a dense first layer,
+whose filters are whole-image templates) the denoiser's turn into strokes and edges and the plain
+autoencoder's stay noisy; small 3×3 conv kernels differ far less. The number under the grids measures
+smoothness: the correlation of neighbouring weights (0 for noise, 1 for smooth)."""
 
 ANOMALY_TEXT = r"""**Not like the training data?** A model reconstructs well only what resembles its training images, so
 the reconstruction error is an anomaly score: compare this image's with the histogram of the test split's.
