@@ -254,9 +254,10 @@ def _build_filters(ctx: Context) -> None:
     def show(dataset):
         pair = inside.denoiser_pair(ctx.registry.entries(dataset))
         if pair is None:
-            return None, None, (f"No pair for {dataset}: an autoencoder trained on clean images and one of the same "
-                                "architecture trained on one noise (the Train tab makes both: same model and latent "
-                                "size, corruption none and e.g. gaussian:0.5).")
+            return None, None, (f"No pair for {dataset} yet: this view needs an autoencoder trained on clean images "
+                                "and one of the same architecture trained on one noise. Make them in the Train tab "
+                                "(the same model and latent size; corruption none, then gaussian:0.5); an MLP "
+                                "autoencoder (mlp_ae) shows the effect best: its filters are whole-image templates.")
         a, b = pair
         fa, fb = inside.first_layer(a.model), inside.first_layer(b.model)
         ca, cb = inside.neighbour_correlation(fa), inside.neighbour_correlation(fb)
