@@ -27,6 +27,7 @@ run mnist_vqvae            --dataset mnist --model vqvae --latent-dim 16 --codeb
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
 run fashion-mnist_unet_restorer --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 10
+run fashion-mnist_vqvae        --dataset fashion-mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10
 run fashion-mnist_unet_saltpepper_mask --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --mask-input --corruption saltpepper:0.2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
 # CIFAR-10
 run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 48,96,192 --epochs 8

@@ -74,6 +74,11 @@ def render_anomaly(sec: dict) -> str:
         lines += [f"### {ds} ({res['test_images']} test images)", "",
                   md_table(["checkpoint", "family", "foreign images", "ROC AUC", "median error (own)",
                             "median error (foreign)"], rows), ""]
+        if any(r["auc"] is not None and r["auc"] < 0.5 for r in res["rows"]):
+            lines += ["An AUC below 0.5: the foreign images are *easier* to reconstruct than the model's own (simpler "
+                      "images, mostly background), so they look more normal than normal. The known failure of "
+                      "reconstruction and likelihood scores as out-of-distribution detectors (Nalisnick et al., "
+                      "\"Do Deep Generative Models Know What They Don't Know?\", 2019).", ""]
     return "\n".join(lines)
 
 
