@@ -269,6 +269,7 @@ def test_inside_what_the_network_learned(page, server):
     _inside(page, "What the network learned")
     if denoiser_pair(server["registry"].entries("mnist")) is None:  # the committed checkpoints have no such pair
         page.wait_for_function("() => document.querySelector('#filters-info').innerText.includes('No pair for mnist')")
+        page.screenshot(path=str(server["shots"] / "inside_filters.png"))
         return
     page.locator("#filters-clean img").wait_for()
     page.locator("#filters-denoiser img").wait_for()

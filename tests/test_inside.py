@@ -126,3 +126,18 @@ def test_first_layer_filters_and_their_smoothness():
     noise = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     assert inside.neighbour_correlation(smooth) > 0.9 and abs(inside.neighbour_correlation(noise)) < 0.1
     assert inside.filter_grid(noise, columns=2).ndim == 2
+
+
+def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
+    """On the committed checkpoints (whose JSON holds the anomaly benchmark, with its date and command)."""
+    from tests.test_codes import tab_handler
+    from vae_demo.services.jobs import JobManager
+    from vae_demo.services.testdata import TestImages
+    from vae_demo.ui import inside as inside_tab
+    from vae_demo.ui.common import Context
+
+    ctx = Context(registry, TestImages("__no_data__"), JobManager(registry))
+    x, recon, fig, text = tab_handler(ctx, inside_tab, "on_model")("mnist", "mnist_conv_vae_z16")
+    auc = registry.get("mnist_conv_vae_z16").meta["benchmark"]["anomaly"]["fashion-mnist"]["auc"]
+    assert f"ROC AUC **{auc:.3f}**" in text and "mnist test image #0" in text
+    assert x.shape == (196, 196) and recon.shape == (196, 196)

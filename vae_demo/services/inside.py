@@ -96,7 +96,7 @@ def posterior_figure(w: Walkthrough, max_dims: int = 16):
                              marker={"symbol": "diamond", "size": 11, "color": "#e45756"}))
     fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name="KL (nats)", yaxis="y2",
                              line={"color": "#54a24b", "dash": "dot"}))
-    fig.update_layout(height=300, template="plotly_white", margin={"l": 40, "r": 40, "t": 40, "b": 30},
+    fig.update_layout(height=280, template="plotly_white", margin={"l": 40, "r": 40, "t": 40, "b": 30},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, font={"size": 13},
                       yaxis={"title": "z"}, yaxis2={"title": "KL (nats)", "overlaying": "y", "side": "right",
                                                     "rangemode": "tozero", "showgrid": False})

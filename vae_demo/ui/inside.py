@@ -76,14 +76,14 @@ def _build_step(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
             model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
-            x_img = gr.Image(label="x: the input", type="numpy", interactive=False, height=STEP_SIZE, format="png",
+            x_img = gr.Image(label="x: the input", type="numpy", interactive=False, height=200, format="png",
                              buttons=[], elem_id="step-input")
             with gr.Row():
-                index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="step-index")
-                seed = gr.Number(label="ε seed", value=0, precision=0, minimum=0, elem_id="step-seed")
-            with gr.Row():
-                use_current = gr.Button("Use the image picked in Corrupt & restore", size="sm", elem_id="step-current")
-                resample = gr.Button("Resample ε", variant="primary", size="sm", elem_id="step-resample")
+                index = gr.Number(label="test image #", value=0, precision=0, minimum=0, min_width=100,
+                                  elem_id="step-index")
+                seed = gr.Number(label="ε seed", value=0, precision=0, minimum=0, min_width=100, elem_id="step-seed")
+            resample = gr.Button("Resample ε", variant="primary", size="sm", elem_id="step-resample")
+            use_current = gr.Button("Use the image picked in Corrupt & restore", size="sm", elem_id="step-current")
         with gr.Column(scale=2, min_width=420):
             post = gr.Plot(label="the posterior q(z | x): μ ± σ per dim, z marked, KL per dim", elem_id="step-posterior")
             elbo = gr.Plot(label="the loss: reconstruction + β·KL", elem_id="step-elbo")
@@ -224,7 +224,7 @@ def _build_blurry(ctx: Context) -> None:
         pool, where = inside.completion_pool(ctx.images, dataset)
         c = inside.completions(e, x, sp, pool, seed=int(np.nan_to_num(float(i or 0))), pool_name=where)
         return (display(c.corrupted, 196), display(c.mean, 196), display(c.restored, 196),
-                latent.path_strip(c.candidates, height=140), inside.completions_text(c, e.name))
+                latent.path_strip(c.candidates, height=112), inside.completions_text(c, e.name))
 
     def relist(dataset, current):
         entries = [e for e in ctx.registry.entries(dataset) if e.is_restorer]
@@ -305,7 +305,8 @@ def _build_anomaly(ctx: Context) -> None:
             r = e.model.reconstruct(x)[0]
         auc = e.meta.get("benchmark", {}).get("anomaly", {})
         auc_text = "; ".join(f"as a detector of {k} images: ROC AUC **{v['auc']:.3f}** ({v['test_images']} + "
-                             f"{v['other_images']} test images)" for k, v in auc.items())
+                             f"{v['other_images']} test images)" for k, v in auc.items()
+                             if isinstance(v, dict) and "auc" in v)  # beside them: when and how it was measured
         text = (f"{where}: reconstruction error **{score:.1f}**, above {p:.0%} of {len(ref)} {dataset} test images"
                 + (" — unlike the training data." if p > 0.99 else " — like the training data." if p < 0.9 else ".")
                 + (f" Measured on the full test splits, this score {auc_text}." if auc_text else ""))
