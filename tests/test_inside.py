@@ -141,3 +141,19 @@ def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
     auc = registry.get("mnist_conv_vae_z16").meta["benchmark"]["anomaly"]["fashion-mnist"]["auc"]
     assert f"ROC AUC **{auc:.3f}**" in text and "mnist test image #0" in text
     assert x.shape == (196, 196) and recon.shape == (196, 196)
+
+
+def test_the_step_view_takes_the_image_picked_in_the_restore_tab(registry, mnist):
+    from tests.test_codes import tab_handler
+    from vae_demo.services.jobs import JobManager
+    from vae_demo.services.testdata import TestImages
+    from vae_demo.ui import inside as inside_tab
+    from vae_demo.ui.common import Context
+
+    ctx = Context(registry, TestImages("__no_data__"), JobManager(registry))
+    show = tab_handler(ctx, inside_tab, "show")  # the first view's
+    picked = mnist[5:6].numpy()  # the shared current image, as the restore tab stores it
+    out = show("mnist", "mnist_conv_vae_z16", picked, 0, 3)
+    w = inside.walkthrough(registry.get("mnist_conv_vae_z16"), mnist[5:6], seed=3)
+    assert np.allclose(out[4], w.eps) and np.array_equal(out[5], picked)  # ε and the input in use
+    assert f"{w.recon:.1f}" in out[-1]

@@ -77,18 +77,31 @@ class TrainConfig:
     train_limit: int = _run(0, "int", "use only the first N training images (0: all)", lo=0, label="Training images")
     hparams: dict = field(default_factory=dict)
 
-    def model_settings(self) -> dict:
-        """The model's hyperparameters for this run: its kind's defaults, overridden by ``hparams`` (checked)."""
+    def _resolve(self) -> tuple[dict, list[str]]:
+        """The model's hyperparameters for this run (its kind's defaults, overridden by ``hparams``), and
+        what is wrong with ``hparams``."""
         taken = MODELS[self.model].settings()
         values = {name: s.default for name, s in taken.items()}
+        problems = []
         for name, value in self.hparams.items():
             if name not in taken:
                 with_it = [k for k, m in MODELS.items() if m.takes(name)]
                 title = model_setting(name).title if with_it else repr(name)
                 what = title[:1].lower() + title[1:]
-                raise ValueError(f"{what}: for {', '.join(with_it)} only" if with_it
-                                 else f"unknown model setting {what}")
-            values[name] = taken[name].check(value)
+                problems.append(f"{what}: for {', '.join(with_it)} only" if with_it
+                                else f"unknown model setting {what}")
+                continue
+            try:
+                values[name] = taken[name].check(value)
+            except ValueError as err:
+                problems.append(str(err))
+        return values, problems
+
+    def model_settings(self) -> dict:
+        """The model's hyperparameters for this run: its kind's defaults, overridden by ``hparams`` (checked)."""
+        values, problems = self._resolve()
+        if problems:
+            raise ValueError("; ".join(problems))
         return values
 
     def validate(self) -> TrainConfig:
@@ -99,11 +112,7 @@ class TrainConfig:
             except ValueError as err:
                 problems.append(str(err))
         if self.model in MODELS:
-            for name in self.hparams:
-                try:
-                    TrainConfig(model=self.model, hparams={name: self.hparams[name]}).model_settings()
-                except ValueError as err:
-                    problems.append(str(err))
+            problems += self._resolve()[1]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -41,13 +41,8 @@ a Fashion-MNIST model reconstructs MNIST digits (simple, mostly black) better th
 STEP_SIZE = 224  # 28×28 shown 8×: readable from the back of a classroom
 
 
-def _image(ctx: Context, dataset: str, x, index) -> torch.Tensor:
-    """The picked image if it fits, else test image #index."""
-    if x is not None:
-        try:
-            return as_tensor(x, dataset)
-        except UserInputError:
-            pass
+def _test_image(ctx: Context, dataset: str, index) -> torch.Tensor:
+    """Test image #index of ``dataset`` (1, C, H, W)."""
     s = ctx.images.get(dataset)
     if s is None or not len(s):
         raise UserInputError(f"no test images of {dataset} here: pick, upload or draw one in Corrupt & restore")
@@ -108,14 +103,14 @@ def _build_step(ctx: Context) -> None:
     @safe(len(outs))
     def show(dataset, name, x, i, s):
         e = ctx.registry.get(name, dataset, latent_code=True)
-        t = _image(ctx, dataset, None, i) if x is None else x
+        t = _test_image(ctx, dataset, i) if x is None else as_tensor(x, dataset)  # the picked image (numpy)
         return _outputs(e, t, inside.walkthrough(e, t, seed=int(np.nan_to_num(float(s or 0)))))
 
     @safe(len(outs) + 1)
     def on_resample(dataset, name, x_in, i, s):
         s = int(np.nan_to_num(float(s or 0))) + 1
         e = ctx.registry.get(name, dataset, latent_code=True)
-        t = torch.as_tensor(np.asarray(x_in, dtype=np.float32)) if x_in is not None else _image(ctx, dataset, None, i)
+        t = torch.as_tensor(np.asarray(x_in, dtype=np.float32)) if x_in is not None else _test_image(ctx, dataset, i)
         return (*_outputs(e, t, inside.walkthrough(e, t, seed=s)), s)
 
     @safe(len(outs))
@@ -220,7 +215,7 @@ def _build_blurry(ctx: Context) -> None:
     @safe(5)
     def show(dataset, name, sp, i):
         e = ctx.registry.get(name, dataset)
-        x = _image(ctx, dataset, None, i)
+        x = _test_image(ctx, dataset, i)
         pool, where = inside.completion_pool(ctx.images, dataset)
         c = inside.completions(e, x, sp, pool, seed=int(np.nan_to_num(float(i or 0))), pool_name=where)
         return (display(c.corrupted, 196), display(c.mean, 196), display(c.restored, 196),

@@ -110,10 +110,6 @@ def build(ctx: Context) -> None:
     grid_state = gr.State(None)  # the code grid (a discrete model's code), as nested lists
     cell_state = gr.State(None)  # the selected cell (row, col)
 
-    def _entry(dataset, name):
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        return e, latent.latent_stats(e, ctx.images)
-
     def _set(e, stats, values, text=None):
         """Outputs for a whole new code: every slider, the base, the image (and the info line)."""
         shown = stats.shown
@@ -196,23 +192,21 @@ def build(ctx: Context) -> None:
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             return _set_codes(e, codes.random_grid(e))
-        e, stats = _entry(dataset, name)
-        return _set(e, stats, latent.random_values(e))
+        return _set(e, latent.latent_stats(e, ctx.images), latent.random_values(e))
 
     @safe(n_set)
     def on_reset(dataset, name, x=None):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             return _set_codes(e, _start_grid(e, x))
-        e, stats = _entry(dataset, name)
-        return _set(e, stats, np.zeros(e.latent_dim))
+        return _set(e, latent.latent_stats(e, ctx.images), np.zeros(e.latent_dim))
 
     @safe(n_set)
     def on_from_image(dataset, name, x):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             return _set_codes(e, codes.image_codes(e, as_tensor(x, dataset)))
-        e, stats = _entry(dataset, name)
+        stats = latent.latent_stats(e, ctx.images)
         return _set(e, stats, latent.encode_values(e, stats, as_tensor(x, dataset)))
 
     on_cell = make_cell_handler(ctx, _cell)
