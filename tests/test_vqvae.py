@@ -71,3 +71,19 @@ def test_a_vqvae_checkpoint_stores_its_test_codes_and_reloads_exactly(data_dir, 
     x = load_dataset("mnist", "test", data_dir).floats(slice(0, len(codes)))
     assert torch.equal(c.model.codes(x).to(torch.uint8), codes)  # the reloaded weights give the stored codes
     assert c.model.usage.shape == (16,) and bool(c.model.started)  # the restart state travels with the weights
+
+
+def test_the_train_tab_trains_it_and_plots_its_terms(data_dir):
+    """The Train tab's path (make_config from the tab's controls, then training): the VQ-VAE's own settings
+    come from its declarations, and the curves split its small terms onto their own axis."""
+    from vae_demo.services.jobs import make_config
+    from vae_demo.training import train
+    from vae_demo.ui.train import loss_terms, model_controls
+
+    assert {"codebook_size", "commitment_weight"} <= set(model_controls())
+    controls = {name: s.default for name, s in model_controls().items()} | {"codebook_size": 16}
+    cfg, _ = make_config("mnist", "vqvae", 4, "none", 1, 32, 1e-3, 64, hparams=controls)
+    assert cfg.model_settings()["codebook_size"] == 16 and "beta" not in cfg.hparams  # β hidden, at its default
+    res = train(cfg, load_dataset("mnist", "train", data_dir), load_dataset("mnist", "test", data_dir))
+    big, small = loss_terms(res.history)
+    assert big[0] == "loss" and "recon" in big and {"codebook", "commitment"} <= set(small)
