@@ -180,7 +180,7 @@ def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4):
                                            showlegend=d == 0, legendgroup=name), row=1, col=d + 1)
         fig.add_trace(go.Scatter(x=grid, y=density, mode="lines", name="N(0, 1)", line={"color": "black"},
                                  showlegend=d == 0, legendgroup="prior"), row=1, col=d + 1)
-    fig.update_layout(barmode="overlay", height=230, template="plotly_white", font={"size": 12},
+    fig.update_layout(barmode="overlay", height=200, template="plotly_white", font={"size": 12},
                       margin={"l": 30, "r": 10, "t": 30, "b": 20}, legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(range=[-5, 5])
     return fig

@@ -152,9 +152,9 @@ def _build_pair(ctx: Context) -> None:
         ae_map = gr.Plot(label="autoencoder: test codes", elem_id="pair-ae-map")
         vae_map = gr.Plot(label="VAE: test codes", elem_id="pair-vae-map")
     with gr.Row():
-        ae_draws = gr.Image(label="autoencoder: decoded N(0, I) draws", type="numpy", interactive=False, height=150,
+        ae_draws = gr.Image(label="autoencoder: decoded N(0, I) draws", type="numpy", interactive=False, height=135,
                             format="png", buttons=[], elem_id="pair-ae-draws")
-        vae_draws = gr.Image(label="VAE: the same draws", type="numpy", interactive=False, height=150, format="png",
+        vae_draws = gr.Image(label="VAE: the same draws", type="numpy", interactive=False, height=135, format="png",
                              buttons=[], elem_id="pair-vae-draws")
         hist = gr.Plot(label="codes per dim against N(0, 1)", elem_id="pair-hist")
     with gr.Row():
@@ -174,7 +174,7 @@ def _build_pair(ctx: Context) -> None:
         for e, kind in ((ae, "autoencoder"), (vae, "VAE")):
             m = latent.latent_map(e, ctx.images, "auto")
             fig = latent.map_figure(m, dataset_info(dataset).class_names, title=f"{kind} {e.name}: {m.note}")
-            fig.update_layout(height=250, showlegend=False, title={"font": {"size": 13}},
+            fig.update_layout(height=215, showlegend=False, title={"font": {"size": 13}},
                               margin={"l": 40, "r": 10, "t": 30, "b": 30})
             figs.append(fig)
             draws.append(display(grid(inside.prior_draws(e, 16, int(s or 0)), 8, pad=1), 520))
