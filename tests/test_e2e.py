@@ -231,6 +231,11 @@ def test_inside_one_image_step_by_step(page, server):
     page.wait_for_function("t => document.querySelector('#step-numbers').innerText !== t", arg=text)
     _wait_change(page, "#step-decoded", before)
     assert page.locator("#step-seed input").input_value() == "1"
+    text = page.locator("#step-numbers").inner_text()
+    before = _srcs(page, "#step-decoded")
+    _move_slider(page, "#step-eps", 2.5)  # the busiest dim's ε: z moves, the image repaints
+    page.wait_for_function("t => document.querySelector('#step-numbers').innerText !== t", arg=text)
+    _wait_change(page, "#step-decoded", before)
     box = page.locator("#step-decoded img").bounding_box()
     assert box["height"] >= 196  # readable from the back of a classroom
     page.screenshot(path=str(server["shots"] / "inside_step.png"))

@@ -155,5 +155,6 @@ def test_the_step_view_takes_the_image_picked_in_the_restore_tab(registry, mnist
     picked = mnist[5:6].numpy()  # the shared current image, as the restore tab stores it
     out = show("mnist", "mnist_conv_vae_z16", picked, 0, 3)
     w = inside.walkthrough(registry.get("mnist_conv_vae_z16"), mnist[5:6], seed=3)
-    assert np.allclose(out[4], w.eps) and np.array_equal(out[5], picked)  # ε and the input in use
+    assert np.allclose(out[4]["eps"], w.eps) and np.array_equal(out[5], picked)  # ε and the input in use
+    assert out[4]["dim"] == int(w.order[0])  # the dim the ε slider moves: the busiest
     assert f"{w.recon:.1f}" in out[-1]

@@ -9,6 +9,7 @@ import torch
 
 from vae_demo.bench.core import (
     Ctx,
+    clean_codes,
     fmt,
     load_checkpoints,
     md_table,
@@ -36,10 +37,8 @@ def run_anomaly(ctx: Ctx) -> dict:
                 others[other] = y
         ckpts, warnings = load_checkpoints(ctx, ds)
         rows = []
-        for c in ckpts:
+        for c in clean_codes(ckpts) if others else []:
             m = c.model
-            if not m.has_latent_code or c.meta.get("corruption", "none") != "none" or not others:
-                continue
             s_in = reconstruction_errors(m.to(ctx.device), x)
             for other, y in others.items():
                 s_out = reconstruction_errors(m, y)

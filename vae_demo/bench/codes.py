@@ -12,6 +12,7 @@ import torch
 from vae_demo.bench.core import (
     JPEG_NOTE,
     Ctx,
+    clean_codes,
     fmt,
     load_checkpoints,
     md_table,
@@ -30,10 +31,8 @@ def run_codes(ctx: Ctx) -> dict:
     for ds, x in ctx.test_splits(out):
         ckpts, warnings = load_checkpoints(ctx, ds)
         rows = []
-        for c in ckpts:
+        for c in clean_codes(ckpts):
             m = c.model
-            if not m.has_latent_code or c.meta.get("corruption", "none") != "none":
-                continue
             p, s = scores(reconstruct(m, x, ctx.device), x)
             row = {"checkpoint": c.name, "model": c.meta["model"], "family": m.family, "psnr": rounded(p),
                    "ssim": rounded(s), "discrete": bool(m.discrete), "float_dims": None, "bits": None}

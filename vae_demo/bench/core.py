@@ -148,6 +148,11 @@ def load_checkpoints(ctx: Ctx, dataset: str) -> tuple[list, list[str]]:
     return ckpts, warnings
 
 
+def clean_codes(ckpts: list) -> list:
+    """The checkpoints whose model has a latent code and was trained on clean images (not a restorer)."""
+    return [c for c in ckpts if c.model.has_latent_code and c.meta.get("corruption", "none") == "none"]
+
+
 def rounded(v, nd=4):
     return None if v is None else round(float(v), nd)
 

@@ -87,13 +87,13 @@ def _build_step(ctx: Context) -> None:
                              buttons=[], elem_id="step-decoded")
             eps_slider = gr.Slider(-3, 3, value=0, step=0.05, label="ε of the busiest dim", elem_id="step-eps")
             numbers = gr.Markdown("", elem_id="step-numbers")
-    eps_state = gr.State(None)  # the ε in use (all D values)
+    eps_state = gr.State(None)  # the ε in use (all D values) and the dim its slider moves (the busiest)
     x_state = gr.State(None)  # the input in use
 
     def _outputs(e, x, w):
         top = int(w.order[0])
         return (display(x[0], STEP_SIZE), inside.posterior_figure(w), inside.elbo_figure(w),
-                display(w.x_hat, STEP_SIZE), w.eps.tolist(), x.numpy(),
+                display(w.x_hat, STEP_SIZE), {"eps": w.eps.tolist(), "dim": top}, x.numpy(),
                 gr.update(value=round(float(w.eps[top]), 2), label=f"ε of z[{top}], the busiest dim "
                           f"(σ = {w.sigma[top]:.2f}: how far one step of ε moves z)"),
                 inside.walkthrough_text(w))
@@ -119,10 +119,9 @@ def _build_step(ctx: Context) -> None:
         if eps is None or x_in is None:
             raise UserInputError("pick an image first")
         t = torch.as_tensor(np.asarray(x_in, dtype=np.float32))
-        w = inside.walkthrough(e, t, eps=eps)
-        eps = np.asarray(eps, dtype=np.float64)
-        eps[int(w.order[0])] = float(np.clip(np.nan_to_num(float(v)), -3, 3))
-        return _outputs(e, t, inside.walkthrough(e, t, eps=eps))
+        values = np.asarray(eps["eps"], dtype=np.float64)  # one pass per move: the dim is known from the last
+        values[int(eps["dim"])] = float(np.clip(np.nan_to_num(float(v)), -3, 3))
+        return _outputs(e, t, inside.walkthrough(e, t, eps=values))
 
     def relist(dataset, current):
         vaes = [e for e in ctx.registry.entries(dataset, latent_code=True) if e.is_vae]
