@@ -30,6 +30,23 @@ def test_round_trip_is_bit_exact(tmp_path):
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
+def test_fp16_storage_halves_the_file_and_loads_back_as_fp32(tmp_path):
+    torch.manual_seed(0)
+    m = build_model("mlp_ae", (1, 28, 28), 2).eval()
+    save_checkpoint("full", m, {"dataset": "mnist"}, tmp_path)
+    save_checkpoint("half", m, {"dataset": "mnist"}, tmp_path, dtype=torch.float16,
+                    extras={"test_latents": torch.randn(10, 2)})
+    full, half = (tmp_path / "full.safetensors").stat().st_size, (tmp_path / "half.safetensors").stat().st_size
+    assert 0.45 < half / full < 0.55
+    c = load_checkpoint("half", tmp_path)
+    assert all(p.dtype == torch.float32 for p in c.model.parameters())
+    assert c.extras["test_latents"].dtype == torch.float32
+    for k, v in m.state_dict().items():  # each weight rounded to fp16: relative error under 2^-11
+        assert torch.allclose(c.model.state_dict()[k], v, rtol=2**-11, atol=1e-7), k
+    x = torch.rand(4, 1, 28, 28)
+    assert (c.model.reconstruct(x) - m.reconstruct(x)).abs().max() < 1e-3
+
+
 def test_pca_round_trip(tmp_path):
     m = build_model("pca", (1, 28, 28), 8, max_components=16)
     m.fit(torch.rand(50, 1, 28, 28))

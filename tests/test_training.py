@@ -121,6 +121,19 @@ def test_cli_writes_a_complete_checkpoint(data_dir, tmp_path, capsys):
     assert (ck / f"{name}.safetensors").stat().st_size < 10 * 1024 * 1024
 
 
+def test_cli_saves_fp16_weights_when_asked_and_records_it(data_dir, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    common = ["--dataset", "mnist", "--model", "mlp_ae", "--latent-dim", "2", "--epochs", "1", "--device", "cpu",
+              "--checkpoint-dir", str(ck)]
+    assert main([*common, "--name", "full"]) == 0 and main([*common, "--name", "half", "--save-precision", "fp16"]) == 0
+    full, half = (json.loads((ck / f"{n}.json").read_text()) for n in ("full", "half"))
+    assert "--save-precision" not in full["command"] and "--save-precision fp16" in half["command"]
+    assert half["config"]["save_precision"] == "fp16" and full["config"]["save_precision"] == "fp32"
+    assert 0.45 < half["weights_bytes"] / full["weights_bytes"] < 0.55
+    assert load_checkpoint("half", ck).model.fc1.weight.dtype == torch.float32
+    capsys.readouterr()
+
+
 def test_cli_trains_a_specialist_on_a_list_of_corruptions(data_dir, tmp_path, capsys):
     ck = tmp_path / "ck"
     rc = main(["--dataset", "mnist", "--model", "conv_ae", "--latent-dim", "4", "--epochs", "1",

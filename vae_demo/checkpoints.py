@@ -94,12 +94,19 @@ def save_checkpoint(
     meta: dict,
     directory=None,
     extras: dict[str, torch.Tensor] | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write weights and metadata atomically. ``meta`` is completed with model facts and the hash."""
+    """Write weights and metadata atomically. ``meta`` is completed with model facts and the hash.
+    ``dtype`` (e.g. torch.float16): store floating-point tensors in it; loading casts them back to fp32."""
     w_path, j_path = _paths(name, directory)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+    def stored(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().to("cpu")
+        return (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
+
+    tensors = {k: stored(v) for k, v in model.state_dict().items()}
     for k, v in (extras or {}).items():
-        tensors[EXTRA_PREFIX + k] = v.detach().to("cpu").contiguous()
+        tensors[EXTRA_PREFIX + k] = stored(v)
     blob = st_save(tensors, metadata={"format": "vae_demo", "name": name})
     full = {
         "format_version": FORMAT_VERSION,
@@ -174,6 +181,7 @@ def load_checkpoint(name: str, directory=None, device="cpu") -> Checkpoint:
         tensors = st_load(blob)
     except (SafetensorError, ValueError, OSError) as err:
         raise CheckpointError(f"{w_path.name} is not a readable safetensors file ({err})") from None
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}  # fp16-stored: fp32
     extras = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items() if k.startswith(EXTRA_PREFIX)}
     state = {k: v for k, v in tensors.items() if not k.startswith(EXTRA_PREFIX)}
     try:

@@ -52,9 +52,10 @@ def default_name(cfg: TrainConfig) -> str:
 
 def canonical_command(cfg: TrainConfig, name: str) -> str:
     """The full command that reproduces this run, with no machine paths: every run setting and every
-    hyperparameter the model takes, explicit (precision, schedule and training images when not the default)."""
+    hyperparameter the model takes, explicit (precision, schedule, training images and saved precision only when not the
+    default)."""
     args = ["python", "-m", "vae_demo.train"]
-    implicit_at_default = ("precision", "lr_schedule", "train_limit")
+    implicit_at_default = ("precision", "lr_schedule", "train_limit", "save_precision")
     for s in run_settings():
         value = s.check(getattr(cfg, s.name))
         if s.name in implicit_at_default and value == s.default:
@@ -94,6 +95,7 @@ class CheckpointWriter:
     def __init__(self, cfg: TrainConfig, name: str, train_set, test_set, checkpoint_dir=None,
                  command: str | None = None):
         self.name, self.test_set, self.checkpoint_dir = validate_name(name), test_set, checkpoint_dir
+        self.dtype = torch.float16 if cfg.save_precision == "fp16" else None  # of the stored weights
         self.base_meta = {
             "dataset": cfg.dataset,
             "corruption": str(parse_spec(cfg.corruption)),
@@ -118,7 +120,8 @@ class CheckpointWriter:
             "metrics": {k: v for k, v in metrics.items() if k != "epoch"},
             "history": list(history),
         }
-        save_checkpoint(self.name, model, meta, self.checkpoint_dir, extras=test_encodings(model, self.test_set))
+        save_checkpoint(self.name, model, meta, self.checkpoint_dir, extras=test_encodings(model, self.test_set),
+                        dtype=self.dtype)
 
 
 def load_run_data(cfg: TrainConfig, data_dir=None, download=True):

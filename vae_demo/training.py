@@ -75,6 +75,8 @@ class TrainConfig:
     seed: int = _run(0, "int", "random seed (weights, batches, corruptions)", lo=0, hi=2**31 - 1, label="Seed")
     device: str = _run("auto", "text", "auto (CUDA, else MPS, else CPU), cpu, cuda, mps", label="Device")
     train_limit: int = _run(0, "int", "use only the first N training images (0: all)", lo=0, label="Training images")
+    save_precision: str = _run("fp32", "choice", "precision of the saved weights: fp16 halves the checkpoint's size "
+                               "(they are loaded back as fp32)", choices=("fp32", "fp16"), label="Saved weights")
     hparams: dict = field(default_factory=dict)
 
     def _resolve(self) -> tuple[dict, list[str]]:
