@@ -128,6 +128,23 @@ def test_first_layer_filters_and_their_smoothness():
     assert inside.filter_grid(noise, columns=2).ndim == 2
 
 
+def test_most_active_ranks_first_layer_units_by_their_mean_output():
+    from vae_demo.models import build_model
+
+    mlp = build_model("mlp_ae", (1, 28, 28), 2, hidden=6).eval()
+    with torch.no_grad():
+        mlp.fc1.weight.zero_()
+        mlp.fc1.bias.copy_(torch.tensor([0.0, 3.0, -1.0, 1.0, 2.0, -5.0]))  # constant outputs: relu ranks them
+    x = torch.rand(5, 1, 28, 28)
+    assert inside.most_active(mlp, x, 3).tolist() == [1, 4, 3]
+    conv = build_model("conv_ae", (1, 28, 28), 4).eval()
+    with torch.no_grad():
+        conv.encoder[0].bias.copy_(torch.arange(32.0) * -1)  # unit 0 the most active
+        conv.encoder[0].weight.mul_(0.01)
+    idx = inside.most_active(conv, x, 32)
+    assert sorted(idx.tolist()) == list(range(32)) and idx[0] == 0
+
+
 def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
     """On the committed checkpoints (whose JSON holds the anomaly benchmark, with its date and command)."""
     from tests.test_codes import tab_handler

@@ -342,6 +342,24 @@ def first_layer(model: torch.nn.Module) -> torch.Tensor:
     raise UserInputError("this model has no convolutional or dense first layer to show")
 
 
+@torch.no_grad()
+def most_active(model: torch.nn.Module, images: torch.Tensor, n: int = 64) -> torch.Tensor:
+    """Indices of the first layer's ``n`` units (filters) with the largest mean ReLU output on ``images``,
+    most active first. Units that never fire keep their random start and would fill the grid with noise."""
+    first = next((m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))), None)
+    if first is None:
+        raise UserInputError("this model has no convolutional or dense first layer to show")
+    out = []
+    hook = first.register_forward_hook(lambda _m, _i, o: out.append(o))
+    try:
+        model.encode(images.to(first.weight.device))
+    finally:
+        hook.remove()
+    act = torch.relu(out[0].float())
+    act = act.flatten(2).mean(2) if act.dim() > 2 else act
+    return act.mean(0).argsort(descending=True)[:n].cpu()
+
+
 def neighbour_correlation(filters: torch.Tensor) -> float:
     """How smooth the filters are: the mean correlation between horizontally and vertically adjacent
     weights (about 0 for noise, near 1 for smooth strokes and edges)."""

@@ -38,6 +38,7 @@ the reconstruction error is an anomaly score: compare this image's with the hist
 Try a Fashion-MNIST image on an MNIST model: its error lands far to the right. The other way round it fails:
 a Fashion-MNIST model reconstructs MNIST digits (simple, mostly black) better than its own clothes."""
 
+FILTERS_SHOWN = 64  # filters in each grid: the most active units
 STEP_SIZE = 224  # 28×28 shown 8×: readable from the back of a classroom
 
 
@@ -255,8 +256,14 @@ def _build_filters(ctx: Context) -> None:
                                 "autoencoder (mlp_ae) shows the effect best: its filters are whole-image templates.")
         a, b = pair
         fa, fb = inside.first_layer(a.model), inside.first_layer(b.model)
+        total, shown = len(fa), "all"
+        images = ctx.images.get(dataset)
+        if images is not None and len(images) and total > FILTERS_SHOWN:  # the units that fire, not dead ones
+            x = images.floats(slice(0, min(len(images), 500)))
+            fa, fb = fa[inside.most_active(a.model, x, FILTERS_SHOWN)], fb[inside.most_active(b.model, x, FILTERS_SHOWN)]
+            shown = f"the {FILTERS_SHOWN} most active on test images, of {total}"
         ca, cb = inside.neighbour_correlation(fa), inside.neighbour_correlation(fb)
-        text = (f"`{a.name}` (clean) and `{b.name}` (denoiser, trained on {b.corruption}): {len(fa)} filters of "
+        text = (f"`{a.name}` (clean) and `{b.name}` (denoiser, trained on {b.corruption}): {shown} filters of "
                 f"{fa.shape[-2]}×{fa.shape[-1]} each. Correlation of neighbouring weights: clean **{ca:.2f}**, "
                 f"denoiser **{cb:.2f}**.")
         return inside.filter_grid(fa), inside.filter_grid(fb), text
