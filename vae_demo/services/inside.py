@@ -331,24 +331,26 @@ def denoiser_pair(entries: list[ModelEntry]) -> tuple[ModelEntry, ModelEntry] | 
     return None
 
 
+def _first_layer_module(model: torch.nn.Module) -> torch.nn.Module:
+    """The model's first conv or dense layer."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            return m
+    raise UserInputError("this model has no convolutional or dense first layer to show")
+
+
 def first_layer(model: torch.nn.Module) -> torch.Tensor:
     """The first layer's filters as images (F, C, h, w): a conv layer's kernels, or a dense layer's rows
     reshaped to the image."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            return m.weight.detach().float().cpu()
-        if isinstance(m, torch.nn.Linear):
-            return m.weight.detach().float().cpu().view(-1, *model.image_shape)
-    raise UserInputError("this model has no convolutional or dense first layer to show")
+    w = _first_layer_module(model).weight.detach().float().cpu()
+    return w if w.dim() == 4 else w.view(-1, *model.image_shape)
 
 
 @torch.no_grad()
 def most_active(model: torch.nn.Module, images: torch.Tensor, n: int = 64) -> torch.Tensor:
     """Indices of the first layer's ``n`` units (filters) with the largest mean ReLU output on ``images``,
     most active first. Units that never fire keep their random start and would fill the grid with noise."""
-    first = next((m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))), None)
-    if first is None:
-        raise UserInputError("this model has no convolutional or dense first layer to show")
+    first = _first_layer_module(model)
     out = []
     hook = first.register_forward_hook(lambda _m, _i, o: out.append(o))
     try:
