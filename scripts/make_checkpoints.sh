@@ -14,9 +14,11 @@ run() {  # run NAME ARGS...: train checkpoint NAME unless a filter excludes it
 }
 # MNIST
 run mnist_pca_z64          --dataset mnist --model pca --latent-dim 64 --epochs 1
-run mnist_mlp_vae_z2       --dataset mnist --model mlp_vae --latent-dim 2 --epochs 30
-run mnist_conv_ae_z16      --dataset mnist --model conv_ae --latent-dim 16 --epochs 12
-run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --epochs 12
+run mnist_mlp_vae_z2       --dataset mnist --model mlp_vae --latent-dim 2 --epochs 30 --save-precision fp16
+run mnist_mlp_ae_z2        --dataset mnist --model mlp_ae --latent-dim 2 --epochs 30 --save-precision fp16
+run mnist_mlp_ae_z2_gaussian --dataset mnist --model mlp_ae --latent-dim 2 --corruption gaussian:0.5 --epochs 30 --save-precision fp16
+run mnist_conv_ae_z16      --dataset mnist --model conv_ae --latent-dim 16 --epochs 12 --save-precision fp16
+run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --epochs 12 --save-precision fp16
 run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --beta 4 --epochs 12
 run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
 run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12

@@ -19,6 +19,8 @@ MB = 1024 * 1024
 PROMISED = {
     "mnist_pca_z64": ("mnist", "pca", 64),
     "mnist_mlp_vae_z2": ("mnist", "mlp_vae", 2),
+    "mnist_mlp_ae_z2": ("mnist", "mlp_ae", 2),
+    "mnist_mlp_ae_z2_gaussian": ("mnist", "mlp_ae", 2),
     "mnist_conv_ae_z16": ("mnist", "conv_ae", 16),
     "mnist_conv_vae_z16": ("mnist", "conv_vae", 16),
     "mnist_conv_vae_z10_b4": ("mnist", "conv_vae", 10),
