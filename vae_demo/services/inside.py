@@ -96,8 +96,9 @@ def posterior_figure(w: Walkthrough, max_dims: int = 16):
                              marker={"symbol": "diamond", "size": 11, "color": "#e45756"}))
     fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name="KL (nats)", yaxis="y2",
                              line={"color": "#54a24b", "dash": "dot"}))
-    fig.update_layout(height=280, template="plotly_white", margin={"l": 40, "r": 40, "t": 40, "b": 30},
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, font={"size": 13},
+    fig.update_layout(height=255, template="plotly_white", margin={"l": 40, "r": 40, "t": 36, "b": 30},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                      font={"size": 13},
                       yaxis={"title": "z"}, yaxis2={"title": "KL (nats)", "overlaying": "y", "side": "right",
                                                     "rangemode": "tozero", "showgrid": False})
     return fig
@@ -114,9 +115,9 @@ def elbo_figure(w: Walkthrough):
                          orientation="h", marker={"color": "#54a24b"}))
     fig.add_trace(go.Bar(y=["decoder that knows nothing"], x=[w.uninformed], orientation="h",
                          name=f"uninformed: every pixel 0.5 ({w.uninformed:.0f})", marker={"color": "#bab0ac"}))
-    fig.update_layout(barmode="stack", height=190, template="plotly_white", font={"size": 13},
-                      margin={"l": 10, "r": 10, "t": 40, "b": 30},
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+    fig.update_layout(barmode="stack", height=165, template="plotly_white", font={"size": 13},
+                      margin={"l": 10, "r": 10, "t": 10, "b": 30}, legend={"orientation": "v", "x": 1.02, "y": 0.5,
+                                                                           "yanchor": "middle", "traceorder": "reversed"},
                       xaxis={"title": "nats" if w.recon_name.startswith("binary") else "loss"})
     return fig
 
@@ -146,6 +147,12 @@ def matching_pair(entries: list[ModelEntry], latent_dim: int | None = None) -> t
     return None
 
 
+def pair_sizes(entries: list[ModelEntry]) -> list[int]:
+    """The latent sizes, smallest first, at which ``entries`` hold an autoencoder and a VAE to compare."""
+    sizes = {e.latent_dim for e in entries if e.has_latent_code}
+    return sorted(d for d in sizes if matching_pair(entries, latent_dim=d) is not None)
+
+
 @torch.no_grad()
 def prior_draws(entry: ModelEntry, n: int = 16, seed: int = 0) -> torch.Tensor:
     """``n`` points z ~ N(0, I) (the same for every model of that latent size and seed), decoded."""
@@ -163,11 +170,12 @@ def code_normality(codes: np.ndarray) -> dict:
     return {"mean": c.mean(0), "std": c.std(0), "ks": ks, "ks_mean": float(ks.mean())}
 
 
-def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4):
+def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4, height: int = 200):
     """Plotly: for the first ``dims`` dims, each model's code histogram (as a density) against N(0, 1)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    dims = max(1, min(dims, max(c.shape[1] for c in codes_by_model.values())))
     fig = make_subplots(rows=1, cols=dims, subplot_titles=[f"z[{d}]" for d in range(dims)], shared_yaxes=True)
     grid = np.linspace(-4, 4, 161)
     density = np.exp(-grid ** 2 / 2) / math.sqrt(2 * math.pi)
@@ -180,7 +188,7 @@ def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4):
                                            showlegend=d == 0, legendgroup=name), row=1, col=d + 1)
         fig.add_trace(go.Scatter(x=grid, y=density, mode="lines", name="N(0, 1)", line={"color": "black"},
                                  showlegend=d == 0, legendgroup="prior"), row=1, col=d + 1)
-    fig.update_layout(barmode="overlay", height=200, template="plotly_white", font={"size": 12},
+    fig.update_layout(barmode="overlay", height=height, template="plotly_white", font={"size": 12},
                       margin={"l": 30, "r": 10, "t": 30, "b": 20}, legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(range=[-5, 5])
     return fig

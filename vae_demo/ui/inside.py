@@ -17,10 +17,10 @@ width σ per dimension; the VAE draws ε ~ N(0, I), takes $z = \mu + \sigma\cdot
 loss is the reconstruction cost plus β times the KL, which charges for every dimension whose cloud is narrower
 or off-centre compared with N(0, 1): dims that carry nothing sit at μ ≈ 0, σ ≈ 1 and cost nothing."""
 
-PAIR_TEXT = r"""**Autoencoder vs VAE, same images, same latent size.** Both maps place the same test images; the
-same random points $z \sim \mathcal N(0, I)$ are decoded by both below. The VAE's KL term pulls its codes
-towards N(0, 1) (histograms, right), so its random draws look like data; the autoencoder's codes live
-wherever training put them, and most N(0, I) points decode to nonsense."""
+PAIR_TEXT = r"""**Autoencoder vs VAE, same images, same latent size.** The VAE's KL term pulls its codes towards
+N(0, 1) (histograms), so the same random points $z \sim \mathcal N(0, I)$, decoded by both below, look like data
+for the VAE; the autoencoder's codes live wherever training put them (at z = 2 see its axes), and at z = 16 most
+N(0, I) points fall where it has none and decode to nonsense."""
 
 BLURRY_TEXT = r"""**Why restorations are blurry.** Many images fit what the corruption left (below: the most
 consistent ones, the surviving pixels kept). A restorer trained to minimise squared error or cross-entropy
@@ -147,23 +147,26 @@ def _build_step(ctx: Context) -> None:
 
 def _build_pair(ctx: Context) -> None:
     gr.Markdown(PAIR_TEXT, latex_delimiters=LATEX, elem_id="pair-explain")
-    info = gr.Markdown("", elem_id="pair-info")
     with gr.Row():
         ae_map = gr.Plot(label="autoencoder: test codes", elem_id="pair-ae-map")
         vae_map = gr.Plot(label="VAE: test codes", elem_id="pair-vae-map")
+        with gr.Column(min_width=300):
+            size = gr.Radio([], label="latent size", show_label=False, container=False, elem_id="pair-size")
+            hist = gr.Plot(label="codes per dim against N(0, 1)", elem_id="pair-hist")
     with gr.Row():
         ae_draws = gr.Image(label="autoencoder: decoded N(0, I) draws", type="numpy", interactive=False, height=135,
                             format="png", buttons=[], elem_id="pair-ae-draws")
         vae_draws = gr.Image(label="VAE: the same draws", type="numpy", interactive=False, height=135, format="png",
                              buttons=[], elem_id="pair-vae-draws")
-        hist = gr.Plot(label="codes per dim against N(0, 1)", elem_id="pair-hist")
-    with gr.Row():
-        redraw = gr.Button("Draw other points", size="sm", elem_id="pair-redraw")
-        seed = gr.Number(value=0, precision=0, visible=False)
+        with gr.Column(min_width=300):
+            redraw = gr.Button("Draw other points", size="sm", elem_id="pair-redraw")
+            info = gr.Markdown("", elem_id="pair-info")
+    seed = gr.State(0)
 
     @safe(6)
-    def show(dataset, s):
-        pair = inside.matching_pair(ctx.registry.entries(dataset, latent_code=True))
+    def show(dataset, z, s):
+        entries = ctx.registry.entries(dataset, latent_code=True)
+        pair = inside.matching_pair(entries, latent_dim=int(z) if z else None)
         if pair is None:
             raise UserInputError(f"no autoencoder and VAE of the same latent size for {dataset}: train them in the "
                                  "Train tab (same latent size, clean images)")
@@ -173,22 +176,36 @@ def _build_pair(ctx: Context) -> None:
 
         for e, kind in ((ae, "autoencoder"), (vae, "VAE")):
             m = latent.latent_map(e, ctx.images, "auto")
-            fig = latent.map_figure(m, dataset_info(dataset).class_names, title=f"{kind} {e.name}: {m.note}")
-            fig.update_layout(height=215, showlegend=False, title={"font": {"size": 13}},
-                              margin={"l": 40, "r": 10, "t": 30, "b": 30})
-            figs.append(fig)
-            draws.append(display(grid(inside.prior_draws(e, 16, int(s or 0)), 8, pad=1), 520))
+            fig = latent.map_figure(m, dataset_info(dataset).class_names)
+            fig.update_layout(height=250, showlegend=False, title=None, margin={"l": 40, "r": 10, "t": 30, "b": 30})
+            figs.append(gr.update(value=fig, label=f"{kind} {e.name}: {m.note}"))
+            draws.append(display(grid(inside.prior_draws(e, 16, int(s or 0)), 8, pad=1), 520))  # 2x: crisp
             codes[f"{kind} ({e.name})"] = m.latents
         ks = {k: inside.code_normality(v)["ks_mean"] for k, v in codes.items()}
-        text = (f"Same latent size z = {ae.latent_dim}, {len(next(iter(codes.values())))} test images. Distance of "
-                "the codes from N(0, 1) per dim (Kolmogorov-Smirnov, 0 = identical, 1 = disjoint), averaged: "
+        text = (f"z = {ae.latent_dim}, {len(next(iter(codes.values())))} test images. Distance of the codes from "
+                "N(0, 1) per dim (Kolmogorov-Smirnov, 0 = identical, 1 = disjoint), averaged: "
                 + "; ".join(f"{k}: **{v:.2f}**" for k, v in ks.items()) + ".")
-        return figs[0], figs[1], draws[0], draws[1], inside.histogram_figure(codes), text
+        return figs[0], figs[1], draws[0], draws[1], inside.histogram_figure(codes, height=210), text
 
     outs = [ae_map, vae_map, ae_draws, vae_draws, hist, info]
-    ctx.dataset.change(show, [ctx.dataset, seed], outs, show_progress="hidden")
-    redraw.click(lambda s: int(s or 0) + 1, seed, seed).then(show, [ctx.dataset, seed], outs, show_progress="hidden")
-    ctx.load_events.append((show, [ctx.dataset, seed], outs))
+
+    @safe(1 + len(outs))
+    def refresh(dataset, current, s):
+        sizes = inside.pair_sizes(ctx.registry.entries(dataset, latent_code=True))
+        radio = gr.update(choices=[(f"z = {d}", d) for d in sizes], visible=bool(sizes),
+                          value=current if current in sizes else (sizes or [None])[-1])  # the largest: see PAIR_TEXT
+        if not sizes:
+            return radio, None, None, None, None, None, (
+                f"No pair for {dataset} yet: this view needs an autoencoder and a VAE of the same latent size, "
+                "both trained on clean images. Make them in the Train tab (conv_ae and conv_vae, or mlp_ae and "
+                "mlp_vae, one latent size, corruption none).")
+        return radio, *show(dataset, radio["value"], s)
+
+    gr.on(ctx.model_triggers(), refresh, [ctx.dataset, size, seed], [size, *outs], show_progress="hidden")
+    size.input(show, [ctx.dataset, size, seed], outs, show_progress="hidden")
+    redraw.click(lambda s: int(s or 0) + 1, seed, seed).then(show, [ctx.dataset, size, seed], outs,
+                                                             show_progress="hidden")
+    ctx.load_events.append((refresh, [ctx.dataset, size, seed], [size, *outs]))
 
 
 # --- why restorations are blurry --------------------------------------------------------------------
