@@ -163,3 +163,53 @@ def test_interpolation_from_two_uploads_with_no_test_images(browser, tmp_path_fa
     finally:
         demo.close()
         os.environ.pop("VAE_DEMO_DOWNLOAD", None)
+
+
+# --- Inside a VAE at 1280×800: each view's explanation and main picture on one screen ----------------
+
+INSIDE_VIEWS = {  # sub-tab: (what shows it is drawn, the main picture's parts, single 28×28 images in it)
+    "One image, step by step": ("#step-elbo .js-plotly-plot", ["#step-posterior", "#step-elbo", "#step-decoded img",
+                                                                "#step-resample"],
+                                ["#step-decoded img"]),
+    "AE vs VAE": ("#pair-vae-draws img", ["#pair-ae-map", "#pair-vae-map", "#pair-hist", "#pair-ae-draws img",
+                                          "#pair-vae-draws img"], []),
+    "Why restorations are blurry": ("#blurry-strip img", ["#blurry-corrupted img", "#blurry-average img",
+                                                          "#blurry-restored img", "#blurry-strip img"],
+                                    ["#blurry-corrupted img", "#blurry-average img", "#blurry-restored img"]),
+    "What the network learned": ("#filters-denoiser img", ["#filters-clean img", "#filters-denoiser img"], []),
+    "Not like the training data?": ("#anomaly-hist .js-plotly-plot", ["#anomaly-input img", "#anomaly-hist"],
+                                    ["#anomaly-input img", "#anomaly-recon img"]),
+}
+SHOT_NAMES = {"One image, step by step": "inside_step", "AE vs VAE": "inside_pair",
+              "Why restorations are blurry": "inside_blurry", "What the network learned": "inside_filters",
+              "Not like the training data?": "inside_anomaly"}
+
+BOXES = """sels => sels.map(s => { const el = document.querySelector(s); if (!el) return null;
+    const r = el.getBoundingClientRect(); return {sel: s, top: r.top, bottom: r.bottom, width: r.width,
+                                                  height: r.height}; })"""
+
+
+@pytest.mark.parametrize("view", list(INSIDE_VIEWS))
+def test_each_inside_view_fits_one_1280x800_screen_with_its_explanation(browser, server, view):
+    ready, parts, singles = INSIDE_VIEWS[view]
+    page = _page(browser, server["url"], 1280, 800)
+    page.get_by_role("tab", name="Inside a VAE").click()
+    page.get_by_role("tab", name=view).click()
+    if view == "Why restorations are blurry":
+        page.locator("#blurry-go").click()
+    page.locator(ready).wait_for()
+    if view == "Not like the training data?":  # the built-in example: a Fashion-MNIST image on an MNIST model
+        page.locator("#anomaly-other").click()
+        page.wait_for_function("() => document.querySelector('#anomaly-verdict').innerText.includes('fashion-mnist')")
+    page.wait_for_timeout(1500)  # plots settle to their final height
+    assert page.evaluate("() => window.scrollY") == 0
+    explain = "#" + {"One image, step by step": "step", "AE vs VAE": "pair", "Why restorations are blurry": "blurry",
+                     "What the network learned": "filters", "Not like the training data?": "anomaly"}[view] + "-explain"
+    boxes = page.evaluate(BOXES, [explain, *parts])
+    assert all(boxes), boxes  # every part is on the page
+    for b in boxes:
+        assert b["height"] > 0 and 0 <= b["top"] and b["bottom"] <= 800, (view, b)  # no scrolling
+    for b in page.evaluate(BOXES, singles):
+        assert min(b["width"], b["height"]) >= 196, (view, b)  # a 28×28 image at ≥ 7× from the back of the room
+    page.screenshot(path=str(server["shots"] / f"{SHOT_NAMES[view]}.png"))
+    page.close()

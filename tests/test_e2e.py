@@ -238,7 +238,6 @@ def test_inside_one_image_step_by_step(page, server):
     _wait_change(page, "#step-decoded", before)
     box = page.locator("#step-decoded img").bounding_box()
     assert box["height"] >= 196  # readable from the back of a classroom
-    page.screenshot(path=str(server["shots"] / "inside_step.png"))
 
 
 def test_inside_ae_vs_vae_renders_both_maps(page, server):
@@ -252,7 +251,6 @@ def test_inside_ae_vs_vae_renders_both_maps(page, server):
         document.querySelector(s + ' .js-plotly-plot')._fullData.reduce((k, t) => k + t.x.length, 0))""")
     assert n[0] == n[1] > 0  # the same test images in both
     page.wait_for_timeout(500)
-    page.screenshot(path=str(server["shots"] / "inside_pair.png"))
 
 
 def test_inside_why_restorations_are_blurry(page, server):
@@ -265,22 +263,19 @@ def test_inside_why_restorations_are_blurry(page, server):
     page.locator("#blurry-index input").fill("3")
     page.locator("#blurry-index input").press("Enter")
     page.wait_for_function("t => document.querySelector('#blurry-verdict').innerText !== t", arg=text)  # other numbers
-    page.screenshot(path=str(server["shots"] / "inside_blurry.png"))
 
 
 def test_inside_what_the_network_learned(page, server):
     from vae_demo.services.inside import denoiser_pair
 
     _inside(page, "What the network learned")
-    if denoiser_pair(server["registry"].entries("mnist")) is None:  # the committed checkpoints have no such pair
+    if denoiser_pair(server["registry"].entries("mnist")) is None:  # a world without such a pair says so
         page.wait_for_function("() => document.querySelector('#filters-info').innerText.includes('No pair for mnist')")
-        page.screenshot(path=str(server["shots"] / "inside_filters.png"))
         return
     page.locator("#filters-clean img").wait_for()
     page.locator("#filters-denoiser img").wait_for()
     text = page.locator("#filters-info").inner_text()
     assert "Correlation of neighbouring weights" in text and "denoiser" in text
-    page.screenshot(path=str(server["shots"] / "inside_filters.png"))
 
 
 def test_inside_anomaly_scores_another_datasets_image(page, server):
@@ -290,7 +285,6 @@ def test_inside_anomaly_scores_another_datasets_image(page, server):
     page.wait_for_function("() => document.querySelector('#anomaly-verdict').innerText.includes('fashion-mnist')")
     assert "reconstruction error" in page.locator("#anomaly-verdict").inner_text()
     page.locator("#anomaly-hist .js-plotly-plot").wait_for()
-    page.screenshot(path=str(server["shots"] / "inside_anomaly.png"))
 
 
 def test_latent_map_tab(page, server):

@@ -189,8 +189,8 @@ def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4, heigh
         fig.add_trace(go.Scatter(x=grid, y=density, mode="lines", name="N(0, 1)", line={"color": "black"},
                                  showlegend=d == 0, legendgroup="prior"), row=1, col=d + 1)
     fig.update_layout(barmode="overlay", height=height, template="plotly_white", font={"size": 12},
-                      margin={"l": 30, "r": 10, "t": 30, "b": 20}, legend={"orientation": "h", "y": -0.15})
-    fig.update_xaxes(range=[-5, 5])
+                      margin={"l": 30, "r": 10, "t": 52, "b": 20}, legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(range=[-5, 5])  # top margin: the dims' titles clear the label Gradio puts over the plot
     return fig
 
 

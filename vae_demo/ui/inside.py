@@ -74,11 +74,11 @@ def _build_step(ctx: Context) -> None:
             model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
             x_img = gr.Image(label="x: the input", type="numpy", interactive=False, height=200, format="png",
                              buttons=[], elem_id="step-input")
+            resample = gr.Button("Resample ε", variant="primary", size="sm", elem_id="step-resample")  # on screen
             with gr.Row():
                 index = gr.Number(label="test image #", value=0, precision=0, minimum=0, min_width=100,
                                   elem_id="step-index")
                 seed = gr.Number(label="ε seed", value=0, precision=0, minimum=0, min_width=100, elem_id="step-seed")
-            resample = gr.Button("Resample ε", variant="primary", size="sm", elem_id="step-resample")
             use_current = gr.Button("Use the image picked in Corrupt & restore", size="sm", elem_id="step-current")
         with gr.Column(scale=2, min_width=420):
             post = gr.Plot(label="the posterior q(z | x): μ ± σ per dim, z marked, KL per dim", elem_id="step-posterior")
@@ -218,12 +218,12 @@ def _build_blurry(ctx: Context) -> None:
                            elem_id="blurry-spec")
         index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="blurry-index")
         go = gr.Button("Show the completions", variant="primary", elem_id="blurry-go")
-    with gr.Row():
-        corrupted = gr.Image(label="what is left (corrupted)", type="numpy", interactive=False, height=196,
+    with gr.Row():  # height 198: the image itself 196 px (7× a 28×28 one) inside the frame
+        corrupted = gr.Image(label="what is left (corrupted)", type="numpy", interactive=False, height=198,
                              format="png", buttons=[], elem_id="blurry-corrupted")
-        average = gr.Image(label="average of the completions", type="numpy", interactive=False, height=196,
+        average = gr.Image(label="average of the completions", type="numpy", interactive=False, height=198,
                            format="png", buttons=[], elem_id="blurry-average")
-        restored = gr.Image(label="the restorer's output", type="numpy", interactive=False, height=196,
+        restored = gr.Image(label="the restorer's output", type="numpy", interactive=False, height=198,
                             format="png", buttons=[], elem_id="blurry-restored")
     strip = gr.Image(label="plausible completions (the surviving pixels kept)", type="numpy", interactive=False,
                      format="png", buttons=[], elem_id="blurry-strip")
@@ -236,7 +236,7 @@ def _build_blurry(ctx: Context) -> None:
         pool, where = inside.completion_pool(ctx.images, dataset)
         c = inside.completions(e, x, sp, pool, seed=int(np.nan_to_num(float(i or 0))), pool_name=where)
         return (display(c.corrupted, 196), display(c.mean, 196), display(c.restored, 196),
-                latent.path_strip(c.candidates, height=112), inside.completions_text(c, e.name))
+                latent.path_strip(c.candidates, height=108), inside.completions_text(c, e.name))
 
     def relist(dataset, current):
         entries = [e for e in ctx.registry.entries(dataset) if e.is_restorer]
@@ -295,12 +295,12 @@ def _build_filters(ctx: Context) -> None:
 def _build_anomaly(ctx: Context) -> None:
     gr.Markdown(ANOMALY_TEXT, latex_delimiters=LATEX, elem_id="anomaly-explain")
     with gr.Row():
-        with gr.Column(scale=1, min_width=260):
+        with gr.Column(scale=1, min_width=440):  # two images side by side, each 196 px (7× a 28×28 one)
             model = gr.Dropdown(label="Model", choices=[], elem_id="anomaly-model", allow_custom_value=True)
             with gr.Row():
-                x_img = gr.Image(label="the image", type="numpy", interactive=False, height=196, format="png",
+                x_img = gr.Image(label="the image", type="numpy", interactive=False, height=198, format="png",
                                  buttons=[], elem_id="anomaly-input")
-                recon = gr.Image(label="its reconstruction", type="numpy", interactive=False, height=196,
+                recon = gr.Image(label="its reconstruction", type="numpy", interactive=False, height=198,
                                  format="png", buttons=[], elem_id="anomaly-recon")
             with gr.Row():
                 use_current = gr.Button("Score the image picked in Corrupt & restore", size="sm",
