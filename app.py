@@ -54,6 +54,7 @@ except ImportError:
 import gradio as gr  # noqa: E402
 
 from vae_demo.data import DATASETS  # noqa: E402
+from vae_demo.services import webdecode  # noqa: E402
 from vae_demo.services.jobs import JobManager  # noqa: E402
 from vae_demo.services.registry import ModelRegistry  # noqa: E402
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed  # noqa: E402
@@ -78,6 +79,7 @@ CSS = """
 #title h2 { margin: 0 0 2px 0; }
 #title p { margin: 0; }
 #offline-banner p { margin: 2px 0; }
+#sliders-web, #sliders-server-decode { display: none !important; }
 """
 # gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
 # turned into x/y slider moves in the page: the plot's own axes convert the click to data units.
@@ -103,7 +105,17 @@ MAP_CLICK_JS = """
   }, true);
 }
 """
-LAUNCH_KWARGS = {"css": CSS, "js": MAP_CLICK_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
+# The in-page decoder (vae_demo/web/decoder.js) and its runtime, from the app's own files: no outside host
+PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
+  window.vaeDecoderBase = __BASE__;
+  const s = document.createElement('script');
+  s.src = __SRC__;
+  s.onload = () => window.vaeDecoder && window.vaeDecoder.start(window.vaeDecoderBase);
+  document.head.appendChild(s);
+}
+""".replace("__BASE__", repr(webdecode.runtime_base())).replace(
+    "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js")))
+LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
 
 
 def build_app(registry: ModelRegistry | None = None, images: TestImages | None = None,
@@ -113,6 +125,7 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     images = images if images is not None else TestImages()
     jobs = jobs if jobs is not None else JobManager(registry, images.data_dir)
     ctx = Context(registry, images, jobs)
+    gr.set_static_paths(webdecode.static_paths())  # the browser runtime and the exported decoders
     start_dataset = default_dataset(registry, images)
 
     # no telemetry unless asked for: the app must work (and start quickly) without network

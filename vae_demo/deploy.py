@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOP_FILES = ("app.py", "requirements.txt", "README.md")
 PACKAGE_SUFFIXES = (".py", ".json", ".npz")  # code, tuned parameters, the sample test images
+WEB_FILES = ("vae_demo/web",)  # the in-page decoder and its vendored runtime: every file, licence included
 CHECKPOINT_SUFFIXES = (".safetensors", ".json")
 HARDWARE = "zero-a10g"  # huggingface_hub's name for ZeroGPU
 SPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -33,7 +34,8 @@ def space_files(root: Path = ROOT) -> list[Path]:
     out = [Path(f) for f in TOP_FILES if (root / f).is_file()]
     for p in sorted((root / "vae_demo").rglob("*")):
         rel = p.relative_to(root)
-        if p.is_file() and p.suffix in PACKAGE_SUFFIXES and "__pycache__" not in rel.parts \
+        web = any(rel.as_posix().startswith(w + "/") for w in WEB_FILES)
+        if p.is_file() and (p.suffix in PACKAGE_SUFFIXES or web) and "__pycache__" not in rel.parts \
                 and not any(part.startswith(".") for part in rel.parts):
             out.append(rel)
     for p in sorted((root / "checkpoints").glob("*")):

@@ -49,7 +49,8 @@ class PCA(Autoencoder):
         return (x.flatten(1) - self.mean) @ self.components[: self.latent_dim].T
 
     def decode(self, z):
-        flat = z @ self.components[: z.shape[1]] + self.mean
+        # narrow, not a slice: traceable (vae_demo.export), and a code of the first k dims decodes with those
+        flat = z @ self.components.narrow(0, 0, z.shape[1]) + self.mean
         return flat.clamp(0, 1).view(-1, *self.image_shape)
 
     def decode_logits(self, z):

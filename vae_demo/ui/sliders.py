@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from vae_demo.services import codes, latent
+from vae_demo.services import codes, latent, webdecode
 from vae_demo.ui.common import Context, as_tensor, explain, safe
 
 EXPLAIN = r"""
@@ -23,6 +23,42 @@ vectors of a learned codebook, and the decoder sees the grid of those vectors. T
 decoded image (each cell's code in its corner): click a cell, pick another code, and watch which patch of
 the image that one cell controls. Random codes are drawn uniformly (no prior over codes is learned here).
 """
+
+
+# A slider move, in the page: decode z there (vae_demo/web/decoder.js) and repaint the image; only when the
+# runtime cannot start (no WebAssembly, ?decode=server, or a model with no exported decoder) is the hidden
+# button clicked that asks the server, as every move did before.
+SLIDE_JS = """
+async (web, ...values) => {
+  const where = document.querySelector('#sliders-where');
+  const say = (t) => { if (where && where.innerText !== t) where.innerText = t; };
+  const D = window.vaeDecoder;
+  const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
+  const backend = D && !forced ? await D.start(window.vaeDecoderBase) : null;
+  const img = document.querySelector('#sliders-image img');
+  if (!backend || !web || !web.url || !img) {
+    say(!web ? '' : 'Decoded on the server' + (forced ? ' (asked for by ?decode=server).' :
+        !backend ? ' (this browser cannot run the in-page decoder' + (D && D.state.error ? ': ' + D.state.error : '') +
+        ').' : '.'));
+    const b = document.querySelector('#sliders-server-decode');
+    if (b) b.click();
+    return;
+  }
+  const R = __RANGE__;
+  const z = web.mean.map((m, d) => m + web.base[d] * web.std[d]);
+  web.shown.forEach((d, i) => {
+    if (i < values.length) z[d] = web.mean[d] + Math.max(-R, Math.min(R, Number(values[i]) || 0)) * web.std[d];
+  });
+  try {
+    D.paint(img, await D.decode(web.url, z));
+    say('Decoded in this browser (TensorFlow.js, ' + backend + '): a slider move asks the server nothing.');
+  } catch (err) {
+    say('Decoded on the server (in-page decoding failed: ' + err.message + ').');
+    const b = document.querySelector('#sliders-server-decode');
+    if (b) b.click();
+  }
+}
+""".replace("__RANGE__", str(latent.SLIDER_RANGE))
 
 
 def make_slide_handler(ctx: Context):
@@ -100,6 +136,11 @@ def build(ctx: Context) -> None:
         with gr.Column(scale=1, min_width=280):
             image = gr.Image(label="Decoded image g(z)", type="numpy", interactive=False, height=300, format="png",
                              elem_id="sliders-image", buttons=[])
+            gr.HTML('<span id="sliders-where"></span>', elem_classes="explain", padding=False)
+            # the page's copy of what it needs to decode (webdecode.page_decoder); hidden by CSS, not by
+            # visible=False, so the page has its value; the button is what a move clicks when it cannot
+            web = gr.JSON(None, elem_id="sliders-web", show_label=False)
+            server_decode = gr.Button("decode on the server", elem_id="sliders-server-decode")
             with gr.Row():
                 sample = gr.Button("Sample from the prior", elem_id="sliders-sample")
                 reset = gr.Button("Reset to 0", elem_id="sliders-reset")
@@ -122,7 +163,8 @@ def build(ctx: Context) -> None:
                 ups.append(gr.update(visible=False, value=0.0))
         img = latent.decode(e, latent.to_latent(stats, values))
         no_codes = (gr.update(visible=True), gr.update(visible=False), None, None, gr.skip(), gr.skip(), gr.skip())
-        return (*ups, [float(v) for v in values], img, *no_codes) + ((text,) if text is not None else ())
+        return (*ups, [float(v) for v in values], img, *no_codes,
+                webdecode.page_decoder(e, stats, values)) + ((text,) if text is not None else ())
 
     def _cell(e, grid, cell):
         """The code picker's update and the info line for the selected ``cell`` of ``grid``."""
@@ -145,7 +187,7 @@ def build(ctx: Context) -> None:
         picker, info_text = _cell(e, grid.tolist(), cell)
         outs = (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, latent.display(picture, 224),
                 gr.update(visible=False), gr.update(visible=True), grid.tolist(), list(cell),
-                codes.grid_view(e, picture, grid, cell), picker, info_text)
+                codes.grid_view(e, picture, grid, cell), picker, info_text, None)
         return outs + ((text,) if text is not None else ())
 
     def _start_grid(e, x):
@@ -160,13 +202,13 @@ def build(ctx: Context) -> None:
             return codes.image_codes(e, s.floats(slice(0, 1)))
         return codes.random_grid(e, 0)
 
-    n_set = latent.MAX_SLIDERS + 9
+    n_set = latent.MAX_SLIDERS + 10
 
     @safe(n_set + 3)
     def on_model(dataset, name, x=None):
         if not name:
             return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None, gr.skip(), gr.skip(), None, None,
-                    gr.skip(), gr.skip(), gr.skip(), f"No model for {dataset} yet: train one in the Train tab.",
+                    gr.skip(), gr.skip(), gr.skip(), None, f"No model for {dataset} yet: train one in the Train tab.",
                     gr.update(), gr.update())
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
@@ -213,17 +255,19 @@ def build(ctx: Context) -> None:
     on_code = make_code_handler(ctx, _cell)
 
     set_outputs = [*sliders, base, image, slider_row, codes_col, grid_state, cell_state, grid_img, cell_code,
-                   code_info]
+                   code_info, web]
 
     def relist(dataset, current):
         return ctx.model_dropdown_update(dataset, current)
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
-    # live while dragging; stale positions are dropped (always_last); fast, so no concurrency cap
-    gr.on([s.input for s in sliders], on_slide, [ctx.dataset, model, base, *sliders], image,
-          show_progress="hidden", trigger_mode="always_last", concurrency_limit=None, queue=False,
-          api_name="slide")
+    # live while dragging: decoded in the page (SLIDE_JS); the server only when the page cannot, through the
+    # hidden button; stale positions are dropped (always_last); fast, so no concurrency cap
+    gr.on([s.input for s in sliders], None, [web, *sliders], None, js=SLIDE_JS, show_progress="hidden",
+          queue=False)
+    server_decode.click(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
+                        trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide")
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")
     reset.click(on_reset, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
     grid_img.select(on_cell, [ctx.dataset, model, grid_state], [cell_state, grid_img, cell_code, code_info],

@@ -1,0 +1,68 @@
+"""Decoding in the page: the files the browser runtime needs, and each model's exported decoder.
+
+The app serves two folders as static files (``gr.set_static_paths``): the vendored TensorFlow.js runtime
+with ``decoder.js`` (``vae_demo/web/``), and a cache of exported decoder graphs, one per checkpoint and
+weights hash, written the first time a page asks for that model (so a model trained in the app gets one
+too). A model whose decoder cannot be exported gets None: its tab decodes on the server, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from vae_demo.export import ExportError, export_decoder
+from vae_demo.files import atomic_write
+from vae_demo.services.latent import LatentStats
+from vae_demo.services.registry import ModelEntry
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+RUNTIME_DIR = WEB_DIR / "vendor" / "tfjs"
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("VAE_DEMO_WEB_CACHE") or Path(tempfile.gettempdir()) / "vae_demo_web")
+    d.mkdir(parents=True, exist_ok=True)
+    return d.resolve()
+
+
+def static_paths() -> list[Path]:
+    """What ``gr.set_static_paths`` must serve for decoding in the page."""
+    return [WEB_DIR, cache_dir()]
+
+
+def file_url(path: Path) -> str:
+    """The URL, relative to the app's root, at which Gradio serves a static file."""
+    return "/gradio_api/file=" + Path(path).resolve().as_posix()
+
+
+def runtime_base() -> str:
+    return file_url(RUNTIME_DIR) + "/"
+
+
+def graph_file(entry: ModelEntry) -> Path | None:
+    """The exported decoder of ``entry`` as a JSON file in the cache (written once), or None."""
+    sha = str(entry.meta.get("weights_sha256") or "")[:16] or "unhashed"
+    path = cache_dir() / f"{entry.name}-{sha}.decoder.json"
+    if path.exists():
+        return path
+    if not entry.has_latent_code or getattr(entry.model, "discrete", False):
+        return None
+    try:
+        graph = export_decoder(entry.model, entry.name)
+    except ExportError:
+        return None
+    atomic_write((path, json.dumps(graph, separators=(",", ":"))))
+    return path
+
+
+def page_decoder(entry: ModelEntry, stats: LatentStats, values) -> dict | None:
+    """What the page needs to decode slider values itself: the graph's URL, the standard units (z = mean +
+    value·std per dim), which dim each shown slider moves, and the current values of all dims."""
+    path = graph_file(entry)
+    if path is None:
+        return None
+    return {"url": file_url(path), "mean": [float(v) for v in stats.mean], "std": [float(v) for v in stats.std],
+            "shown": [int(i) for i in stats.shown], "base": [float(v) for v in values], "model": entry.name}

@@ -1,0 +1,154 @@
+// The in-page decoder: runs an exported decoder graph (vae_demo/export.py) with TensorFlow.js in
+// WebAssembly, so a slider move repaints without asking the server. window.vaeDecoder:
+//   start(base)          load the vendored runtime from `base` (the app's own files); resolves to the
+//                        backend name, or to null when it cannot start (no WebAssembly): the page then
+//                        keeps decoding on the server
+//   load(url)            fetch and prepare one graph (cached by url)
+//   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}
+//   paint(img, out)      draw the pixels into an <img> (nearest-neighbour: CSS image-rendering)
+(() => {
+  if (window.vaeDecoder) return;
+  const graphs = new Map();
+  let starting = null;
+  const state = {backend: null, error: null};
+
+  function script(src) {
+    return new Promise((ok, fail) => {
+      const s = document.createElement('script');
+      s.src = src; s.onload = ok; s.onerror = () => fail(new Error('cannot load ' + src));
+      document.head.appendChild(s);
+    });
+  }
+
+  async function start(base) {
+    if (starting) return starting;
+    starting = (async () => {
+      try {
+        if (typeof WebAssembly !== 'object') throw new Error('this browser has no WebAssembly');
+        if (!window.tf) await script(base + 'tf-core.min.js');
+        if (!window.tf.wasm) await script(base + 'tf-backend-wasm.min.js');
+        window.tf.wasm.setWasmPaths(base);
+        if (!(await window.tf.setBackend('wasm'))) throw new Error('the WebAssembly backend did not start');
+        await window.tf.ready();
+        state.backend = window.tf.getBackend();
+      } catch (err) {
+        state.error = String(err && err.message || err);
+        state.backend = null;
+      }
+      return state.backend;
+    })();
+    return starting;
+  }
+
+  function b64(data, shape) {
+    const bin = atob(data);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return window.tf.tensor(new Float32Array(bytes.buffer), shape, 'float32');
+  }
+
+  function prepare(g) {
+    const tf = window.tf;
+    const w = {};
+    for (const [k, v] of Object.entries(g.weights)) w[k] = b64(v.data, v.shape);
+    const ops = g.ops.map((op) => {
+      const o = Object.assign({}, op);
+      if (op.op === 'linear') o.W = tf.transpose(w[op.w]);  // (in, out)
+      if (op.op === 'conv2d' || op.op === 'conv_transpose2d') o.W = tf.transpose(w[op.w], [2, 3, 1, 0]);
+      if (op.op === 'matmul') o.W = w[op.w];
+      if (op.op === 'add') o.C = w[op.c];
+      if (op.b) o.B = w[op.b];
+      return o;
+    });
+    for (const [k, t] of Object.entries(w)) if (!ops.some((o) => o.W === t || o.C === t || o.B === t)) t.dispose();
+    return {g, ops};
+  }
+
+  async function load(url) {
+    if (!graphs.has(url)) {
+      graphs.set(url, (async () => {
+        const r = await fetch(url);
+        if (!r.ok) throw new Error('decoder ' + url + ': HTTP ' + r.status);
+        return prepare(await r.json());
+      })());
+    }
+    return graphs.get(url);
+  }
+
+  function nhwc(x) { return window.tf.transpose(x, [0, 2, 3, 1]); }
+  function nchw(x) { return window.tf.transpose(x, [0, 3, 1, 2]); }
+
+  function run(p, z) {
+    const tf = window.tf;
+    return tf.tidy(() => {
+      const env = {z: tf.tensor(z, [1, p.g.latent_dim], 'float32')};
+      for (const o of p.ops) {
+        const x = env[o.in];
+        let y;
+        if (o.op === 'linear') { y = tf.matMul(x, o.W); if (o.B) y = tf.add(y, o.B); }
+        else if (o.op === 'relu') y = tf.relu(x);
+        else if (o.op === 'sigmoid') y = tf.sigmoid(x);
+        else if (o.op === 'reshape') y = tf.reshape(x, o.shape);
+        else if (o.op === 'matmul') y = tf.matMul(x, o.W);
+        else if (o.op === 'add') y = tf.add(x, o.C);
+        else if (o.op === 'clamp') y = tf.clipByValue(x, o.min === null ? -Infinity : o.min,
+                                                       o.max === null ? Infinity : o.max);
+        else if (o.op === 'conv2d') {
+          const [p0, p1] = o.padding;
+          let h = tf.pad(nhwc(x), [[0, 0], [p0, p0], [p1, p1], [0, 0]]);
+          h = tf.conv2d(h, o.W, o.stride, 'valid');
+          if (o.B) h = tf.add(h, o.B);
+          y = nchw(h);
+        } else if (o.op === 'conv_transpose2d') {
+          // a 'valid' transposed convolution is (H-1)s + k tall; PyTorch's padding p and
+          // output_padding q keep rows p .. p + (H-1)s - 2p + k + q of it
+          const [n, , H, W] = x.shape;
+          const [kh, kw, cout] = o.W.shape;
+          const [s0, s1] = o.stride, [p0, p1] = o.padding, [q0, q1] = o.output_padding;
+          const full = [n, (H - 1) * s0 + kh, (W - 1) * s1 + kw, cout];
+          let h = tf.conv2dTranspose(nhwc(x), o.W, full, o.stride, 'valid');
+          const ho = (H - 1) * s0 - 2 * p0 + kh + q0, wo = (W - 1) * s1 - 2 * p1 + kw + q1;
+          h = tf.slice(h, [0, p0, p1, 0], [n, Math.min(ho, full[1] - p0), Math.min(wo, full[2] - p1), cout]);
+          if (ho > full[1] - p0 || wo > full[2] - p1) {  // output padding past the full output: zeros
+            h = tf.pad(h, [[0, 0], [0, ho - h.shape[1]], [0, wo - h.shape[2]], [0, 0]]);
+          }
+          if (o.B) h = tf.add(h, o.B);
+          y = nchw(h);
+        } else throw new Error('unknown op ' + o.op);
+        env[o.out] = y;
+      }
+      return env[p.g.output];
+    });
+  }
+
+  async function decode(url, z) {
+    const p = await load(url);
+    const t = run(p, Float32Array.from(z));
+    const pixels = t.dataSync();
+    t.dispose();
+    const [c, h, w] = p.g.image_shape;
+    return {pixels, c, h, w};
+  }
+
+  const canvases = new WeakMap();
+  function paint(img, out) {
+    let cv = canvases.get(img);
+    if (!cv) { cv = document.createElement('canvas'); canvases.set(img, cv); }
+    const {pixels, c, h, w} = out;
+    cv.width = w; cv.height = h;
+    const ctx = cv.getContext('2d');
+    const data = ctx.createImageData(w, h);
+    const n = h * w;
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 3; k++) {
+        const v = pixels[(c === 1 ? 0 : k) * n + i];
+        data.data[4 * i + k] = Math.round(255 * Math.min(1, Math.max(0, v)));
+      }
+      data.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(data, 0, 0);
+    img.src = cv.toDataURL();
+  }
+
+  window.vaeDecoder = {start, load, decode, paint, state, run: (p, z) => run(p, z)};
+})();
