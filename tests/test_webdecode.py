@@ -1,0 +1,213 @@
+"""Decoding in the browser: exported decoders against PyTorch, and the sliders tab without the server.
+
+The exported graph is checked twice for every committed model with a continuous latent code: by the
+reference interpreter (``vae_demo.export.run_graph``, torch, from the JSON alone) and by the page's own
+runtime (TensorFlow.js in WebAssembly, in Chromium). Stated tolerance: max |Δ pixel| ≤ 1e-5 on pixels
+in [0, 1] (measured: ~1e-6 in the page, 0 for the reference interpreter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vae_demo import export
+from vae_demo.services import latent, webdecode
+from vae_demo.services.registry import ModelRegistry
+from vae_demo.services.testdata import TestImages
+
+ROOT = Path(__file__).resolve().parent.parent
+TOLERANCE = 1e-5
+
+
+def _committed():
+    reg = ModelRegistry(ROOT / "checkpoints", user_directory=ROOT / "checkpoints" / "__none__")
+    return [e for d in ("mnist", "fashion-mnist", "cifar10") for e in reg.entries(d)]
+
+
+def test_every_committed_latent_models_decoder_exports_and_equals_pytorch():
+    entries = _committed()
+    exported, total = 0, 0
+    for e in entries:
+        if not e.has_latent_code or e.model.discrete:
+            with pytest.raises(export.ExportError, match="no continuous latent code"):
+                export.export_decoder(e.model, e.name)
+            continue
+        g = export.export_decoder(e.model, e.name)
+        assert g["format"] == export.FORMAT and g["latent_dim"] == e.latent_dim
+        assert export.check(g, e.model) <= TOLERANCE, e.name
+        z = torch.randn(3, e.latent_dim)
+        assert export.run_graph(json.loads(json.dumps(g)), z).shape == (3, *e.model.image_shape)
+        exported, total = exported + 1, total + export.graph_bytes(g)
+    assert exported >= 12  # MLP, conv, PCA and restorer checkpoints of the three datasets
+    assert total < 30e6  # stated in the README: about 25 MB for all, never committed (exported on demand)
+
+
+def test_export_refuses_an_op_it_cannot_run_and_names_it():
+    from vae_demo.models import build_model
+
+    m = build_model("mlp_vae", (1, 28, 28), 2)
+
+    class Tanh(type(m)):
+        def decode(self, z):
+            return torch.tanh(self.decode_logits(z))
+
+    m.__class__ = Tanh
+    with pytest.raises(export.ExportError, match="tanh"):
+        export.export_decoder(m)
+    with pytest.raises(export.ExportError, match="not an exported decoder"):
+        export.run_graph({"format": "onnx"}, np.zeros((1, 2)))
+
+
+def test_graph_files_are_written_once_per_weights_and_the_page_gets_what_it_needs(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_DEMO_WEB_CACHE", str(tmp_path))
+    e = next(x for x in _committed() if x.name == "mnist_conv_vae_z16")
+    path = webdecode.graph_file(e)
+    assert path.parent == tmp_path.resolve() and e.meta["weights_sha256"][:16] in path.name
+    stamp = path.stat().st_mtime_ns
+    assert webdecode.graph_file(e) == path and path.stat().st_mtime_ns == stamp  # cached
+    stats = latent.latent_stats(e, TestImages(tmp_path / "no_data"))
+    page = webdecode.page_decoder(e, stats, np.zeros(e.latent_dim))
+    assert page["url"] == "/gradio_api/file=" + path.as_posix() and len(page["mean"]) == len(page["std"]) == 16
+    assert page["shown"] == [int(i) for i in stats.shown]
+    vq = next(x for x in _committed() if x.model.discrete)
+    assert webdecode.graph_file(vq) is None  # its code grid keeps decoding on the server
+    assert all(p.is_dir() for p in webdecode.static_paths())
+    for f in ("tf-core.min.js", "tf-backend-wasm.min.js", "tfjs-backend-wasm-simd.wasm", "LICENSE"):
+        assert (webdecode.RUNTIME_DIR / f).stat().st_size > 10_000
+
+
+def test_the_export_command_reports_every_checkpoint(tmp_path, capsys):
+    assert export.main(["--checkpoints", str(ROOT / "checkpoints"), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mnist_vqvae: not exported" in out and "total" in out and "max |Δ pixel| 0.0e+00" in out
+    g = json.loads((tmp_path / "mnist_mlp_vae_z2.decoder.json").read_text())
+    assert [o["op"] for o in g["ops"]] == ["linear", "relu", "linear", "reshape", "sigmoid"]
+
+
+# --- in Chromium ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.test_e2e import _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from vae_demo.bench_app import open_browser
+
+    with sync_playwright() as p:
+        b = open_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import app
+    from vae_demo.bench_app import launch
+
+    os.environ["VAE_DEMO_DOWNLOAD"] = "0"
+    registry = ModelRegistry(ROOT / "checkpoints", user_directory=tmp_path_factory.mktemp("user_ck"))
+    demo = app.build_app(registry, TestImages(tmp_path_factory.mktemp("no_data")))
+    yield {"url": launch(demo), "registry": registry}
+    demo.close()
+    os.environ.pop("VAE_DEMO_DOWNLOAD", None)
+
+
+@pytest.fixture
+def server_slides(monkeypatch):
+    """How many slider moves the server decoded (the slide handler calls latent.slider_decode)."""
+    calls = []
+    real = latent.slider_decode
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(latent, "slider_decode", counting)
+    return calls
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_page_decodes_every_exported_model_as_pytorch_does(browser, server):
+    page = browser.new_page()
+    page.goto(server["url"])
+    page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend === 'wasm'", timeout=60_000)
+    checked = 0
+    for e in [x for x in _committed() if x.has_latent_code]:
+        f = webdecode.graph_file(e)
+        if f is None:
+            continue
+        z = torch.randn(4, e.latent_dim, generator=torch.Generator().manual_seed(checked)) * 2
+        got = page.evaluate("""async ([u, zs]) => { const r = [];
+            for (const z of zs) r.push(Array.from((await window.vaeDecoder.decode(u, z)).pixels)); return r; }""",
+                            [webdecode.file_url(f), z.tolist()])
+        with torch.no_grad():
+            ref = e.model.decode(z).numpy()
+        assert np.abs(np.asarray(got).reshape(ref.shape) - ref).max() <= TOLERANCE, e.name
+        checked += 1
+    assert checked >= 12
+    page.close()
+
+
+def _sliders(browser, url, init_script=None):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+    if init_script:
+        page.add_init_script(init_script)
+    page.goto(url)
+    page.get_by_role("tab", name="Latent sliders").click()
+    page.locator("#sliders-image img").wait_for()
+    page.wait_for_function("() => document.querySelector('#sliders-z0 input[type=range]')")
+    page.wait_for_function("() => document.querySelector('#sliders-web').innerText.includes('decoder.json')")
+    return page
+
+
+def _move(page, value):
+    from tests.test_e2e import _move_slider
+
+    _move_slider(page, "#sliders-z0", value)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_slider_move_repaints_in_the_page_with_no_server_decode(browser, server, server_slides):
+    from tests.test_e2e import _pixels
+
+    page = _sliders(browser, server["url"])
+    page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend === 'wasm'")
+    before = _pixels(page, "#sliders-image")
+    for v in (1.5, -2.0, 2.5):
+        _move(page, v)
+        page.wait_for_function("() => document.querySelector('#sliders-image img').src.startsWith('data:')")
+        page.wait_for_timeout(300)
+    after = _pixels(page, "#sliders-image")  # the page paints 28×28 (shown pixelated), the server 8× that
+    assert after.shape == (28, 28) and before.shape == (224, 224)
+    assert np.abs(after.astype(int) - before[::8, ::8]).mean() > 1  # the image changed
+    assert "Decoded in this browser" in page.locator("#sliders-where").inner_text()
+    assert server_slides == []  # the server decoded none of the moves
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_without_webassembly_the_sliders_decode_on_the_server_and_say_so(browser, server, server_slides):
+    from tests.test_e2e import _pixels, _srcs, _wait_change
+
+    page = _sliders(browser, server["url"], init_script="delete window.WebAssembly;")
+    before_src, before = _srcs(page, "#sliders-image"), _pixels(page, "#sliders-image")
+    _move(page, 2.5)
+    _wait_change(page, "#sliders-image", before_src)
+    page.wait_for_timeout(300)
+    assert np.abs(_pixels(page, "#sliders-image").astype(int) - before).mean() > 1
+    assert len(server_slides) >= 1
+    where = page.locator("#sliders-where").inner_text()
+    assert "Decoded on the server" in where and "WebAssembly" in where
+    page.close()
