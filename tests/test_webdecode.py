@@ -211,3 +211,32 @@ def test_without_webassembly_the_sliders_decode_on_the_server_and_say_so(browser
     where = page.locator("#sliders-where").inner_text()
     assert "Decoded on the server" in where and "WebAssembly" in where
     page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, monkeypatch):
+    """robz-style hover: the decoded image follows the pointer with no click and no server decode."""
+    from tests.test_e2e import _pixels
+
+    calls = []
+    real = latent.LatentMap.latent_at
+    monkeypatch.setattr(latent.LatentMap, "latent_at", lambda self, x, y: calls.append(1) or real(self, x, y))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+    page.goto(server["url"])
+    page.get_by_role("tab", name="Latent map").click()
+    page.locator("#map-decoded img").wait_for()
+    page.wait_for_function("() => window.vaeMapWeb && window.vaeMapWeb.model === 'mnist_mlp_vae_z2' && "
+                           "window.vaeDecoder.state.backend === 'wasm'")
+    calls.clear()  # the server drew the first picture; from here on the pointer alone
+    box = page.locator("#map-plot .nsewdrag").bounding_box()
+    seen = []
+    for fx in (0.2, 0.8):
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5, steps=5)
+        page.wait_for_function("() => document.querySelector('#map-decoded img').src.startsWith('data:')")
+        page.wait_for_timeout(300)
+        seen.append(_pixels(page, "#map-decoded"))
+    assert np.abs(seen[0].astype(int) - seen[1]).mean() > 1  # two places, two images
+    assert page.evaluate("() => window.vaeDecoder.hover.frames") >= 2 and calls == []
+    page.close()

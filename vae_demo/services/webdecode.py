@@ -66,3 +66,18 @@ def page_decoder(entry: ModelEntry, stats: LatentStats, values) -> dict | None:
         return None
     return {"url": file_url(path), "mean": [float(v) for v in stats.mean], "std": [float(v) for v in stats.std],
             "shown": [int(i) for i in stats.shown], "base": [float(v) for v in values], "model": entry.name}
+
+
+def page_map(entry: ModelEntry, m) -> dict | None:
+    """What the page needs to decode the latent map under the pointer: z = center + x·axes[0] + y·axes[1]
+    (a PCA view) or z = (x, y) (a 2-D model's own map). None for t-SNE (no inverse: the server finds the
+    nearest test code) and for a model with no exported decoder."""
+    if m.method not in ("native", "pca"):
+        return None
+    path = graph_file(entry)
+    if path is None:
+        return None
+    d = entry.latent_dim
+    center = [0.0] * d if m.method == "native" else [float(v) for v in m.center]
+    axes = [[1.0, 0.0], [0.0, 1.0]] if m.method == "native" else [[float(v) for v in a] for a in m.axes[:2]]
+    return {"url": file_url(path), "center": center, "axes": axes, "model": entry.name}

@@ -5,8 +5,23 @@ from __future__ import annotations
 import gradio as gr
 
 from vae_demo.data import dataset_info
-from vae_demo.services import codes, latent
+from vae_demo.services import codes, latent, webdecode
 from vae_demo.ui.common import Context, explain, safe
+
+# x/y moved: decode in the page when it can (see app.PAGE_JS for the pointer hovering over the map), else
+# click the hidden button that asks the server
+MOVE_JS = """
+async (web, x, y) => {
+  const D = window.vaeDecoder;
+  const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
+  const img = document.querySelector('#map-decoded img');
+  if (D && !forced && web && web.url && img && await D.start(window.vaeDecoderBase)) {
+    try { D.paint(img, await D.decode(web.url, D.mapLatent(web, Number(x), Number(y)))); return; } catch (err) {}
+  }
+  const b = document.querySelector('#map-server-decode');
+  if (b) b.click();
+}
+"""
 
 EXPLAIN = r"""
 **Where the test images land.** Each dot is the code of one test image (a VAE's posterior mean
@@ -43,6 +58,8 @@ def build(ctx: Context) -> None:
             y = gr.Slider(-3, 3, value=0, step=0.01, label="y", elem_id="map-y")
             decoded = gr.Image(label="Decoded at the crosshair", type="numpy", interactive=False, height=260,
                                format="png", elem_id="map-decoded", buttons=[])
+            web = gr.JSON(None, elem_id="map-web", show_label=False)  # webdecode.page_map; hidden by CSS
+            server_decode = gr.Button("decode on the server", elem_id="map-server-decode")
             # no label or buttons drawn over the picture: they hid its top row
             manifold_note = gr.Markdown("**Decoded manifold over the map** (top row: largest y)", visible=False)
             manifold = gr.Image(label="Decoded manifold over the map", show_label=False, type="numpy",
@@ -57,11 +74,11 @@ def build(ctx: Context) -> None:
         return latent.map_figure(m, dataset_info(dataset).class_names, (px, py),
                                  title=f"{e.name}: {len(m.xy)} test images")
 
-    @safe(8)
+    @safe(9)
     def on_model(dataset, name, how):
         if not name:
             return None, f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update(), None, \
-                gr.update(visible=False), gr.update(visible=False), gr.update()
+                gr.update(visible=False), gr.update(visible=False), gr.update(), None
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:  # the codebook is the map
             use = codes.codebook_use(e, ctx.images)
@@ -74,7 +91,7 @@ def build(ctx: Context) -> None:
             return (codes.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
                     gr.update(visible=False), gr.update(value=example, label="Test image #0 as codes: each cell names "
                                                         "one dot of the map"),
-                    gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False))
+                    gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False), None)
         e, m = _map(dataset, name, how)
         x0, x1, y0, y1 = m.extent
         cx, cy = round((x0 + x1) / 2, 2), round((y0 + y1) / 2, 2)
@@ -88,7 +105,8 @@ def build(ctx: Context) -> None:
                 gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x, visible=True),
                 gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y, visible=True),
                 gr.update(value=latent.decode(e, m.latent_at(cx, cy)), label="Decoded at the crosshair"),
-                gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid), gr.update(visible=True))
+                gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid), gr.update(visible=True),
+                webdecode.page_map(e, m))
 
     @safe(1)
     def on_move(dataset, name, how, px, py):
@@ -105,10 +123,12 @@ def build(ctx: Context) -> None:
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
-          [plot, info, x, y, decoded, manifold, manifold_note, method], show_progress="minimal")
+          [plot, info, x, y, decoded, manifold, manifold_note, method, web], show_progress="minimal")
+    web.change(None, web, None, js="(w) => { window.vaeMapWeb = w; }")  # the pointer's hover decodes with it
+    server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
+                        trigger_mode="always_last", concurrency_limit=None, api_name="map_decode")
     for s in (x, y):
-        s.input(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
-                trigger_mode="always_last", concurrency_limit=None)
+        s.input(None, [web, x, y], None, js=MOVE_JS, show_progress="hidden", queue=False)
         s.release(on_release, [ctx.dataset, model, method, x, y], plot, show_progress="hidden",
                   trigger_mode="always_last")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))

@@ -150,5 +150,47 @@
     img.src = cv.toDataURL();
   }
 
-  window.vaeDecoder = {start, load, decode, paint, state, run: (p, z) => run(p, z)};
+  // a latent-map position → z (webdecode.page_map): center + x·axes[0] + y·axes[1]
+  function mapLatent(web, x, y) {
+    return web.center.map((c, d) => c + x * web.axes[0][d] + y * web.axes[1][d]);
+  }
+
+  // The pointer over the latent map decodes where it is, at most once per frame (robz.github.io/mnist-vae
+  // does the same): no click, no server. window.vaeMapWeb is set by the map tab for the model shown.
+  let pending = null, busy = false;
+  hover.frames = 0;
+  hover.latencies = [];
+  function hover(ev) {
+    const web = window.vaeMapWeb;
+    const box = document.querySelector('#map-plot');
+    if (!web || !web.url || !state.backend || !box || !box.contains(ev.target)) return;
+    const gd = box.querySelector('.js-plotly-plot');
+    const drag = gd && gd.querySelector('.nsewdrag');
+    if (!drag || !gd._fullLayout) return;
+    const r = drag.getBoundingClientRect();
+    if (ev.clientX < r.left || ev.clientX > r.right || ev.clientY < r.top || ev.clientY > r.bottom) return;
+    pending = [gd._fullLayout.xaxis.p2d(ev.clientX - r.left), gd._fullLayout.yaxis.p2d(ev.clientY - r.top), web,
+               ev.timeStamp];
+    if (busy) return;
+    busy = true;
+    requestAnimationFrame(async () => {
+      try {
+        while (pending) {
+          const [x, y, w, t] = pending;
+          pending = null;
+          const img = document.querySelector('#map-decoded img');
+          if (img) {
+            paint(img, await decode(w.url, mapLatent(w, x, y)));
+            hover.frames += 1;
+            hover.latencies.push(performance.now() - t);  // pointer event → new pixels handed to the <img>
+            if (hover.latencies.length > 1000) hover.latencies.shift();
+          }
+        }
+      } catch (err) { state.error = String(err && err.message || err); }
+      busy = false;
+    });
+  }
+  document.addEventListener('pointermove', hover, true);
+
+  window.vaeDecoder = {start, load, decode, paint, mapLatent, state, hover, run: (p, z) => run(p, z)};
 })();
