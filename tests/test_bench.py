@@ -401,3 +401,32 @@ def test_anomaly_section_scores_the_other_datasets_images(world, tmp_path):
         s = [m.recon_loss(m.decode_logits(m.embed(v)), v).double().numpy() for v in (own, other)]
     assert rows["mnist_conv_vae_z4"]["auc"] == pytest.approx(roc_auc(*s), abs=1e-4)
     assert "ROC AUC" in anomaly.render_anomaly(sec)
+
+
+def test_the_app_section_reads_the_in_page_and_server_decode_figures_side_by_side(tmp_path):
+    from vae_demo.bench import app as app_section
+    from vae_demo.bench.load import render_load
+
+    (tmp_path / "app.json").write_text(json.dumps({
+        "handler_median_ms": {"a": 1.0}, "handler_median_ms_max": 1.0,
+        "browser": {"median_ms": 24.0, "p95_ms": 31.0, "min_ms": 16.0, "max_ms": 40.0, "repeats": 60},
+        "browser_server_decode": {"median_ms": 210.0, "p95_ms": 340.0, "min_ms": 130.0, "max_ms": 380.0,
+                                  "repeats": 60},
+        "hover": {"frames_per_s": 57.0, "pointer_events": 300, "seconds": 5.2, "model": "m",
+                  "event_to_pixels": {"median_ms": 16.5, "p95_ms": 18.0}}}))
+    figs = {f["key"]: f for f in app_section.load_app_figures(tmp_path / "app.json")["figures"]}
+    assert figs["slider_browser"]["status"] == "PASS" and "decoded in the page" in figs["slider_browser"]["name"]
+    assert figs["slider_browser_server"]["median"] == 210.0 and "p95 340.0 ms" in figs["slider_browser_server"]["notes"]
+    assert figs["hover_fps"]["status"] == "PASS" and figs["hover_fps"]["unit"] == "frames/s"
+    sec = {"users": 2, "think_s": [0.1, 0.5], "datasets": ["mnist"], "training": "none", "duration_s": 5,
+           "errors": 0, "requests": 10, "error_examples": [], "server_alive": True, "pass_errors": True,
+           "pass_memory": True, "peak_rss_mb": 700,
+           "latency": {"requests": 8, "p50_ms": 1, "p95_ms": 2, "max_ms": 3, "throughput_rps": 1, "by_endpoint": {}},
+           "memory_phase": {"requests": 2, "p50_ms": 1, "p95_ms": 2, "max_ms": 3, "rss_start_mb": 700,
+                            "rss_end_mb": 701, "growth_mb": 1, "bar_mb": 20},
+           "browser_users": {"pages": 30, "pages_open": 30, "seconds": 30, "wall_s": 31.0, "moves": 9000,
+                             "repaints": 8000, "pages_decoding_in_page": 30, "server_cpu_s": 2.0,
+                             "server_cpu_idle_s": 1.9, "server_cpu_share": 0.03, "errors": 0,
+                             "error_examples": [], "pass": True}}
+    md = render_load(sec)
+    assert "**Browser users** — 30 of 30" in md and "**PASS** — errors: 0" in md and "idle: 1.90 s" in md

@@ -1,9 +1,11 @@
 """How fast the app's latent sliders are: ``python -m vae_demo.bench_app`` → ``bench_app.json``.
 
 (a) the slider decode handler, exactly as the UI wires it, median ms on the CPU, per model;
-(b) in a real browser (Debian's Chromium, headless, via Playwright): the median ms from a slider
+(b) in a real browser (Debian's Chromium, headless, via Playwright): the median and p95 ms from a slider
     change to the new image being on screen (a MutationObserver sees the new ``src``, then the image
-    has loaded and a frame has been painted).
+    has loaded and a frame has been painted), once decoded in the page (TensorFlow.js, the app's default)
+    and once with ``?decode=server`` (every move decoded by the server, the fallback), same moves;
+(c) the pointer moving over the latent map (decoded in the page): frames per second, event → pixels.
 
 Models: the checkpoints in ``$VAE_DEMO_CHECKPOINTS`` (default ./checkpoints). With none there, an
 untrained ``conv_vae`` (z=16) is saved to a temporary folder: decode time does not depend on the
@@ -72,6 +74,8 @@ def measure_handler(ctx, names: list[str], repeats: int = 200) -> dict[str, floa
     rng = np.random.default_rng(0)
     for name in names:
         e = ctx.registry.get(name, latent_code=True)
+        if e.model.discrete:  # a code grid, not sliders (its editor has its own handler)
+            continue
         stats = latent.latent_stats(e, ctx.images)
         base = [0.0] * e.latent_dim
         n = len(stats.shown)
@@ -133,8 +137,39 @@ def select_sliders_model(page, name: str | None = None) -> None:
     page.locator("#sliders-z0 input[type=range]").wait_for(timeout=30_000)
 
 
-def measure_browser(url: str, repeats: int = 25, model_label: str | None = None) -> dict:
-    """Median ms from a slider input event to the new decoded image painted on screen."""
+HOVER_JS = """
+async (seconds) => {
+  const gd = document.querySelector('#map-plot .js-plotly-plot');
+  const drag = gd.querySelector('.nsewdrag');
+  const r = drag.getBoundingClientRect();
+  const h = window.vaeDecoder.hover;
+  const n0 = h.frames, l0 = h.latencies.length, t0 = performance.now();
+  let i = 0;
+  await new Promise((done) => {
+    const step = () => {
+      if (performance.now() - t0 > seconds * 1000) return done();
+      const f = (i++ % 120) / 120;  // sweep left to right, and down a little, like a dragging hand
+      drag.dispatchEvent(new PointerEvent('pointermove', {bubbles: true, clientX: r.left + r.width * (0.1 + 0.8 * f),
+                                                           clientY: r.top + r.height * (0.3 + 0.4 * f)}));
+      requestAnimationFrame(step);
+    };
+    step();
+  });
+  await new Promise((ok) => setTimeout(ok, 200));
+  return {frames: h.frames - n0, seconds: (performance.now() - t0) / 1000, events: i,
+          latencies: h.latencies.slice(l0)};
+}
+"""
+
+
+def _summary(ms: list[float]) -> dict:
+    ms = sorted(ms)
+    return {"median_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
+            "min_ms": round(ms[0], 1), "max_ms": round(ms[-1], 1), "repeats": len(ms)}
+
+
+def measure_hover(url: str, seconds: float = 5.0) -> dict:
+    """Pointer moving over the latent map (decoded in the page): frames per second and event → pixels."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -143,8 +178,35 @@ def measure_browser(url: str, repeats: int = 25, model_label: str | None = None)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.locator("#restore-row").wait_for(timeout=60_000)
+            page.get_by_role("tab", name="Latent map").click()
+            page.locator("#map-plot .js-plotly-plot").wait_for(timeout=60_000)
+            page.locator("#map-decoded img").wait_for(timeout=60_000)
+            page.wait_for_function("() => window.vaeMapWeb && window.vaeDecoder && window.vaeDecoder.state.backend",
+                                   timeout=60_000)
+            page.evaluate(HOVER_JS, 1.0)  # warm-up
+            r = page.evaluate(HOVER_JS, seconds)
+            return {"frames_per_s": round(r["frames"] / r["seconds"], 1), "pointer_events": r["events"],
+                    "seconds": round(r["seconds"], 2), "model": page.evaluate("() => window.vaeMapWeb.model"),
+                    "event_to_pixels": _summary(r["latencies"]) if r["latencies"] else None}
+        finally:
+            browser.close()
+
+
+def measure_browser(url: str, repeats: int = 60, model_label: str | None = None, decode: str = "page") -> dict:
+    """Slider input event → the new decoded image painted on screen: median and p95 ms. ``decode="server"``
+    opens the page with ``?decode=server``: the server decodes every move, as before the page could."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = open_browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url + ("/?decode=server" if decode == "server" else "/"))
+            page.locator("#restore-row").wait_for(timeout=60_000)
             select_sliders_model(page, model_label)
             page.wait_for_timeout(1000)
+            if decode != "server":
+                page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend", timeout=60_000)
             page.evaluate(OBSERVE_JS)
             latencies = []
             values = np.linspace(-2.5, 2.5, repeats + 3).round(2)
@@ -155,8 +217,8 @@ def measure_browser(url: str, repeats: int = 25, model_label: str | None = None)
                 if k >= 3:  # warm-up
                     latencies.append(dt)
                 page.wait_for_timeout(50)
-            return {"median_ms": round(statistics.median(latencies), 1), "min_ms": round(min(latencies), 1),
-                    "max_ms": round(max(latencies), 1), "repeats": len(latencies),
+            where = page.locator("#sliders-where").inner_text()
+            return {**_summary(latencies), "decoded": where,
                     "model": page.locator("#sliders-model input").input_value().split(" — ")[0]}
         finally:
             browser.close()
@@ -185,7 +247,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vae_demo.bench_app", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint-dir", default=None)
     ap.add_argument("--repeats", type=int, default=200, help="handler calls per model")
-    ap.add_argument("--browser-repeats", type=int, default=25)
+    ap.add_argument("--browser-repeats", type=int, default=60, help="slider moves timed per decode path")
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--out", default=str(REPO / "bench_app.json"))
     args = ap.parse_args(argv)
@@ -202,8 +264,9 @@ def main(argv=None) -> int:
     ctx = Context(reg, images, JobManager(reg))
     handler = measure_handler(ctx, reg.names(latent_code=True), args.repeats)
     result = {
-        "what": "latent-slider decode: (a) handler median ms on CPU per model; (b) browser median ms "
-                "from a slider input event to the new image painted",
+        "what": "latent-slider decode: (a) server handler median ms on CPU per model; (b) in Chromium, slider "
+                "input event to the new image painted, decoded in the page (browser) and by the server "
+                "(browser_server_decode); (c) pointer over the latent map, decoded in the page (hover)",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "torch_threads": {"default": threads_before, "ui_handlers": 1},
                     "load_average_1min_at_start": load_at_start,
@@ -226,7 +289,10 @@ def main(argv=None) -> int:
             url = launch(demo)
             try:
                 # the dataset picker starts on a dataset with models; the picker prefers a VAE
+                # the same page and moves, decoded in the page and (?decode=server) by the server
                 result["browser"] = measure_browser(url, args.browser_repeats)
+                result["browser_server_decode"] = measure_browser(url, args.browser_repeats, decode="server")
+                result["hover"] = measure_hover(url)
             finally:
                 demo.close()
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -17,6 +17,14 @@ drives the app through its public API with ``gradio_client``, the way the page d
    memory is sampled; the growth is the mean of the last tenth of the samples minus the mean of the
    first tenth. Peak memory is the server's high-water mark (VmHWM) over the whole run.
 
+3. Browser users (``--browser-users``, 30; 0: none): that many headless Chromium pages (one browser,
+   loopback only) open the Latent sliders tab and drag a slider for ``--browser-duration`` s (30) — a
+   move every 50 ms each, decoded in the page. Reported: the server's CPU seconds over that window and
+   over as long a window just before with the same pages open and idle (the difference is what slider
+   traffic costs it), the repaints the pages saw, and every page error, failed request or request to
+   any host but the app. Pages are opened one at a time for at most OPEN_LIMIT_S (240 s); every open
+   page runs Gradio's whole front end on this same machine, which bounds how many it can hold. Bounded: pages open one after another, each with a 60 s limit.
+
 Figures go to ``--json`` (default ``loadtest.json``) and, through the benchmark, to BENCHMARKS.md.
 """
 
@@ -58,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solo", type=float, default=20.0, help="seconds of one user alone first (0: none)")
     p.add_argument("--think", default="0.1,0.5", help="seconds a user waits between requests: min,max")
     p.add_argument("--no-training", action="store_true", help="no training job in the background")
+    p.add_argument("--browser-users", type=int, default=30, help="headless Chromium pages dragging sliders (0: none)")
+    p.add_argument("--browser-duration", type=float, default=30.0, help="seconds the browser users drag")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoints to serve (copied; default: $VAE_DEMO_CHECKPOINTS or ./checkpoints)")
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
@@ -259,9 +269,98 @@ def _r(v, nd=1):
     return None if v is None else round(v, nd)
 
 
+DRAG_JS = """
+(seconds) => new Promise((done) => {
+  const input = document.querySelector('#sliders-z0 input[type=range]');
+  const img = () => document.querySelector('#sliders-image img');
+  let paints = 0, last = img() && img().getAttribute('src'), i = 0;
+  const obs = new MutationObserver(() => {
+    const s = img() && img().getAttribute('src');
+    if (s && s !== last) { last = s; paints += 1; }
+  });
+  obs.observe(document.querySelector('#sliders-image'), {subtree: true, childList: true, attributes: true});
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    if (performance.now() - t0 > seconds * 1000) {
+      clearInterval(timer); obs.disconnect();
+      const where = document.querySelector('#sliders-where');
+      return done({moves: i, paints, where: where ? where.innerText : ''});
+    }
+    input.value = String((Math.sin(i++ / 5) * 2.5).toFixed(2));
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+  }, 50);
+})
+"""
+
+
+OPEN_LIMIT_S = 240.0  # pages still not open by then are not waited for (and count as errors)
+
+
+def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
+    """``pages`` headless Chromium pages drag a latent slider for ``seconds`` (see the module doc)."""
+    from playwright.sync_api import sync_playwright
+
+    from vae_demo.bench_app import chromium_path, open_browser
+
+    if chromium_path() is None:
+        return {"skipped": "chromium not found (apt-get install chromium)"}
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = open_browser(p)
+        try:
+            opened = []
+            t_open = time.perf_counter()
+            for k in range(pages):
+                if time.perf_counter() - t_open > OPEN_LIMIT_S:
+                    errors.append(f"pages {k}..{pages - 1} not opened: {OPEN_LIMIT_S:g} s limit")
+                    break
+                pg = browser.new_page(viewport={"width": 1280, "height": 800})
+                pg.set_default_timeout(60_000)
+                pg.on("pageerror", lambda e, k=k: errors.append(f"page {k}: {e}"))
+                # a request the page itself cancels (Gradio closing an event stream) is not a failure
+                pg.on("requestfailed", lambda r, k=k: None if "ERR_ABORTED" in str(r.failure) else
+                      errors.append(f"page {k}: {r.url[-60:]} {r.failure}"))
+                pg.on("response", lambda r, k=k: errors.append(f"page {k}: HTTP {r.status} {r.url[-60:]}")
+                      if r.status >= 400 else None)
+                pg.route(lambda u: not u.startswith(server.url.rstrip("/")),
+                         lambda route: (errors.append(f"outside request {route.request.url[:60]}"), route.abort()))
+                try:
+                    pg.goto(server.url)
+                    pg.get_by_role("tab", name="Latent sliders").click()
+                    pg.locator("#sliders-image img").wait_for()
+                    pg.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend")
+                    opened.append(pg)
+                except Exception as err:  # noqa: BLE001  (a page that cannot open is an error, reported)
+                    errors.append(f"page {k} did not open: {str(err)[:120]}")
+            log(f"browser users: {len(opened)} pages open in {time.perf_counter() - t_open:.0f} s")
+            cpu0 = server.cpu_s()  # first the same pages, open and idle: what the server spends anyway
+            time.sleep(seconds)
+            idle = server.cpu_s() - cpu0
+            cpu0, t0 = server.cpu_s(), time.perf_counter()
+            # every page drags at once: each one's loop runs in its own page, started without waiting
+            for pg in opened:  # returns at once: the drag's promise is left running in the page
+                pg.evaluate(f"() => {{ window.__drag = ({DRAG_JS.strip()})({seconds}); return 1; }}")
+            results = []
+            for pg in opened:
+                try:
+                    results.append(pg.evaluate("() => window.__drag"))  # the page timeout (60 s) bounds it
+                except Exception as err:  # noqa: BLE001
+                    errors.append(f"a page's drag did not finish: {str(err)[:120]}")
+            wall = time.perf_counter() - t0
+            cpu = server.cpu_s() - cpu0
+        finally:
+            browser.close()
+    in_page = sum("in this browser" in r.get("where", "") for r in results)
+    return {"pages": pages, "pages_open": len(opened), "seconds": seconds, "wall_s": _r(wall, 1),
+            "moves": sum(r["moves"] for r in results), "repaints": sum(r["paints"] for r in results),
+            "pages_decoding_in_page": in_page, "server_cpu_s": _r(cpu, 2), "server_cpu_idle_s": _r(idle, 2),
+            "server_cpu_share": _r(cpu / (wall * (os.cpu_count() or 1)), 3), "errors": len(errors),
+            "error_examples": errors[:5], "pass": not errors and len(opened) == pages and in_page == pages}
+
+
 def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tuple = (0.1, 0.5),
         training: bool = True, checkpoint_dir=None, data_dir=None, seed: int = 0, progress=None,
-        solo: float = 20.0) -> dict:
+        solo: float = 20.0, browser_users: int = 0, browser_duration: float = 30.0) -> dict:
     """Run the load test; returns the figures (see the module doc)."""
     from vae_demo.checkpoints import checkpoint_dir as default_ckpt_dir
     from vae_demo.services.latent import MAX_SLIDERS
@@ -326,6 +425,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         phases["now"] = "done"
         for t in threads:
             t.join(timeout=60)
+        browser = browser_phase(server, browser_users, browser_duration, log) if browser_users > 0 else None
         peak = server.peak_mb()
         trained_epochs = None
         if training:
@@ -364,6 +464,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         "pass_errors": not errors and alive,
         "pass_memory": growth is not None and growth <= MEMORY_GROWTH_BAR_MB,
         "server_log_tail": server_log if errors else "",
+        "browser_users": browser,
     }
 
 
@@ -425,7 +526,8 @@ def main(argv=None) -> int:
         return 2
     try:
         out = run(args.users, args.duration, args.requests, (lo, hi), not args.no_training,
-                  args.checkpoint_dir, args.data_dir, args.seed, solo=args.solo)
+                  args.checkpoint_dir, args.data_dir, args.seed, solo=args.solo,
+                  browser_users=max(0, min(args.browser_users, 60)), browser_duration=args.browser_duration)
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -434,7 +536,11 @@ def main(argv=None) -> int:
     print(f"{out['requests']} requests, {out['errors']} errors; latency p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms; "
           f"peak RSS {out['peak_rss_mb']} MB; memory growth over {args.requests} requests {mem['growth_mb']} MB "
           f"→ wrote {args.json}")
-    return 0 if out["pass_errors"] and out["pass_memory"] else 1
+    b = out["browser_users"]
+    if b and "skipped" not in b:
+        print(f"browser users: {b['pages_open']} pages, {b['moves']} slider moves, {b['repaints']} repaints, "
+              f"{b['errors']} errors; server CPU {b['server_cpu_s']} s over {b['wall_s']} s")
+    return 0 if out["pass_errors"] and out["pass_memory"] and (not b or b.get("pass", True)) else 1
 
 
 if __name__ == "__main__":

@@ -20,16 +20,37 @@ def _figures_from_bench_app(data: dict) -> dict:
         + ("; untrained weights (decode time does not depend on them)" if data.get("untrained_weights") else ""),
     }]
     browser = data.get("browser") or {}
+    server = data.get("browser_server_decode")
+    in_page = server is not None  # since the page decodes itself, "browser" is that path
     figures.append({
-        "key": "slider_browser", "name": "slider change → new image on screen (headless Chromium)",
+        "key": "slider_browser", "name": "slider change → new image on screen (headless Chromium"
+        + (", decoded in the page)" if in_page else ")"),
         "unit": "ms", "median": browser.get("median_ms"), "runs": browser.get("repeats"),
-        "notes": f"skipped: {browser['skipped']}" if "skipped" in browser else
-        (f"min {browser.get('min_ms')} ms, max {browser.get('max_ms')} ms" if browser else ""),
-    })
+        "notes": f"skipped: {browser['skipped']}" if "skipped" in browser else _spread(browser),
+    } | ({"bar": 30, "bar_op": "<="} if in_page and browser.get("median_ms") is not None else {}))
+    if in_page:
+        figures.append({"key": "slider_browser_server", "name": "the same moves, decoded by the server "
+                        "(?decode=server: the fallback)", "unit": "ms", "median": server.get("median_ms"),
+                        "runs": server.get("repeats"), "notes": _spread(server)})
+    hover = data.get("hover")
+    if isinstance(hover, dict) and hover.get("frames_per_s") is not None:
+        lat = hover.get("event_to_pixels") or {}
+        figures.append({"key": "hover_fps", "name": f"pointer over the latent map, decoded in the page "
+                        f"({hover.get('model')})", "unit": "frames/s", "median": hover["frames_per_s"],
+                        "bar": 30, "bar_op": ">=",
+                        "notes": f"{hover.get('pointer_events')} pointer events in {hover.get('seconds')} s; "
+                        f"event → pixels median {lat.get('median_ms')} ms, p95 {lat.get('p95_ms')} ms"})
     machine = data.get("machine")
     if isinstance(machine, dict):
         machine = ", ".join(f"{k} {v}" for k, v in machine.items())
     return {"machine": machine, "what": data.get("what"), "figures": figures}
+
+
+def _spread(b: dict) -> str:
+    if not b:
+        return ""
+    p95 = f"p95 {b['p95_ms']} ms, " if "p95_ms" in b else ""
+    return f"{p95}min {b.get('min_ms')} ms, max {b.get('max_ms')} ms"
 
 
 def load_app_figures(path: Path) -> dict:

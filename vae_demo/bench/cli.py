@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load-users", type=int, default=20, help="load test: simulated users")
     p.add_argument("--load-duration", type=float, default=60.0, help="load test: seconds of the latency phase")
     p.add_argument("--load-requests", type=int, default=2000, help="load test: requests of the memory phase")
+    p.add_argument("--load-browser-users", type=int, default=30,
+                   help="load test: headless Chromium pages dragging sliders, decoded in the page (0: none)")
     p.add_argument("--record", choices=["auto", "yes", "no"], default="auto",
                    help="write each checkpoint's numbers into its JSON (auto: yes, except with --quick)")
     p.add_argument("--device", default="cpu", help="device for learned models (auto, cpu, cuda, mps)")

@@ -16,7 +16,8 @@ def run_load(ctx: Ctx) -> dict:
                            solo=3)
     else:
         out = loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
-                           checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir)
+                           checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir,
+                           browser_users=a.load_browser_users)
     path = loadtest.save_memory_plot(ctx.grid_dir / "load_memory.png", out["memory_phase"]["samples"],
                                      out["memory_phase"]["growth_mb"])
     out["memory_plot"] = os.path.relpath(path, ctx.out.parent)
@@ -63,6 +64,22 @@ def render_load(sec: dict) -> str:
               f"Throughput {lat['throughput_rps']} requests/s over {sec['duration_s']:g} s. `restore` is a severity "
               "slider move in Corrupt & restore (every model of the dataset and a classical restorer), `slide` a "
               "latent slider move, `pick_random` a new test image, `choose_corruption` another corruption kind.", ""]
+    b = sec.get("browser_users")
+    if isinstance(b, dict) and "skipped" in b:
+        lines += [f"Browser users: skipped ({b['skipped']}).", ""]
+    elif isinstance(b, dict):
+        lines += [
+            f"**Browser users** — {b['pages_open']} of {b['pages']} headless Chromium pages (one browser, loopback "
+            f"only) dragged a latent slider for {b['seconds']:g} s, a move every 50 ms each, decoded in the page: "
+            f"{b['moves']} moves, {b['repaints']} repaints, {b['pages_decoding_in_page']} pages decoding in the page.",
+            "",
+            f"- **{'PASS' if b['pass'] else 'FAIL'}** — errors: {b['errors']}"
+            + (f" ({'; '.join(b['error_examples'])})" if b["error_examples"] else ""),
+            f"- server CPU while they dragged: {fmt(b['server_cpu_s'], 2)} s over {fmt(b['wall_s'], 1)} s "
+            f"({fmt(100 * b['server_cpu_share'], 1)} % of the machine); the same pages open and idle: "
+            f"{fmt(b.get('server_cpu_idle_s'), 2)} s — the slider traffic itself costs the server the difference. "
+            "The pages' own CPU (the decoding) is Chromium's, on the same 2 cores.",
+            ""]
     if not ok:
         lines += ["(see `benchmarks.json` for the server log tail)", ""]
     return "\n".join(lines)
