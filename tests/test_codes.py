@@ -134,7 +134,8 @@ def test_the_latent_map_tab_shows_the_codebook_for_a_discrete_model(toy):
 
     e, images, ctx = toy
     fn = tab_handler(ctx, latent_map, "on_model")
-    fig, text, x, y, example, manifold, note, method = fn("mnist", "t_toy_codes", "auto")
+    fig, text, x, y, example, manifold, note, method, web = fn("mnist", "t_toy_codes", "auto")
+    assert web is None  # nothing for the page to decode: the codebook's images come from the server
     assert len(fig.data[0].x) == e.model.codebook_size  # one dot per code
     assert "perplexity" in text and "of 8" in text
     assert x["visible"] is False and y["visible"] is False and method["visible"] is False  # no x/y to move

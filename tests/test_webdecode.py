@@ -9,13 +9,13 @@ in [0, 1] (measured: ~1e-6 in the page, 0 for the reference interpreter).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests import test_classroom
 from vae_demo import export
 from vae_demo.services import latent, webdecode
 from vae_demo.services.registry import ModelRegistry
@@ -92,32 +92,8 @@ def test_the_export_command_reports_every_checkpoint(tmp_path, capsys):
 
 # --- in Chromium ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    from tests.test_e2e import _require_browser
-
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    from vae_demo.bench_app import open_browser
-
-    with sync_playwright() as p:
-        b = open_browser(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    import app
-    from vae_demo.bench_app import launch
-
-    os.environ["VAE_DEMO_DOWNLOAD"] = "0"
-    registry = ModelRegistry(ROOT / "checkpoints", user_directory=tmp_path_factory.mktemp("user_ck"))
-    demo = app.build_app(registry, TestImages(tmp_path_factory.mktemp("no_data")))
-    yield {"url": launch(demo), "registry": registry}
-    demo.close()
-    os.environ.pop("VAE_DEMO_DOWNLOAD", None)
+# the classroom tests' browser and app: the committed checkpoints, the shipped sample only
+browser, server = test_classroom.browser, test_classroom.server
 
 
 @pytest.fixture

@@ -126,7 +126,7 @@ def build(ctx: Context) -> None:
           [plot, info, x, y, decoded, manifold, manifold_note, method, web], show_progress="minimal")
     web.change(None, web, None, js="(w) => { window.vaeMapWeb = w; }")  # the pointer's hover decodes with it
     server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
-                        trigger_mode="always_last", concurrency_limit=None, api_name="map_decode")
+                        trigger_mode="always_last", concurrency_limit=None)  # its API name stays on_move
     for s in (x, y):
         s.input(None, [web, x, y], None, js=MOVE_JS, show_progress="hidden", queue=False)
         s.release(on_release, [ctx.dataset, model, method, x, y], plot, show_progress="hidden",
