@@ -13,13 +13,9 @@ from vae_demo.ui.common import Context, explain, safe
 MOVE_JS = """
 async (web, x, y) => {
   const D = window.vaeDecoder;
-  const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
-  const img = document.querySelector('#map-decoded img');
-  if (D && !forced && web && web.url && img && await D.start(window.vaeDecoderBase)) {
-    try { D.paint(img, await D.decode(web.url, D.mapLatent(web, Number(x), Number(y)))); return; } catch (err) {}
-  }
-  const b = document.querySelector('#map-server-decode');
-  if (b) b.click();
+  if (!D) return document.querySelector('#map-server-decode').click();
+  await D.decodeOrAsk(web && web.url, () => D.mapLatent(web, Number(x), Number(y)),
+                      document.querySelector('#map-decoded img'), '#map-server-decode');
 }
 """
 

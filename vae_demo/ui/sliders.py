@@ -30,33 +30,22 @@ the image that one cell controls. Random codes are drawn uniformly (no prior ove
 # button clicked that asks the server, as every move did before.
 SLIDE_JS = """
 async (web, ...values) => {
-  const where = document.querySelector('#sliders-where');
-  const say = (t) => { if (where && where.innerText !== t) where.innerText = t; };
-  const D = window.vaeDecoder;
-  const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
-  const backend = D && !forced ? await D.start(window.vaeDecoderBase) : null;
-  const img = document.querySelector('#sliders-image img');
-  if (!backend || !web || !web.url || !img) {
-    say(!web ? '' : 'Decoded on the server' + (forced ? ' (asked for by ?decode=server).' :
-        !backend ? ' (this browser cannot run the in-page decoder' + (D && D.state.error ? ': ' + D.state.error : '') +
-        ').' : '.'));
-    const b = document.querySelector('#sliders-server-decode');
-    if (b) b.click();
-    return;
-  }
   const R = __RANGE__;
-  const z = web.mean.map((m, d) => m + web.base[d] * web.std[d]);
-  web.shown.forEach((d, i) => {
-    if (i < values.length) z[d] = web.mean[d] + Math.max(-R, Math.min(R, Number(values[i]) || 0)) * web.std[d];
-  });
-  try {
-    D.paint(img, await D.decode(web.url, z));
-    say('Decoded in this browser (TensorFlow.js, ' + backend + '): a slider move asks the server nothing.');
-  } catch (err) {
-    say('Decoded on the server (in-page decoding failed: ' + err.message + ').');
-    const b = document.querySelector('#sliders-server-decode');
-    if (b) b.click();
-  }
+  const z = () => {  // standard units → z: every dim from the base, the shown ones from their sliders
+    const out = web.mean.map((m, d) => m + web.base[d] * web.std[d]);
+    web.shown.forEach((d, i) => {
+      if (i < values.length) out[d] = web.mean[d] + Math.max(-R, Math.min(R, Number(values[i]) || 0)) * web.std[d];
+    });
+    return out;
+  };
+  const D = window.vaeDecoder;
+  const r = D ? await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
+                                    '#sliders-server-decode')
+              : (document.querySelector('#sliders-server-decode').click(), {why: 'the decoder script did not load'});
+  const where = document.querySelector('#sliders-where');
+  const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a slider move asks the server '
+    + 'nothing.' : 'Decoded on the server (' + r.why + ').';
+  if (where && where.innerText !== text) where.innerText = text;
 }
 """.replace("__RANGE__", str(latent.SLIDER_RANGE))
 

@@ -150,6 +150,22 @@
     img.src = cv.toDataURL();
   }
 
+  // Decode z into img in the page; when it cannot (?decode=server, no runtime, no exported decoder, an
+  // error), click the tab's hidden button that asks the server. Resolves to {page, backend} or {page, why}.
+  async function decodeOrAsk(url, z, img, button) {
+    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
+    const backend = forced ? null : await start(window.vaeDecoderBase);
+    let why = forced ? 'asked for by ?decode=server' : !backend ? 'this browser cannot run the in-page decoder'
+      + (state.error ? ': ' + state.error : '') : !url ? 'this model has no exported decoder' : !img ? 'no image yet' : null;
+    if (!why) {
+      try { paint(img, await decode(url, z())); return {page: true, backend}; }
+      catch (err) { why = 'in-page decoding failed: ' + (err && err.message || err); }
+    }
+    const b = document.querySelector(button);
+    if (b) b.click();
+    return {page: false, why};
+  }
+
   // a latent-map position → z (webdecode.page_map): center + x·axes[0] + y·axes[1]
   function mapLatent(web, x, y) {
     return web.center.map((c, d) => c + x * web.axes[0][d] + y * web.axes[1][d]);
@@ -192,5 +208,5 @@
   }
   document.addEventListener('pointermove', hover, true);
 
-  window.vaeDecoder = {start, load, decode, paint, mapLatent, state, hover, run: (p, z) => run(p, z)};
+  window.vaeDecoder = {start, load, decode, paint, decodeOrAsk, mapLatent, state, hover};
 })();
