@@ -48,9 +48,7 @@ def graph_file(entry: ModelEntry) -> Path | None:
     path = cache_dir() / f"{entry.name}-{sha}.decoder.json"
     if path.exists():
         return path
-    if not entry.has_latent_code or getattr(entry.model, "discrete", False):
-        return None
-    try:
+    try:  # export_decoder refuses what has no continuous code (a U-Net, a VQ-VAE) as it refuses unknown ops
         graph = export_decoder(entry.model, entry.name)
     except ExportError:
         return None
