@@ -79,7 +79,7 @@ CSS = """
 #title h2 { margin: 0 0 2px 0; }
 #title p { margin: 0; }
 #offline-banner p { margin: 2px 0; }
-#sliders-web, #sliders-server-decode, #map-web, #map-server-decode { display: none !important; }
+#sliders-web, #sliders-server-decode, #map-web, #map-server-decode, #interp-web { display: none !important; }
 """
 # gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
 # turned into x/y slider moves in the page: the plot's own axes convert the click to data units.

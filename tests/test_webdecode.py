@@ -216,3 +216,50 @@ def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, mo
     assert np.abs(seen[0].astype(int) - seen[1]).mean() > 1  # two places, two images
     assert page.evaluate("() => window.vaeDecoder.hover.frames") >= 2 and calls == []
     page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, server, monkeypatch, tmp_path):
+    """Steps N dragged: three strips of N frames drawn by the page, equal to the server's own strips; on
+    letting go the server writes the GIF and the numbers, never the strips."""
+    from tests.test_e2e import _pixels, _srcs, _wait_change
+
+    strips, paths = [], []
+    real_strip, real_interp = latent.path_strip, latent.interpolate
+    monkeypatch.setattr(latent, "path_strip", lambda *a, **k: strips.append(1) or real_strip(*a, **k))
+    monkeypatch.setattr(latent, "interpolate", lambda *a, **k: paths.append(1) or real_interp(*a, **k))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+    page.goto(server["url"])
+    page.get_by_role("tab", name="Interpolation").click()
+    page.locator("#interp-slerp img").wait_for()
+    page.wait_for_function("() => document.querySelector('#interp-web').innerText.includes('decoder.json')")
+    page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend === 'wasm'")
+    model = page.locator("#interp-model input").input_value().split(" — ")[0]  # the label: "name — what"
+    strips.clear(), paths.clear()  # the server drew the first pair; from here on Steps N alone
+    n = 12
+    page.evaluate("""(v) => { const i = document.querySelector('#interp-steps input[type=range]');
+        i.value = String(v); i.dispatchEvent(new Event('input', {bubbles: true})); }""", n)
+    page.wait_for_function("() => window.vaeDecoder.paintPath.count >= 1 && "
+                           "document.querySelector('#interp-slerp img').src.startsWith('data:')")
+    assert strips == [] and paths == []  # drawn with no server call at all
+    assert "decoded in this browser" in page.locator("#interp-where").inner_text()
+
+    # the same strips the server would have drawn for these images and steps (≤ 1 grey level apart)
+    e = server["registry"].get(model, "mnist", latent_code=True)
+    s = TestImages(tmp_path).get("mnist")
+    rows = real_interp(e, s.floats(slice(0, 1)), s.floats(slice(1, 2)), n)
+    for sel, key in (("#interp-pixel", "pixel"), ("#interp-linear", "linear"), ("#interp-slerp", "slerp")):
+        got, ref = _pixels(page, sel), real_strip(rows[key])
+        assert got.shape == ref.shape  # 12 frames: two rows of 8 columns
+        assert np.abs(got.astype(int) - ref).max() <= 1, sel
+
+    gif = _srcs(page, "#interp-gif")
+    page.evaluate("""() => { const i = document.querySelector('#interp-steps input[type=range]');
+        i.dispatchEvent(new Event('change', {bubbles: true}));
+        i.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); }""")
+    _wait_change(page, "#interp-gif", gif)
+    assert len(paths) == 1 and strips == []  # let go: the server wrote the GIF, not the strips
+    assert f"{n} steps" in page.locator("#interp-info").inner_text()
+    page.close()

@@ -331,9 +331,10 @@ def interpolate(entry: ModelEntry, xa: torch.Tensor, xb: torch.Tensor, steps=8) 
 
 
 STRIP_COLUMNS = 8  # a path of more steps wraps onto more rows, so frames stay ~150 px wide on a projector
+STRIP_HEIGHT = 112  # each frame about this many pixels tall (an integer upscale)
 
 
-def path_strip(images: torch.Tensor, height: int = 112, columns: int = STRIP_COLUMNS) -> np.ndarray:
+def path_strip(images: torch.Tensor, height: int = STRIP_HEIGHT, columns: int = STRIP_COLUMNS) -> np.ndarray:
     """The frames in rows of at most ``columns`` with 1-pixel gaps, upscaled (nearest) so each is about
     ``height`` pixels tall."""
     strip = to_uint8(grid(images, min(len(images), columns), pad=1))

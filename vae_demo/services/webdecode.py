@@ -13,9 +13,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import torch
+
 from vae_demo.export import ExportError, export_decoder
 from vae_demo.files import atomic_write
-from vae_demo.services.latent import LatentStats
+from vae_demo.services import latent
 from vae_demo.services.registry import ModelEntry
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -56,7 +58,7 @@ def graph_file(entry: ModelEntry) -> Path | None:
     return path
 
 
-def page_decoder(entry: ModelEntry, stats: LatentStats, values) -> dict | None:
+def page_decoder(entry: ModelEntry, stats: latent.LatentStats, values) -> dict | None:
     """What the page needs to decode slider values itself: the graph's URL, the standard units (z = mean +
     value·std per dim), which dim each shown slider moves, and the current values of all dims."""
     path = graph_file(entry)
@@ -79,3 +81,22 @@ def page_map(entry: ModelEntry, m) -> dict | None:
     center = [0.0] * d if m.method == "native" else [float(v) for v in m.center]
     axes = [[1.0, 0.0], [0.0, 1.0]] if m.method == "native" else [[float(v) for v in a] for a in m.axes[:2]]
     return {"url": file_url(path), "center": center, "axes": axes, "model": entry.name}
+
+
+def page_path(entry: ModelEntry, xa, xb) -> dict | None:
+    """What the page needs to draw the interpolation tab's strips itself for any number of steps: both
+    images' codes (the server encodes; the page interpolates, linearly and spherically, and decodes), the
+    images themselves (the pixel blend) and the strips' layout (latent.path_strip's). None without an
+    exported decoder."""
+    path = graph_file(entry)
+    if path is None:
+        return None
+    with torch.no_grad():
+        za, zb = (entry.model.embed(x.to(torch.float32)).reshape(-1) for x in (xa, xb))
+
+    def flat(t):
+        return [float(v) for v in t.reshape(-1)]
+
+    return {"url": file_url(path), "za": flat(za), "zb": flat(zb), "xa": flat(xa), "xb": flat(xb),
+            "shape": [int(s) for s in xa.shape[-3:]], "columns": latent.STRIP_COLUMNS,
+            "height": latent.STRIP_HEIGHT, "model": entry.name}

@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from vae_demo.data import dataset_info
-from vae_demo.services import latent
+from vae_demo.services import latent, webdecode
 from vae_demo.services.images import display, load_user_image, write_gif
 from vae_demo.ui.common import Context, as_tensor, explain, safe
 
@@ -36,6 +36,29 @@ code, so the frames change in jumps, cell by cell, rather than smoothly.
 """
 
 GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
+
+# Steps N dragged: the page decodes and draws the three strips itself (vae_demo/web/decoder.js) from the two
+# codes the server sent with the pair; nothing is asked of the server until the slider is let go
+STEPS_JS = """
+async (web, n) => {
+  const D = window.vaeDecoder;
+  const drew = D ? await D.paintPath(web, n) : false;
+  const where = document.querySelector('#interp-where');
+  const text = drew ? 'Strips decoded in this browser as you drag Steps N; the server writes the GIF when you let go.'
+    : 'Strips decoded on the server when you let go of Steps N.';
+  if (where && where.innerText !== text) where.innerText = text;
+  return drew;
+}
+"""
+
+# Steps N let go: draw in the page once more, then tell the server whether it did (the last input), so the
+# server writes only the GIF and the numbers, or, when the page could not, the strips as well
+RELEASE_JS = """
+async (dataset, name, a, b, n, web) => {
+  const D = window.vaeDecoder;
+  return [dataset, name, a, b, n, D ? await D.paintPath(web, n) : false];
+}
+"""
 
 
 def _prune_old_gifs(max_age_s: float = 3600) -> None:
@@ -95,6 +118,8 @@ def build(ctx: Context) -> None:
                        buttons=[], elem_id="interp-gif")
         download = gr.DownloadButton("Download the GIF", value=None, elem_id="interp-download")
         info = gr.Markdown("", elem_id="interp-info")
+    gr.HTML('<span id="interp-where"></span>', elem_classes="explain", padding=False)
+    web = gr.JSON(None, elem_id="interp-web", show_label=False)  # webdecode.page_path; hidden by CSS
     explain(EXPLAIN)
     xa = gr.State(None)
     xb = gr.State(None)
@@ -130,8 +155,10 @@ def build(ctx: Context) -> None:
         gr.Info(f"Upload fitted: {u.note}")
         return u.x.numpy(), display(u.x[0], 160)
 
-    @safe(6)
-    def run(dataset, name, x_a, x_b, n):
+    @safe(7)
+    def run(dataset, name, x_a, x_b, n, page_drew=False):
+        """The strips, the GIF, the numbers and what the page needs to redraw the strips itself; when the
+        page has already drawn the strips (``page_drew`` True, after Steps N is let go), not the strips."""
         e = ctx.registry.get(name, dataset, latent_code=True)
         ta, tb = as_tensor(x_a, dataset), as_tensor(x_b, dataset)
         rows = latent.interpolate(e, ta, tb, n)
@@ -148,8 +175,9 @@ def build(ctx: Context) -> None:
                 + " The GIF plays the spherical path, one frame per step."
                 + (" This model's code is discrete: both paths move the encoder's vectors before quantisation and "
                    "snap each step to the nearest codes, so frames change cell by cell." if e.model.discrete else ""))
-        return (latent.path_strip(rows["pixel"]), latent.path_strip(rows["linear"]),
-                latent.path_strip(rows["slerp"]), str(path), gr.update(value=str(path)), text)
+        strips = (gr.skip(),) * 3 if page_drew is True else tuple(
+            latent.path_strip(rows[k]) for k in ("pixel", "linear", "slerp"))
+        return (*strips, str(path), gr.update(value=str(path)), text, webdecode.page_path(e, ta, tb))
 
     @safe(2)
     def on_dataset(dataset):
@@ -160,7 +188,7 @@ def build(ctx: Context) -> None:
     def relist(dataset, current):
         return ctx.model_dropdown_update(dataset, current)
 
-    outs = [pixel, lin, sph, gif, download, info]
+    outs = [pixel, lin, sph, gif, download, info, web]
     run_inputs = [ctx.dataset, model, xa, xb, steps]
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     a_idx.submit(by_index, [ctx.dataset, a_idx], [xa, a_img])
@@ -173,7 +201,8 @@ def build(ctx: Context) -> None:
     b_up.upload(from_upload, [ctx.dataset, b_up], [xb, b_img])
     rand.click(random_pair, ctx.dataset, [xa, a_img, a_idx, xb, b_img, b_idx]).then(run, run_inputs, outs)
     go.click(run, run_inputs, outs)
-    steps.release(run, run_inputs, outs, show_progress="hidden", trigger_mode="always_last")
+    steps.input(None, [web, steps], None, js=STEPS_JS, show_progress="hidden", queue=False)
+    steps.release(run, [*run_inputs, web], outs, js=RELEASE_JS, show_progress="hidden", trigger_mode="always_last")
 
     def initial(dataset, i, j, current, n):
         if ctx.images.get(dataset) is None:  # offline: nothing to show yet, and no warning at page load

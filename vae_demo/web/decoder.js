@@ -6,6 +6,7 @@
 //   load(url)            fetch and prepare one graph (cached by url)
 //   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}
 //   paint(img, out)      draw the pixels into an <img> (nearest-neighbour: CSS image-rendering)
+//   paintPath(web, n)    the interpolation tab's three strips for n steps, decoded and drawn in the page
 (() => {
   if (window.vaeDecoder) return;
   const graphs = new Map();
@@ -78,10 +79,10 @@
   function nhwc(x) { return window.tf.transpose(x, [0, 2, 3, 1]); }
   function nchw(x) { return window.tf.transpose(x, [0, 3, 1, 2]); }
 
-  function run(p, z) {
+  function run(p, z, n = 1) {
     const tf = window.tf;
     return tf.tidy(() => {
-      const env = {z: tf.tensor(z, [1, p.g.latent_dim], 'float32')};
+      const env = {z: tf.tensor(z, [n, p.g.latent_dim], 'float32')};
       for (const o of p.ops) {
         const x = env[o.in];
         let y;
@@ -122,33 +123,105 @@
   }
 
   async function decode(url, z) {
+    return (await decodeMany(url, [z]))[0];
+  }
+
+  // several codes in one batch → one {pixels, c, h, w} each
+  async function decodeMany(url, zs) {
     const p = await load(url);
-    const t = run(p, Float32Array.from(z));
-    const pixels = t.dataSync();
+    const d = p.g.latent_dim, flat = new Float32Array(zs.length * d);
+    zs.forEach((z, i) => flat.set(z, i * d));
+    const t = run(p, flat, zs.length);
+    const all = t.dataSync();
     t.dispose();
-    const [c, h, w] = p.g.image_shape;
-    return {pixels, c, h, w};
+    const [c, h, w] = p.g.image_shape, size = c * h * w;
+    return zs.map((_, i) => ({pixels: all.subarray(i * size, (i + 1) * size), c, h, w}));
+  }
+
+  // one image (C, H, W in [0, 1]) into RGBA at (left, top) of `data` (width `width`), as images.to_uint8 rounds
+  function put(data, width, out, left = 0, top = 0) {
+    const {pixels, c, h, w} = out, n = h * w;
+    for (let r = 0; r < h; r++) {
+      for (let col = 0; col < w; col++) {
+        const i = r * w + col, o = 4 * ((top + r) * width + left + col);
+        for (let k = 0; k < 3; k++) {
+          const v = pixels[(c === 1 ? 0 : k) * n + i];
+          data.data[o + k] = Math.floor(255 * Math.min(1, Math.max(0, v || 0)) + 0.5);
+        }
+        data.data[o + 3] = 255;
+      }
+    }
   }
 
   const canvases = new WeakMap();
   function paint(img, out) {
     let cv = canvases.get(img);
     if (!cv) { cv = document.createElement('canvas'); canvases.set(img, cv); }
-    const {pixels, c, h, w} = out;
+    const {h, w} = out;
     cv.width = w; cv.height = h;
     const ctx = cv.getContext('2d');
     const data = ctx.createImageData(w, h);
-    const n = h * w;
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < 3; k++) {
-        const v = pixels[(c === 1 ? 0 : k) * n + i];
-        data.data[4 * i + k] = Math.round(255 * Math.min(1, Math.max(0, v)));
-      }
-      data.data[4 * i + 3] = 255;
-    }
+    put(data, w, out);
     ctx.putImageData(data, 0, 0);
     img.src = cv.toDataURL();
   }
+
+  // --- interpolation: latent.interpolate and latent.path_strip, in the page ---
+  function lerp(a, b, t) { return a.map((v, i) => (1 - t) * v + t * b[i]); }
+  function slerp(a, b, t) {  // latent.slerp: linear when the codes are nearly parallel
+    let ab = 0, aa = 0, bb = 0;
+    a.forEach((v, i) => { ab += v * b[i]; aa += v * v; bb += b[i] * b[i]; });
+    const omega = Math.acos(Math.min(1, Math.max(-1, ab / Math.max(Math.sqrt(aa) * Math.sqrt(bb), 1e-12))));
+    if (omega < 1e-4) return lerp(a, b, t);
+    const so = Math.sin(omega), wa = Math.sin((1 - t) * omega) / so, wb = Math.sin(t * omega) / so;
+    return a.map((v, i) => wa * v + wb * b[i]);
+  }
+
+  // frames in rows of `columns` with 1-pixel grey gaps, each upscaled (nearest) to about `height` pixels
+  function paintStrip(img, frames, columns, height) {
+    const {h, w} = frames[0], pad = 1, grey = Math.floor(0.35 * 255 + 0.5);
+    const cols = Math.max(1, Math.min(columns, frames.length)), rows = Math.ceil(frames.length / cols);
+    const W = cols * (w + pad) + pad, H = rows * (h + pad) + pad, f = Math.max(1, Math.floor(height / h));
+    const small = document.createElement('canvas');
+    small.width = W; small.height = H;
+    const data = small.getContext('2d').createImageData(W, H);
+    for (let i = 0; i < W * H; i++) data.data.set([grey, grey, grey, 255], 4 * i);
+    frames.forEach((fr, i) => put(data, W, fr, pad + (i % cols) * (w + pad), pad + Math.floor(i / cols) * (h + pad)));
+    small.getContext('2d').putImageData(data, 0, 0);
+    const big = document.createElement('canvas');
+    big.width = W * f; big.height = H * f;
+    const ctx = big.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, W * f, H * f);
+    img.src = big.toDataURL();
+  }
+
+  // The three paths from A to B for n steps (web: webdecode.page_path), drawn into the tab's strips.
+  // Resolves to true when the page drew them, false when it cannot (the server draws them then).
+  let pathTurn = 0;
+  async function paintPath(web, n) {
+    const turn = ++pathTurn;
+    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
+    if (forced || !web || !web.url || !(await start(window.vaeDecoderBase))) return false;
+    const imgs = ['#interp-pixel img', '#interp-linear img', '#interp-slerp img'].map((s) => document.querySelector(s));
+    if (imgs.some((i) => !i)) return false;
+    n = Math.round(Math.min(24, Math.max(2, Number(n) || 8)));
+    const ts = Array.from({length: n}, (_, i) => i / (n - 1));
+    const [c, h, w] = web.shape;
+    try {
+      const linear = await decodeMany(web.url, ts.map((t) => lerp(web.za, web.zb, t)));
+      const spherical = await decodeMany(web.url, ts.map((t) => slerp(web.za, web.zb, t)));
+      if (turn !== pathTurn) return true;  // a newer step count is being drawn
+      const pixel = ts.map((t) => ({pixels: lerp(web.xa, web.xb, t), c, h, w}));
+      [pixel, linear, spherical].forEach((frames, k) => paintStrip(imgs[k], frames, web.columns, web.height));
+      paintPath.count += 1;
+      return true;
+    } catch (err) {
+      state.error = String(err && err.message || err);
+      return false;
+    }
+  }
+  paintPath.count = 0;
 
   // Decode z into img in the page; when it cannot (?decode=server, no runtime, no exported decoder, an
   // error), click the tab's hidden button that asks the server. Resolves to {page, backend} or {page, why}.
@@ -208,5 +281,5 @@
   }
   document.addEventListener('pointermove', hover, true);
 
-  window.vaeDecoder = {start, load, decode, paint, decodeOrAsk, mapLatent, state, hover};
+  window.vaeDecoder = {start, load, decode, decodeMany, paint, paintPath, decodeOrAsk, mapLatent, state, hover};
 })();
