@@ -10,9 +10,12 @@ NCHW layout, float32 little-endian, base64:
      "ops": [{"op": "linear", "in": "z", "out": "t1", "w": "fc3.weight", "b": "fc3.bias"}, ...],
      "output": "t7", "weights": {"fc3.weight": {"shape": [400, 2], "data": "<base64>"}, ...}}
 
-Ops: linear, relu, sigmoid, reshape (batch dim -1), conv2d, conv_transpose2d (stride, padding,
-output_padding), matmul and add with a constant, clamp. ``run_graph`` is the reference interpreter (torch,
-from the JSON alone): the browser's runtime (``vae_demo/web/decoder.js``) implements the same ops.
+Ops: linear, relu, sigmoid, reshape (batch dim -1), permute, conv2d, conv_transpose2d (stride, padding,
+output_padding), matmul, add, sub and mul with a constant, clamp, and for a discrete code (a VQ-VAE snaps
+each cell to its nearest codebook vector) argmin over one axis and gather (rows of a constant table by
+index). Casts (``float()``, ``long()``, ``to(dtype)``) are no ops: the graph is float32, indices int32.
+``run_graph`` is the reference interpreter (torch, from the JSON alone): the browser's runtime
+(``vae_demo/web/decoder.js``) implements the same ops.
 
     python -m vae_demo.export [--checkpoints DIR] [--out DIR]   # every latent-code checkpoint, checked
 """
@@ -65,11 +68,18 @@ def _pair(v, what: str) -> list[int]:
     return [int(v[0]), int(v[1])]
 
 
+def code_length(model) -> int:
+    """The length of the flat code ``decode`` takes: what ``embed`` gives for one image (latent_dim, or a
+    VQ-VAE's whole grid of vectors h·w·D)."""
+    with torch.no_grad():
+        return int(model.embed(torch.zeros(1, *model.image_shape)).reshape(1, -1).shape[1])
+
+
 @torch.no_grad()
 def export_decoder(model, name: str = "") -> dict:
-    """The graph of ``model.decode`` for a (1, latent_dim) code. Raises ExportError for what it cannot map."""
-    if getattr(model, "discrete", False) or not getattr(model, "has_latent_code", True):
-        raise ExportError(f"{model.kind} has no continuous latent code to decode")
+    """The graph of ``model.decode`` for a (1, code_length) code. Raises ExportError for what it cannot map."""
+    if not getattr(model, "has_latent_code", True):
+        raise ExportError(f"{model.kind} has no latent code to decode")
     model = model.eval().to("cpu")
     wrapper = _Decode(model)
     try:
@@ -77,9 +87,10 @@ def export_decoder(model, name: str = "") -> dict:
     except Exception as err:  # data-dependent control flow and the like
         raise ExportError(f"{model.kind}: its decode cannot be traced ({err})") from err
     modules = dict(gm.named_modules())
-    z0 = torch.zeros(1, model.latent_dim)
+    z0 = torch.zeros(1, code_length(model))
     values: dict[str, object] = {}  # node → its value on z0 (constants keep theirs)
     dynamic: set[str] = set()  # nodes that depend on z
+    same: dict[str, str] = {}  # a cast's node → the node it casts (the graph has no casts)
     ops, weights = [], {}
 
     def const(v, hint: str) -> str:
@@ -108,7 +119,7 @@ def export_decoder(model, name: str = "") -> dict:
             src = node.args[0]
             if not isinstance(src, torch.fx.Node) or src.name not in dynamic:
                 raise ExportError("the decoder's output does not depend on z")
-            out = src.name
+            out = same.get(src.name, src.name)
             break
         # evaluate on z0 (shapes, constants)
         a, kw = arg(node.args), {k: arg(v) for k, v in node.kwargs.items()}
@@ -129,17 +140,20 @@ def export_decoder(model, name: str = "") -> dict:
         if not deps:
             continue  # folded: depends on weights and shapes only
         if node.op == "call_method" and node.target == "size" or (
-                node.op == "call_function" and node.target is getattr and node.args[1] == "shape"):
-            continue  # shapes are fixed: (1, latent_dim) in, so every shape is known here
+                node.op == "call_function" and node.target is getattr and node.args[1] in ("shape", "dtype")):
+            continue  # shapes are fixed: (1, code_length) in, so every shape is known here
         dynamic.add(node.name)
-        x = deps[0]
+        x = same.get(deps[0], deps[0])
+        if node.op == "call_method" and node.target in ("float", "long", "int", "to", "contiguous"):
+            same[node.name] = x
+            continue
         op = _map(node, modules, x, values, const)
         if op is None:
             what = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", node.target)
             raise ExportError(f"{model.kind}: the browser runtime has no op for {node.op} {what}")
         op["out"] = node.name
         ops.append(op)
-    return {"format": FORMAT, "name": name, "model": model.kind, "latent_dim": int(model.latent_dim),
+    return {"format": FORMAT, "name": name, "model": model.kind, "latent_dim": int(z0.shape[1]),
             "image_shape": [int(s) for s in model.image_shape], "ops": ops, "output": out, "weights": weights}
 
 
@@ -156,6 +170,8 @@ def _map(node, modules, x, values, const) -> dict | None:
             return {"op": "relu", "in": x}
         if isinstance(m, nn.Sigmoid):
             return {"op": "sigmoid", "in": x}
+        if isinstance(m, nn.Embedding):
+            return {"op": "gather", "in": x, "table": const(m.weight, f"{t}.weight")}
         if isinstance(m, nn.Flatten):
             return {"op": "reshape", "in": x, "shape": [-1, *values[node.name].shape[1:]]}
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -175,6 +191,14 @@ def _map(node, modules, x, values, const) -> dict | None:
         return {"op": "sigmoid", "in": x}
     if name in ("view", "reshape", "flatten") or t in (torch.reshape, torch.flatten):
         return {"op": "reshape", "in": x, "shape": [-1, *values[node.name].shape[1:]]}
+    if name == "permute":
+        dims = args[1:] if not isinstance(args[1], (tuple, list)) else args[1]
+        return {"op": "permute", "in": x, "dims": [int(d) for d in dims]}
+    if name == "argmin":
+        dim = node.kwargs.get("dim", args[1] if len(args) > 1 else None)
+        if dim is None or node.kwargs.get("keepdim", args[2] if len(args) > 2 else False):
+            return None
+        return {"op": "argmin", "in": x, "axis": int(dim) % values[x].dim()}
     if name in ("clamp", "clip") or t in (torch.clamp, torch.clip):
         lo = node.kwargs.get("min", args[1] if len(args) > 1 else None)
         hi = node.kwargs.get("max", args[2] if len(args) > 2 else None)
@@ -183,8 +207,13 @@ def _map(node, modules, x, values, const) -> dict | None:
         return {"op": "clamp", "in": x, "min": lo, "max": hi}
     if t in (operator.matmul, torch.matmul) and len(other) == 1 and args[0] is not other[0]:
         return {"op": "matmul", "in": x, "w": const(_value(other[0], values), "matmul")}
-    if t in (operator.add, torch.add) and len(other) == 1:
-        return {"op": "add", "in": x, "c": const(torch.as_tensor(_value(other[0], values)), "add")}
+    if t in (operator.add, torch.add, operator.mul, torch.mul, operator.sub, torch.sub) and len(other) == 1 \
+            and not node.kwargs:
+        kind = {operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul: "mul"}.get(t, "sub")
+        op = {"op": kind, "in": x, "c": const(torch.as_tensor(_value(other[0], values)), kind)}
+        if kind == "sub" and args[0] is other[0]:
+            op["reverse"] = True  # c − x
+        return op
     return None
 
 
@@ -212,6 +241,12 @@ def run_graph(graph: dict, z) -> torch.Tensor:
             y = torch.sigmoid(x)
         elif kind == "reshape":
             y = x.reshape(op["shape"])
+        elif kind == "permute":
+            y = x.permute(op["dims"])
+        elif kind == "argmin":
+            y = x.argmin(op["axis"])
+        elif kind == "gather":
+            y = F.embedding(x.long(), w[op["table"]])
         elif kind == "conv2d":
             y = F.conv2d(x, w[op["w"]], w[op["b"]] if op.get("b") else None, op["stride"], op["padding"])
         elif kind == "conv_transpose2d":
@@ -221,6 +256,10 @@ def run_graph(graph: dict, z) -> torch.Tensor:
             y = x @ w[op["w"]]
         elif kind == "add":
             y = x + w[op["c"]]
+        elif kind == "mul":
+            y = x * w[op["c"]]
+        elif kind == "sub":
+            y = w[op["c"]] - x if op.get("reverse") else x - w[op["c"]]
         elif kind == "clamp":
             y = x.clamp(op["min"], op["max"])
         else:
@@ -236,7 +275,7 @@ def graph_bytes(graph: dict) -> int:
 @torch.no_grad()
 def check(graph: dict, model, n: int = 64, seed: int = 0) -> float:
     """Max abs pixel difference, exported graph vs ``model.decode``, on ``n`` random codes z ~ N(0, 2²)."""
-    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed)) * 2
+    z = torch.randn(n, code_length(model), generator=torch.Generator().manual_seed(seed)) * 2
     return float((run_graph(graph, z) - model.decode(z)).abs().max())
 
 

@@ -80,16 +80,18 @@ class VQVAE(Autoencoder):
                 "commitment_weight": self.commitment_weight}
 
     # --- the code ---
+    # (no Python branching on the input: decode traces into plain ops, for the browser's copy, vae_demo.export)
     def _grid(self, z: torch.Tensor) -> torch.Tensor:
         """A flat code (N, h·w·D) or a grid (N, D, h, w), as a grid."""
-        return z.view(len(z), self.latent_dim, *self.code_grid) if z.dim() == 2 else z
+        return z.reshape(-1, self.latent_dim, *self.code_grid)
 
     def _nearest(self, z_e: torch.Tensor) -> torch.Tensor:
-        """(N, h, w) indices of the codebook vectors nearest to the grid z_e (N, D, h, w), in float32."""
+        """(N, h, w) indices of the codebook vectors nearest to the grid z_e (N, D, h, w), in float32:
+        argmin_k ‖f − e_k‖² = argmin_k (‖e_k‖² − 2 f·e_k), as ‖f‖² is the same for every k."""
         flat = z_e.float().permute(0, 2, 3, 1).reshape(-1, self.latent_dim)
         book = self.embedding.weight.float()
-        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ book.t() + book.pow(2).sum(1)
-        return dist.argmin(1).view(len(z_e), *self.code_grid)
+        dist = book.pow(2).sum(1) - 2 * (flat @ book.t())
+        return dist.argmin(1).view(-1, *self.code_grid)
 
     def _vectors(self, codes: torch.Tensor) -> torch.Tensor:
         return self.embedding(codes.long()).permute(0, 3, 1, 2)

@@ -57,11 +57,12 @@
       if (op.op === 'linear') o.W = tf.transpose(w[op.w]);  // (in, out)
       if (op.op === 'conv2d' || op.op === 'conv_transpose2d') o.W = tf.transpose(w[op.w], [2, 3, 1, 0]);
       if (op.op === 'matmul') o.W = w[op.w];
-      if (op.op === 'add') o.C = w[op.c];
+      if (op.op === 'add' || op.op === 'sub' || op.op === 'mul') o.C = w[op.c];
+      if (op.op === 'gather') o.T = w[op.table];
       if (op.b) o.B = w[op.b];
       return o;
     });
-    for (const [k, t] of Object.entries(w)) if (!ops.some((o) => o.W === t || o.C === t || o.B === t)) t.dispose();
+    for (const [k, t] of Object.entries(w)) if (!ops.some((o) => [o.W, o.C, o.B, o.T].includes(t))) t.dispose();
     return {g, ops};
   }
 
@@ -92,6 +93,11 @@
         else if (o.op === 'reshape') y = tf.reshape(x, o.shape);
         else if (o.op === 'matmul') y = tf.matMul(x, o.W);
         else if (o.op === 'add') y = tf.add(x, o.C);
+        else if (o.op === 'mul') y = tf.mul(x, o.C);
+        else if (o.op === 'sub') y = o.reverse ? tf.sub(o.C, x) : tf.sub(x, o.C);
+        else if (o.op === 'permute') y = tf.transpose(x, o.dims);
+        else if (o.op === 'argmin') y = tf.argMin(x, o.axis);  // int32 indices
+        else if (o.op === 'gather') y = tf.gather(o.T, x);  // rows of the table: (...x.shape, D)
         else if (o.op === 'clamp') y = tf.clipByValue(x, o.min === null ? -Infinity : o.min,
                                                        o.max === null ? Infinity : o.max);
         else if (o.op === 'conv2d') {
