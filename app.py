@@ -54,7 +54,7 @@ except ImportError:
 import gradio as gr  # noqa: E402
 
 from vae_demo.data import DATASETS  # noqa: E402
-from vae_demo.services import webdecode  # noqa: E402
+from vae_demo.services import versions, webdecode  # noqa: E402
 from vae_demo.services.jobs import JobManager  # noqa: E402
 from vae_demo.services.registry import ModelRegistry  # noqa: E402
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed  # noqa: E402
@@ -79,7 +79,8 @@ CSS = """
 #title h2 { margin: 0 0 2px 0; }
 #title p { margin: 0; }
 #offline-banner p { margin: 2px 0; }
-#sliders-web, #sliders-server-decode, #map-web, #map-server-decode, #interp-web { display: none !important; }
+#sliders-web, #sliders-server-decode, #map-web, #map-server-decode, #interp-web, #versions,
+#versions-check { display: none !important; }
 """
 # gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
 # turned into x/y slider moves in the page: the plot's own axes convert the click to data units.
@@ -112,8 +113,20 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
   s.src = __SRC__;
   s.onload = () => window.vaeDecoder && window.vaeDecoder.start(window.vaeDecoderBase);
   document.head.appendChild(s);
+  // new checkpoints or test images: fetch the versions file (a static GET), ask Gradio only when it changed
+  let seen = null;
+  setInterval(async () => {
+    const el = document.querySelector('#versions-url');
+    const button = document.querySelector('#versions-check');
+    if (!el || !button) return;
+    try {
+      const r = await fetch(el.dataset.url, {cache: 'no-store'});
+      const v = r.ok ? await r.text() : seen;
+      if (v !== seen) { seen = v; button.click(); }
+    } catch (err) { /* the server is away for a moment: try again at the next poll */ }
+  }, __POLL_MS__);
 }
-""".replace("__BASE__", repr(webdecode.runtime_base())).replace(
+""".replace("__POLL_MS__", str(int(versions.PAGE_POLL_S * 1000))).replace("__BASE__", repr(webdecode.runtime_base())).replace(
     "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js")))
 LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
 
@@ -170,10 +183,14 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
 
         rescan.click(on_rescan, None, [ctx.models_version, models_note])
         # every open page learns about checkpoints another page (or session) trained, and about test splits
-        # a background download brought in: the versions are numbers in memory, so the tick is cheap;
-        # pickers and galleries re-list only when one changed
-        gr.Timer(5.0).tick(lambda: (registry.version, images.version), None, [ctx.models_version, ctx.data_version],
-                           show_progress="hidden", api_visibility="private")
+        # a background download brought in: it polls a static file of the versions (services/versions.py)
+        # and clicks the hidden button only when it changed; pickers and galleries re-list only then
+        published = versions.VersionsFile(lambda: [registry.version, images.version], webdecode.cache_dir())
+        gr.HTML(f'<span id="versions-url" data-url="{webdecode.file_url(published.path)}"></span>', padding=False,
+                elem_id="versions")
+        versions_check = gr.Button("check versions", elem_id="versions-check")
+        versions_check.click(lambda: (registry.version, images.version), None, [ctx.models_version, ctx.data_version],
+                             show_progress="hidden", api_visibility="private")
         ctx.models_version.change(lambda: _models_note(registry), None, models_note, show_progress="hidden")
 
         def on_data_changed():

@@ -213,3 +213,54 @@ def test_each_inside_view_fits_one_1280x800_screen_with_its_explanation(browser,
         assert min(b["width"], b["height"]) >= 196, (view, b)  # a 28×28 image at ≥ 7× from the back of the room
     page.screenshot(path=str(server["shots"] / f"{SHOT_NAMES[view]}.png"))
     page.close()
+
+
+def test_an_idle_page_learns_of_a_new_checkpoint_without_a_timer_event(browser, server):
+    """A model trained in another page shows up here within a poll or two; in between, an idle page sends
+    the server nothing but static GETs of the versions file (no Gradio event: each costs the server ~20 ms
+    and the page ~100 ms), and one event when the file changed."""
+    import shutil
+
+    registry = server["registry"]
+    page = _page(browser, server["url"])
+    note = page.locator("#models-note").inner_text()
+    assert "mnist 12" in note, note
+    calls = []
+    page.on("request", lambda r: calls.append(r.url))
+    page.wait_for_timeout(6_000)  # the first poll asks once (whatever changed since the page loaded)
+    assert sum("/queue/join" in u for u in calls) == 1, calls
+    calls.clear()
+    page.wait_for_timeout(11_000)  # two more polls, nothing changed
+    assert calls and all("versions-" in u for u in calls), calls
+    calls.clear()
+    user = registry.user_directory
+    for ext in ("json", "safetensors"):
+        shutil.copy(ROOT / "checkpoints" / f"mnist_pca_z64.{ext}", user / f"mnist_pca_z64_copy.{ext}")
+    try:
+        registry.refresh()  # what a finished training job does
+        page.wait_for_function("() => document.querySelector('#models-note').innerText.includes('mnist 13')",
+                               timeout=20_000)
+        events = [u for u in calls if "versions-" not in u]
+        assert 2 <= sum("/queue/join" in u for u in events) <= 20, events  # the check, then each tab re-lists
+    finally:
+        for ext in ("json", "safetensors"):
+            (user / f"mnist_pca_z64_copy.{ext}").unlink()
+        registry.refresh()
+    page.close()
+
+
+def test_the_versions_file_is_rewritten_only_when_a_version_changes(tmp_path):
+    import json
+    import time
+
+    from vae_demo.services.versions import VersionsFile
+
+    state = [1, 0]
+    f = VersionsFile(lambda: list(state), tmp_path, period=0.05)
+    assert json.loads(f.path.read_text()) == [1, 0]
+    before = f.path.stat().st_mtime_ns
+    time.sleep(0.3)
+    assert f.path.stat().st_mtime_ns == before  # nothing changed: not rewritten
+    state[0] = 2
+    time.sleep(0.3)
+    assert json.loads(f.path.read_text()) == [2, 0]
