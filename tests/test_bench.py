@@ -426,7 +426,9 @@ def test_the_app_section_reads_the_in_page_and_server_decode_figures_side_by_sid
                             "rss_end_mb": 701, "growth_mb": 1, "bar_mb": 20},
            "browser_users": {"pages": 30, "pages_open": 30, "seconds": 30, "wall_s": 31.0, "moves": 9000,
                              "repaints": 8000, "pages_decoding_in_page": 30, "server_cpu_s": 2.0,
-                             "server_cpu_idle_s": 1.9, "server_cpu_share": 0.03, "errors": 0,
+                             "server_cpu_idle_s": 1.8, "server_cpu_alone_s": 1.5, "server_cpu_share": 0.03,
+                             "server_cores": {"alone": 0.05, "idle": 0.06, "dragging": 0.065}, "errors": 0,
                              "error_examples": [], "pass": True}}
     md = render_load(sec)
-    assert "**Browser users** — 30 of 30" in md and "**PASS** — errors: 0" in md and "idle: 1.90 s" in md
+    assert "**Browser users** — 30 of 30" in md and "**PASS** — errors: 0" in md and "idle: 1.80 s over 30 s" in md
+    assert "before any page: 1.50 s" in md and "costs the server 0.005 of a core (0.5 %)" in md

@@ -19,10 +19,11 @@ drives the app through its public API with ``gradio_client``, the way the page d
 
 3. Browser users (``--browser-users``, 30; 0: none): that many headless Chromium pages (one browser,
    loopback only) open the Latent sliders tab and drag a slider for ``--browser-duration`` s (30) — a
-   move every 50 ms each, decoded in the page. Reported: the server's CPU seconds over that window and
-   over as long a window just before with the same pages open and idle (the difference is what slider
-   traffic costs it), the repaints the pages saw, and every page error, failed request or request to
-   any host but the app. Pages are opened one at a time for at most OPEN_LIMIT_S (240 s); every open
+   move every 50 ms each, decoded in the page. Reported: the server's CPU over that window, over as long
+   a window just before with the same pages open and idle, and over one before any page opened (the
+   idle server alone), each also per second (cores busy): dragging minus idle is what slider traffic
+   costs it; the repaints the pages saw, and every page error, failed request or request to any host
+   but the app. Pages are opened one at a time for at most OPEN_LIMIT_S (240 s); every open
    page runs Gradio's whole front end on this same machine, which bounds how many it can hold. Bounded: pages open one after another, each with a 60 s limit.
 
 Figures go to ``--json`` (default ``loadtest.json``) and, through the benchmark, to BENCHMARKS.md.
@@ -305,6 +306,9 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
     if chromium_path() is None:
         return {"skipped": "chromium not found (apt-get install chromium)"}
     errors: list[str] = []
+    cpu0 = server.cpu_s()  # first no page at all: what the idle server spends by itself (Gradio's loops)
+    time.sleep(seconds)
+    alone = server.cpu_s() - cpu0
     with sync_playwright() as p:
         browser = open_browser(p)
         try:
@@ -354,6 +358,10 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
     return {"pages": pages, "pages_open": len(opened), "seconds": seconds, "wall_s": _r(wall, 1),
             "moves": sum(r["moves"] for r in results), "repaints": sum(r["paints"] for r in results),
             "pages_decoding_in_page": in_page, "server_cpu_s": _r(cpu, 2), "server_cpu_idle_s": _r(idle, 2),
+            "server_cpu_alone_s": _r(alone, 2),
+            # CPU-seconds per second (1 = one core busy): no page, the pages idle, the pages dragging
+            "server_cores": {"alone": _r(alone / seconds, 3), "idle": _r(idle / seconds, 3),
+                             "dragging": _r(cpu / wall, 3)},
             "server_cpu_share": _r(cpu / (wall * (os.cpu_count() or 1)), 3), "errors": len(errors),
             "error_examples": errors[:5], "pass": not errors and len(opened) == pages and in_page == pages}
 

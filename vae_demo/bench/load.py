@@ -77,9 +77,18 @@ def render_load(sec: dict) -> str:
             + (f" ({'; '.join(b['error_examples'])})" if b["error_examples"] else ""),
             f"- server CPU while they dragged: {fmt(b['server_cpu_s'], 2)} s over {fmt(b['wall_s'], 1)} s "
             f"({fmt(100 * b['server_cpu_share'], 1)} % of the machine); the same pages open and idle: "
-            f"{fmt(b.get('server_cpu_idle_s'), 2)} s — the slider traffic itself costs the server the difference. "
-            "The pages' own CPU (the decoding) is Chromium's, on the same 2 cores.",
-            ""]
+            f"{fmt(b.get('server_cpu_idle_s'), 2)} s over {b['seconds']:g} s"
+            + (f"; the server alone, before any page: {fmt(b['server_cpu_alone_s'], 2)} s over {b['seconds']:g} s"
+               if b.get("server_cpu_alone_s") is not None else "") + ".",
+            ]
+        cores = b.get("server_cores")
+        if cores:
+            traffic = cores["dragging"] - cores["idle"]
+            lines.append(f"- per second (cores busy): alone {fmt(cores['alone'], 3)}, pages idle {fmt(cores['idle'], 3)}, "
+                         f"pages dragging {fmt(cores['dragging'], 3)}: the slider traffic itself costs the server "
+                         f"{fmt(traffic, 3)} of a core ({fmt(100 * traffic, 1)} %).")
+        lines += [f"- the pages repainted {b['repaints']} times for {b['moves']} moves: their decoding is Chromium's "
+                  "CPU, and here all the pages share the server's 2 cores (each student's browser has its own).", ""]
     if not ok:
         lines += ["(see `benchmarks.json` for the server log tail)", ""]
     return "\n".join(lines)
