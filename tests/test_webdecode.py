@@ -266,3 +266,28 @@ def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, se
     assert len(paths) == 1 and strips == []  # let go: the server wrote the GIF, not the strips
     assert f"{n} steps" in page.locator("#interp-info").inner_text()
     page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_load_tests_browser_users_drag_with_no_server_decode(tmp_path):
+    """The load test's browser phase, small: two pages drag, every move decoded in the page, no error,
+    and the three CPU windows reported."""
+    from tests.test_e2e import _require_browser
+    from vae_demo.loadtest import Server, browser_phase
+
+    _require_browser()
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    for ext in ("json", "safetensors"):  # one small model with a latent code is all the sliders need
+        (ck / f"mnist_conv_vae_z16.{ext}").write_bytes((ROOT / "checkpoints" / f"mnist_conv_vae_z16.{ext}").read_bytes())
+    server = Server(ck, str(tmp_path / "no_data"))
+    try:
+        server.wait_ready()
+        r = browser_phase(server, 2, 3.0, lambda msg: None)
+    finally:
+        server.stop()
+    assert r["errors"] == 0 and r["pass"], r["error_examples"]
+    assert r["pages_open"] == 2 and r["pages_decoding_in_page"] == 2
+    assert r["moves"] >= 2 * 3.0 / 0.05 * 0.5 and r["repaints"] >= 2
+    assert set(r["server_cores"]) == {"alone", "idle", "dragging"} and r["server_cpu_alone_s"] >= 0
