@@ -2,6 +2,8 @@
 (tests/toy_codes.py): the code-grid editor's handlers, the codebook map, stored test codes, and the
 sliders/map tabs switching to them."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -140,3 +142,17 @@ def test_the_latent_map_tab_shows_the_codebook_for_a_discrete_model(toy):
     assert "perplexity" in text and "of 8" in text
     assert x["visible"] is False and y["visible"] is False and method["visible"] is False  # no x/y to move
     assert example["value"].shape == (codes.VIEW_SIZE, codes.VIEW_SIZE, 3)  # a test image as its code grid
+
+
+def test_the_cifar_editor_cells_line_up_with_the_image(tmp_path):
+    """A 32-pixel image upscales to 320 (not 336): the cells' borders and clicks follow its 40-px cells."""
+    from vae_demo.services.registry import ModelRegistry
+
+    root = Path(__file__).resolve().parent.parent
+    e = ModelRegistry(root / "checkpoints", user_directory=tmp_path).get("cifar10_vqvae")
+    grid = codes.random_grid(e, 0)
+    view = codes.grid_view(e, codes.decode_grid(e, grid), grid, selected=(4, 4))
+    assert codes.view_size(e) == 320 and view.shape == (320, 320, 3)
+    assert codes.cell_at(e, 160, 160) == (4, 4) and codes.cell_at(e, 159, 319) == (7, 3)
+    orange = np.argwhere((view[..., 0] == 255) & (view[..., 1] == 140) & (view[..., 2] == 0))
+    assert orange.min(0).tolist() == [160, 160] and orange.max(0).tolist() == [200, 200]  # cell (4, 4)

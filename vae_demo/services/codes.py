@@ -20,8 +20,15 @@ from vae_demo.services.latent import _cached
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
 
-VIEW_SIZE = 336  # the editor's picture, in pixels (7×7 cells of 48, 8×8 of 42)
+VIEW_SIZE = 336  # the editor's picture, about this many pixels: an integer upscale (view_size)
 USAGE_IMAGES = 2000  # test images whose codes count the codebook's use
+
+
+def view_size(entry: ModelEntry) -> int:
+    """The editor picture's side: the image upscaled by a whole factor, so each cell is whole pixels
+    (MNIST 28 → 336, 7 cells of 48; CIFAR-10 32 → 320, 8 cells of 40)."""
+    h = int(entry.model.image_shape[-2])
+    return max(1, VIEW_SIZE // h) * h
 
 
 def require_discrete(entry: ModelEntry) -> None:
@@ -86,10 +93,12 @@ def decode_grid(entry: ModelEntry, grid) -> torch.Tensor:
     return entry.model.decode_codes(g)[0].float().cpu()
 
 
-def cell_at(entry: ModelEntry, x, y, size: int = VIEW_SIZE) -> tuple[int, int]:
-    """The (row, col) of the cell under pixel (x, y) of the editor's picture (``size`` pixels square)."""
+def cell_at(entry: ModelEntry, x, y, size: int | None = None) -> tuple[int, int]:
+    """The (row, col) of the cell under pixel (x, y) of the editor's picture (``size`` pixels square,
+    by default the editor's: view_size)."""
     require_discrete(entry)
     h, w = entry.model.code_grid
+    size = size or view_size(entry)
     try:
         fx, fy = float(x) / size, float(y) / size
     except (TypeError, ValueError):
@@ -100,13 +109,14 @@ def cell_at(entry: ModelEntry, x, y, size: int = VIEW_SIZE) -> tuple[int, int]:
 
 
 def grid_view(entry: ModelEntry, image: torch.Tensor, grid, selected: tuple[int, int] | None = None,
-              size: int = VIEW_SIZE) -> np.ndarray:
-    """The editor's picture: ``image`` upscaled to ``size``, the cells' borders, each cell's code in its
-    corner and the ``selected`` cell outlined in orange."""
+              size: int | None = None) -> np.ndarray:
+    """The editor's picture: ``image`` upscaled to ``size`` (by default view_size), the cells' borders,
+    each cell's code in its corner and the ``selected`` cell outlined in orange."""
     from PIL import Image, ImageDraw
 
     g = check_grid(entry, grid)
     h, w = g.shape
+    size = size or view_size(entry)
     pic = Image.fromarray(display(image, size)).convert("RGB")
     draw = ImageDraw.Draw(pic, "RGBA")
     ch, cw = size / h, size / w
