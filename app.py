@@ -80,7 +80,7 @@ CSS = """
 #title p { margin: 0; }
 #offline-banner p { margin: 2px 0; }
 #sliders-web, #sliders-server-decode, #map-web, #map-server-decode, #interp-web, #versions,
-#versions-check { display: none !important; }
+#versions-check, #codes-web, #codes-grid-state, #codes-cell, #codes-server-decode { display: none !important; }
 """
 # gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
 # turned into x/y slider moves in the page: the plot's own axes convert the click to data units.

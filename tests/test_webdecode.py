@@ -8,6 +8,7 @@ in [0, 1] (measured: ~1e-6 in the page, 0 for the reference interpreter).
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def test_every_committed_latent_models_decoder_exports_and_equals_pytorch():
         assert export.check(g, e.model) <= TOLERANCE, e.name
         z = torch.randn(3, n)
         assert export.run_graph(json.loads(json.dumps(g)), z).shape == (3, *e.model.image_shape)
+        if e.model.discrete:  # its code-grid editor's way in: index grids, as decode_codes takes them
+            c = torch.randint(0, e.model.codebook_size, (3, *e.model.code_grid), generator=torch.Generator().manual_seed(1))
+            assert g["codes"]["grid"] == list(e.model.code_grid)
+            assert (export.run_graph(g, codes=c) - e.model.decode_codes(c)).abs().max() <= TOLERANCE
+        else:
+            assert "codes" not in g
         exported, total = exported + 1, total + export.graph_bytes(g)
     assert exported >= 15  # MLP, conv, PCA, VQ-VAE and restorer checkpoints of the three datasets
     assert total < 30e6  # stated in the README: about 25 MB for all, never committed (exported on demand)
@@ -70,6 +77,7 @@ def test_graph_files_are_written_once_per_weights_and_the_page_gets_what_it_need
     e = next(x for x in _committed() if x.name == "mnist_conv_vae_z16")
     path = webdecode.graph_file(e)
     assert path.parent == tmp_path.resolve() and e.meta["weights_sha256"][:16] in path.name
+    assert webdecode._exporter_hash() in path.name  # another exporter's graph of the same weights is not served
     stamp = path.stat().st_mtime_ns
     assert webdecode.graph_file(e) == path and path.stat().st_mtime_ns == stamp  # cached
     stats = latent.latent_stats(e, TestImages(tmp_path / "no_data"))
@@ -167,9 +175,10 @@ def test_a_slider_move_repaints_in_the_page_with_no_server_decode(browser, serve
         _move(page, v)
         page.wait_for_function("() => document.querySelector('#sliders-image img').src.startsWith('data:')")
         page.wait_for_timeout(300)
-    after = _pixels(page, "#sliders-image")  # the page paints 28×28 (shown pixelated), the server 8× that
-    assert after.shape == (28, 28) and before.shape == (224, 224)
-    assert np.abs(after.astype(int) - before[::8, ::8]).mean() > 1  # the image changed
+    after = _pixels(page, "#sliders-image")  # painted as the server paints: 28×28 upscaled 8×, nearest
+    assert after.shape == before.shape == (224, 224)
+    assert (after[::8, ::8].repeat(8, 0).repeat(8, 1) == after).all()  # whole 8×8 blocks: sharp, not smoothed
+    assert np.abs(after.astype(int) - before).mean() > 1  # the image changed
     assert "Decoded in this browser" in page.locator("#sliders-where").inner_text()
     assert server_slides == []  # the server decoded none of the moves
     page.close()
@@ -284,10 +293,64 @@ def test_the_load_tests_browser_users_drag_with_no_server_decode(tmp_path):
     server = Server(ck, str(tmp_path / "no_data"))
     try:
         server.wait_ready()
-        r = browser_phase(server, 2, 3.0, lambda msg: None)
+        # its own Playwright, in a thread of its own (this module's browser runs one in this thread)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            r = pool.submit(browser_phase, server, 2, 3.0, lambda msg: None).result()
     finally:
         server.stop()
     assert r["errors"] == 0 and r["pass"], r["error_examples"]
     assert r["pages_open"] == 2 and r["pages_decoding_in_page"] == 2
     assert r["moves"] >= 2 * 3.0 / 0.05 * 0.5 and r["repaints"] >= 2
     assert set(r["server_cores"]) == {"alone", "idle", "dragging"} and r["server_cpu_alone_s"] >= 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_code_grid_editor_decodes_a_new_code_in_the_page(browser, server, monkeypatch, tmp_path):
+    """A VQ-VAE's code picked for a cell: the page decodes the grid (as decode_codes does) and redraws the
+    editor; the server decodes nothing, yet knows the new grid at the next click."""
+    from tests.test_e2e import _pixels
+
+    from vae_demo.services import codes
+
+    calls = []
+    real = codes.decode_grid
+    monkeypatch.setattr(codes, "decode_grid", lambda *a, **k: calls.append(1) or real(*a, **k))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+    page.goto(server["url"])
+    page.get_by_role("tab", name="Latent sliders").click()
+    page.locator("#sliders-model input").click()
+    page.get_by_role("option", name="mnist_vqvae").first.click()
+    page.locator("#codes-grid img").wait_for()
+    page.wait_for_function("() => document.querySelector('#codes-web').innerText.includes('decoder.json')")
+    page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend === 'wasm'")
+    e = server["registry"].get("mnist_vqvae")
+    box = page.locator("#codes-grid img").bounding_box()
+
+    def click_cell(r, c):
+        page.mouse.click(box["x"] + (c + 0.5) / 7 * box["width"], box["y"] + (r + 0.5) / 7 * box["height"])
+        page.wait_for_function("t => document.querySelector('#codes-code').innerText.includes(t)",
+                               arg=f"cell (row {r}, col {c})")
+        page.wait_for_timeout(300)
+        return int(float(page.locator("#codes-code input[type=number]").input_value()))
+
+    old = click_cell(3, 3)
+    grid = codes.image_codes(e, TestImages(tmp_path).get("mnist").floats(slice(0, 1)))  # test image #0's codes
+    assert old == grid[3, 3]
+    new = (old + 7) % e.model.codebook_size
+    calls.clear()
+    page.evaluate("""(v) => { const i = document.querySelector('#codes-code input[type=range]');
+        i.value = String(v); i.dispatchEvent(new Event('input', {bubbles: true})); }""", new)
+    page.wait_for_function("() => window.vaeDecoder.paintCodes.count >= 1")
+    page.wait_for_function("t => document.querySelector('#codes-info').innerText.includes(t)", arg=f"holds code {new}")
+    assert calls == []  # decoded and drawn in the page
+    assert "Decoded in this browser" in page.locator("#sliders-where").inner_text()
+    grid[3, 3] = new
+    ref = (codes.decode_grid(e, grid)[0].numpy() * 255 + 0.5).astype(int).repeat(8, 0).repeat(8, 1)
+    assert np.abs(_pixels(page, "#sliders-image").astype(int) - ref).max() <= 1  # as the server would show it
+    view = _pixels(page, "#codes-grid")
+    assert view.shape == (336, 336)
+    # the server knows the page's grid: another cell, then back, and the picker shows the new code
+    assert click_cell(0, 0) == grid[0, 0] and click_cell(3, 3) == new
+    page.close()

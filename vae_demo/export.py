@@ -10,6 +10,9 @@ NCHW layout, float32 little-endian, base64:
      "ops": [{"op": "linear", "in": "z", "out": "t1", "w": "fc3.weight", "b": "fc3.bias"}, ...],
      "output": "t7", "weights": {"fc3.weight": {"shape": [400, 2], "data": "<base64>"}, ...}}
 
+A graph whose decoder snaps to a codebook also says where its index grid enters (``"codes": {"at", "grid"}``),
+so a code-grid editor can decode indices of its own from there.
+
 Ops: linear, relu, sigmoid, reshape (batch dim -1), permute, conv2d, conv_transpose2d (stride, padding,
 output_padding), matmul, add, sub and mul with a constant, clamp, and for a discrete code (a VQ-VAE snaps
 each cell to its nearest codebook vector) argmin over one axis and gather (rows of a constant table by
@@ -153,8 +156,31 @@ def export_decoder(model, name: str = "") -> dict:
             raise ExportError(f"{model.kind}: the browser runtime has no op for {node.op} {what}")
         op["out"] = node.name
         ops.append(op)
-    return {"format": FORMAT, "name": name, "model": model.kind, "latent_dim": int(z0.shape[1]),
-            "image_shape": [int(s) for s in model.image_shape], "ops": ops, "output": out, "weights": weights}
+    graph = {"format": FORMAT, "name": name, "model": model.kind, "latent_dim": int(z0.shape[1]),
+             "image_shape": [int(s) for s in model.image_shape], "ops": ops, "output": out, "weights": weights}
+    codes = _codes_entry(ops, values)
+    if codes:
+        graph["codes"] = codes
+    return graph
+
+
+def _codes_entry(ops: list[dict], values: dict) -> dict | None:
+    """A discrete code's second way in: the indices a gather reads (a VQ-VAE's code grid). The page's code
+    editor starts the graph there with indices of its own; only when nothing after it reads what came
+    before (so ``decode_codes`` is exactly the rest of ``decode``)."""
+    first = next((i for i, o in enumerate(ops) if o["op"] == "gather"), None)
+    if first is None:
+        return None
+    at = ops[first]["in"]
+    start = next((i + 1 for i, o in enumerate(ops) if o["out"] == at), None)
+    if start is None:
+        return None
+    known = {at}
+    for o in ops[start:]:
+        if o["in"] not in known:
+            return None
+        known.add(o["out"])
+    return {"at": at, "grid": [int(s) for s in values[at].shape[1:]]}
 
 
 def _map(node, modules, x, values, const) -> dict | None:
@@ -224,13 +250,22 @@ def _value(a, values):
 # --- the reference interpreter ------------------------------------------------------------------------
 
 @torch.no_grad()
-def run_graph(graph: dict, z) -> torch.Tensor:
-    """Run an exported graph on codes ``z`` (N, latent_dim): what the browser computes, from the JSON alone."""
+def run_graph(graph: dict, z=None, codes=None) -> torch.Tensor:
+    """Run an exported graph on codes ``z`` (N, latent_dim), or on a discrete code's index grids ``codes``
+    (N, h, w) where the graph has that way in: what the browser computes, from the JSON alone."""
     if graph.get("format") != FORMAT:
         raise ExportError(f"not an exported decoder (format {graph.get('format')!r})")
     w = {k: _array(v) for k, v in graph["weights"].items()}
-    env = {"z": torch.as_tensor(np.asarray(z, dtype=np.float32))}
-    for op in graph["ops"]:
+    ops = graph["ops"]
+    if codes is not None:
+        if "codes" not in graph:
+            raise ExportError(f"{graph.get('name')}: this graph takes no index grid")
+        at = graph["codes"]["at"]
+        env = {at: torch.as_tensor(np.asarray(codes, dtype=np.int64))}
+        ops = ops[next(i + 1 for i, o in enumerate(ops) if o["out"] == at):]
+    else:
+        env = {"z": torch.as_tensor(np.asarray(z, dtype=np.float32))}
+    for op in ops:
         x = env[op["in"]]
         kind = op["op"]
         if kind == "linear":

@@ -8,6 +8,8 @@ too). A model whose decoder cannot be exported gets None: its tab decodes on the
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import torch
 
+from vae_demo import export
 from vae_demo.export import ExportError, export_decoder
 from vae_demo.files import atomic_write
-from vae_demo.services import latent
+from vae_demo.services import codes, latent
 from vae_demo.services.registry import ModelEntry
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -44,10 +47,17 @@ def runtime_base() -> str:
     return file_url(RUNTIME_DIR) + "/"
 
 
+@functools.lru_cache(maxsize=1)
+def _exporter_hash() -> str:
+    """A hash of the exporter's own code: a graph cached by an older exporter is not served."""
+    return hashlib.sha256(Path(export.__file__).read_bytes()).hexdigest()[:8]
+
+
 def graph_file(entry: ModelEntry) -> Path | None:
-    """The exported decoder of ``entry`` as a JSON file in the cache (written once), or None."""
+    """The exported decoder of ``entry`` as a JSON file in the cache (written once per weights and exporter),
+    or None."""
     sha = str(entry.meta.get("weights_sha256") or "")[:16] or "unhashed"
-    path = cache_dir() / f"{entry.name}-{sha}.decoder.json"
+    path = cache_dir() / f"{entry.name}-{sha}-{_exporter_hash()}.decoder.json"
     if path.exists():
         return path
     try:  # export_decoder refuses what has no continuous code (a U-Net, a VQ-VAE) as it refuses unknown ops
@@ -56,6 +66,12 @@ def graph_file(entry: ModelEntry) -> Path | None:
         return None
     atomic_write((path, json.dumps(graph, separators=(",", ":"))))
     return path
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_codes(path: str) -> bool:
+    """Whether a graph file has an index-grid way in (read once per file: the name holds the weights' hash)."""
+    return "codes" in json.loads(Path(path).read_text())
 
 
 def page_decoder(entry: ModelEntry, stats: latent.LatentStats, values) -> dict | None:
@@ -100,3 +116,15 @@ def page_path(entry: ModelEntry, xa, xb) -> dict | None:
     return {"url": file_url(path), "za": flat(za), "zb": flat(zb), "xa": flat(xa), "xb": flat(xb),
             "shape": [int(s) for s in xa.shape[-3:]], "columns": latent.STRIP_COLUMNS,
             "height": latent.STRIP_HEIGHT, "model": entry.name}
+
+
+def page_codes(entry: ModelEntry, use) -> dict | None:
+    """What the page needs to run the code-grid editor of a discrete code itself: the graph's URL (one with
+    an index-grid way in), the editor picture's size and the grid's, and each code's share of the test
+    images' cells with the most used codes (the info line). None where the graph has no such way in."""
+    path = graph_file(entry)
+    if path is None or not _takes_codes(str(path)):
+        return None
+    share = use.counts / max(use.counts.sum(), 1)
+    return {"url": file_url(path), "view": codes.view_size(entry), "grid": [int(v) for v in entry.model.code_grid],
+            "shares": [float(v) for v in share], "top": codes.codes_by_use(use)[:8], "model": entry.name}

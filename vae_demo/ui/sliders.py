@@ -50,6 +50,34 @@ async (web, ...values) => {
 """.replace("__RANGE__", str(latent.SLIDER_RANGE))
 
 
+# A code picked for the selected cell (a discrete code): set it in the grid and decode and draw in the page
+# (decoder.js paintCodes); when the page cannot, the hidden button asks the server's set_code
+CODE_JS = """
+async (web, grid, cell, code, info) => {
+  const D = window.vaeDecoder;
+  const k = Math.round(Number(code));
+  const ok = D && web && Array.isArray(grid) && Array.isArray(cell) && cell.length === 2
+    && Number.isFinite(k) && k >= 0 && k < web.shares.length;
+  let r = {page: false, why: !D ? 'the decoder script did not load' : !web ? 'this model has no exported decoder'
+    : 'the server checks this code'};
+  let g = grid;
+  if (ok) {
+    g = grid.map((row) => row.slice());
+    g[cell[0]][cell[1]] = k;
+    r = await D.paintCodes(web, g, cell);
+  }
+  const where = document.querySelector('#sliders-where');
+  const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a code change asks the '
+    + 'server nothing.' : 'Decoded on the server (' + r.why + ').';
+  if (where && where.innerText !== text) where.innerText = text;
+  if (!r.page) { document.querySelector('#codes-server-decode').click(); return [grid, info]; }
+  const pct = (100 * web.shares[k]).toFixed(1);
+  return [g, 'Cell (' + cell[0] + ', ' + cell[1] + ') holds code **' + k + '**, used by ' + pct
+    + "% of the test images' cells. Most used codes: " + web.top.join(', ') + '.'];
+}
+"""
+
+
 def make_slide_handler(ctx: Context):
     """The handler a slider move calls (the benchmark times exactly this function)."""
 
@@ -115,9 +143,12 @@ def build(ctx: Context) -> None:
                                                      label=f"z[{i}]", elem_id=f"sliders-z{i}", visible=False))
             with gr.Column(visible=False, elem_id="codes-editor") as codes_col:  # for a discrete code
                 with gr.Row():
-                    grid_img = gr.Image(label="Code grid over the decoded image: click a cell", type="numpy",
-                                        interactive=False, height=codes.VIEW_SIZE, width=codes.VIEW_SIZE,
-                                        format="png", buttons=[], elem_id="codes-grid")
+                    with gr.Column(min_width=codes.VIEW_SIZE):
+                        # its name as a heading: a label drawn over the picture hid the top row's codes
+                        gr.Markdown("**Code grid over the decoded image**: click a cell")
+                        grid_img = gr.Image(label="Code grid over the decoded image: click a cell", show_label=False,
+                                            type="numpy", interactive=False, height=codes.VIEW_SIZE,
+                                            width=codes.VIEW_SIZE, format="png", buttons=[], elem_id="codes-grid")
                     with gr.Column(min_width=220):
                         cell_code = gr.Slider(0, 1, value=0, step=1, label="Code of the selected cell",
                                               elem_id="codes-code")
@@ -130,6 +161,12 @@ def build(ctx: Context) -> None:
             # visible=False, so the page has its value; the button is what a move clicks when it cannot
             web = gr.JSON(None, elem_id="sliders-web", show_label=False)
             server_decode = gr.Button("decode on the server", elem_id="sliders-server-decode")
+            # the code-grid editor's page copy (webdecode.page_codes), its grid and selected cell (the page
+            # changes them), and the button a code change clicks when the page cannot decode it
+            codes_web = gr.JSON(None, elem_id="codes-web", show_label=False)
+            grid_state = gr.JSON(None, elem_id="codes-grid-state", show_label=False)  # nested lists
+            cell_state = gr.JSON(None, elem_id="codes-cell", show_label=False)  # [row, col]
+            server_code = gr.Button("decode the code grid on the server", elem_id="codes-server-decode")
             with gr.Row():
                 sample = gr.Button("Sample from the prior", elem_id="sliders-sample")
                 reset = gr.Button("Reset to 0", elem_id="sliders-reset")
@@ -137,8 +174,6 @@ def build(ctx: Context) -> None:
     explain(EXPLAIN)
     base = gr.State(None)  # all D values (standard units) of the current code
 
-    grid_state = gr.State(None)  # the code grid (a discrete model's code), as nested lists
-    cell_state = gr.State(None)  # the selected cell (row, col)
 
     def _set(e, stats, values, text=None):
         """Outputs for a whole new code: every slider, the base, the image (and the info line)."""
@@ -153,7 +188,7 @@ def build(ctx: Context) -> None:
         img = latent.decode(e, latent.to_latent(stats, values))
         no_codes = (gr.update(visible=True), gr.update(visible=False), None, None, gr.skip(), gr.skip(), gr.skip())
         return (*ups, [float(v) for v in values], img, *no_codes,
-                webdecode.page_decoder(e, stats, values)) + ((text,) if text is not None else ())
+                webdecode.page_decoder(e, stats, values), None) + ((text,) if text is not None else ())
 
     def _cell(e, grid, cell):
         """The code picker's update and the info line for the selected ``cell`` of ``grid``."""
@@ -176,7 +211,8 @@ def build(ctx: Context) -> None:
         picker, info_text = _cell(e, grid.tolist(), cell)
         outs = (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, latent.display(picture, 224),
                 gr.update(visible=False), gr.update(visible=True), grid.tolist(), list(cell),
-                codes.grid_view(e, picture, grid, cell), picker, info_text, None)
+                codes.grid_view(e, picture, grid, cell), picker, info_text, None,
+                webdecode.page_codes(e, codes.codebook_use(e, ctx.images)))
         return outs + ((text,) if text is not None else ())
 
     def _start_grid(e, x):
@@ -191,14 +227,14 @@ def build(ctx: Context) -> None:
             return codes.image_codes(e, s.floats(slice(0, 1)))
         return codes.random_grid(e, 0)
 
-    n_set = latent.MAX_SLIDERS + 10
+    n_set = latent.MAX_SLIDERS + 11
 
     @safe(n_set + 3)
     def on_model(dataset, name, x=None):
         if not name:
             return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None, gr.skip(), gr.skip(), None, None,
-                    gr.skip(), gr.skip(), gr.skip(), None, f"No model for {dataset} yet: train one in the Train tab.",
-                    gr.update(), gr.update())
+                    gr.skip(), gr.skip(), gr.skip(), None, None,
+                    f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update())
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             h, w = e.model.code_grid
@@ -244,7 +280,7 @@ def build(ctx: Context) -> None:
     on_code = make_code_handler(ctx, _cell)
 
     set_outputs = [*sliders, base, image, slider_row, codes_col, grid_state, cell_state, grid_img, cell_code,
-                   code_info, web]
+                   code_info, web, codes_web]
 
     def relist(dataset, current):
         return ctx.model_dropdown_update(dataset, current)
@@ -261,8 +297,10 @@ def build(ctx: Context) -> None:
     reset.click(on_reset, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
     grid_img.select(on_cell, [ctx.dataset, model, grid_state], [cell_state, grid_img, cell_code, code_info],
                     show_progress="hidden", api_visibility="private")
-    cell_code.input(on_code, [ctx.dataset, model, grid_state, cell_state, cell_code],
-                    [grid_state, image, grid_img, code_info], show_progress="hidden", trigger_mode="always_last",
-                    api_name="set_code")
+    cell_code.input(None, [codes_web, grid_state, cell_state, cell_code, code_info], [grid_state, code_info],
+                    js=CODE_JS, show_progress="hidden", queue=False)
+    server_code.click(on_code, [ctx.dataset, model, grid_state, cell_state, cell_code],
+                      [grid_state, image, grid_img, code_info], show_progress="hidden", trigger_mode="always_last",
+                      api_name="set_code")
     from_image.click(on_from_image, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))

@@ -5,8 +5,9 @@
 //                        keeps decoding on the server
 //   load(url)            fetch and prepare one graph (cached by url)
 //   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}
-//   paint(img, out)      draw the pixels into an <img> (nearest-neighbour: CSS image-rendering)
+//   paint(img, out)      draw the pixels into an <img>, upscaled as the server's pictures are
 //   paintPath(web, n)    the interpolation tab's three strips for n steps, decoded and drawn in the page
+//   paintCodes(web, grid, cell)  the code-grid editor's image and picture for a discrete code's grid
 (() => {
   if (window.vaeDecoder) return;
   const graphs = new Map();
@@ -80,11 +81,17 @@
   function nhwc(x) { return window.tf.transpose(x, [0, 2, 3, 1]); }
   function nchw(x) { return window.tf.transpose(x, [0, 3, 1, 2]); }
 
-  function run(p, z, n = 1) {
+  // the graph's ops on codes z (n of them), or from a discrete code's index grid (graph.codes) when `grid`
+  function run(p, z, n = 1, grid = null) {
     const tf = window.tf;
     return tf.tidy(() => {
-      const env = {z: tf.tensor(z, [n, p.g.latent_dim], 'float32')};
-      for (const o of p.ops) {
+      let env, ops = p.ops;
+      if (grid) {
+        const at = p.g.codes.at;
+        env = {[at]: tf.tensor(Int32Array.from(grid.flat()), [1, ...p.g.codes.grid], 'int32')};
+        ops = ops.slice(ops.findIndex((o) => o.out === at) + 1);
+      } else env = {z: tf.tensor(z, [n, p.g.latent_dim], 'float32')};
+      for (const o of ops) {
         const x = env[o.in];
         let y;
         if (o.op === 'linear') { y = tf.matMul(x, o.W); if (o.B) y = tf.add(y, o.B); }
@@ -132,6 +139,17 @@
     return (await decodeMany(url, [z]))[0];
   }
 
+  // a discrete code's (h, w) grid of codebook indices → one image (graphs that have `codes`)
+  async function decodeCodes(url, grid) {
+    const p = await load(url);
+    if (!p.g.codes) throw new Error('this decoder takes no code grid');
+    const t = run(p, null, 1, grid);
+    const pixels = t.dataSync();
+    t.dispose();
+    const [c, h, w] = p.g.image_shape;
+    return {pixels, c, h, w};
+  }
+
   // several codes in one batch → one {pixels, c, h, w} each
   async function decodeMany(url, zs) {
     const p = await load(url);
@@ -159,18 +177,73 @@
     }
   }
 
-  const canvases = new WeakMap();
-  function paint(img, out) {
-    let cv = canvases.get(img);
-    if (!cv) { cv = document.createElement('canvas'); canvases.set(img, cv); }
-    const {h, w} = out;
-    cv.width = w; cv.height = h;
+  // one image as a canvas of its own size, and a canvas upscaled by a whole factor (nearest neighbour)
+  function native(out) {
+    const cv = document.createElement('canvas');
+    cv.width = out.w; cv.height = out.h;
     const ctx = cv.getContext('2d');
-    const data = ctx.createImageData(w, h);
-    put(data, w, out);
+    const data = ctx.createImageData(out.w, out.h);
+    put(data, out.w, out);
     ctx.putImageData(data, 0, 0);
-    img.src = cv.toDataURL();
+    return cv;
   }
+  function upscaled(small, f) {
+    const big = document.createElement('canvas');
+    big.width = small.width * f; big.height = small.height * f;
+    const ctx = big.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, big.width, big.height);
+    return big;
+  }
+
+  // draw the pixels into an <img>, upscaled as the server's images are (services/images.display: a whole
+  // factor, the longer side about 224 px), so the page's picture is the server's, pixel for pixel
+  const DISPLAY_SIZE = 224;
+  function paint(img, out, size = DISPLAY_SIZE) {
+    img.src = upscaled(native(out), Math.max(1, Math.floor(size / Math.max(out.h, out.w)))).toDataURL();
+  }
+
+  // --- the code-grid editor (a discrete code): services/codes.grid_view, drawn in the page ---
+  // Decode `grid` here, paint the image into #sliders-image and the editor's picture (the image upscaled,
+  // the cells' borders, each cell's code, `cell` outlined) into #codes-grid. web: webdecode.page_codes.
+  async function paintCodes(web, grid, cell) {
+    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
+    const backend = forced ? null : await start(window.vaeDecoderBase);
+    const img = document.querySelector('#sliders-image img'), view = document.querySelector('#codes-grid img');
+    const why = forced ? 'asked for by ?decode=server' : !backend ? 'this browser cannot run the in-page decoder'
+      + (state.error ? ': ' + state.error : '') : !web || !web.url ? 'this model has no exported decoder'
+      : !img || !view ? 'no image yet' : null;
+    if (why) return {page: false, why};
+    let out;
+    try { out = await decodeCodes(web.url, grid); } catch (err) {
+      return {page: false, why: 'in-page decoding failed: ' + (err && err.message || err)};
+    }
+    paint(img, out);
+    const size = web.view, [gh, gw] = web.grid, ch = size / gh, cw = size / gw;
+    const cv = upscaled(native(out), size / out.h);  // view_size: a whole factor
+    const ctx = cv.getContext('2d');
+    ctx.fillStyle = 'rgba(90, 160, 255, 0.59)';
+    for (let r = 0; r <= gh; r++) ctx.fillRect(0, Math.round(r * ch), size, 1);
+    for (let c = 0; c <= gw; c++) ctx.fillRect(Math.round(c * cw), 0, 1, size);
+    ctx.font = '10px monospace';
+    ctx.textBaseline = 'top';
+    grid.forEach((row, r) => row.forEach((k, c) => {
+      const text = String(k), x0 = Math.floor(c * cw + 2), y0 = Math.floor(r * ch + 1);
+      ctx.fillStyle = 'rgba(0, 0, 0, 0.59)';
+      ctx.fillRect(x0, y0, 6 * text.length + 3, 11);
+      ctx.fillStyle = 'rgb(255, 255, 120)';
+      ctx.fillText(text, x0 + 1, y0);
+    }));
+    if (cell) {
+      ctx.strokeStyle = 'rgb(255, 140, 0)';
+      ctx.lineWidth = 3;
+      ctx.strokeRect(cell[1] * cw + 1.5, cell[0] * ch + 1.5, cw - 2, ch - 2);
+    }
+    view.src = cv.toDataURL();
+    paintCodes.count += 1;
+    return {page: true, backend};
+  }
+  paintCodes.count = 0;
 
   // --- interpolation: latent.interpolate and latent.path_strip, in the page ---
   function lerp(a, b, t) { return a.map((v, i) => (1 - t) * v + t * b[i]); }
@@ -194,12 +267,7 @@
     for (let i = 0; i < W * H; i++) data.data.set([grey, grey, grey, 255], 4 * i);
     frames.forEach((fr, i) => put(data, W, fr, pad + (i % cols) * (w + pad), pad + Math.floor(i / cols) * (h + pad)));
     small.getContext('2d').putImageData(data, 0, 0);
-    const big = document.createElement('canvas');
-    big.width = W * f; big.height = H * f;
-    const ctx = big.getContext('2d');
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(small, 0, 0, W * f, H * f);
-    img.src = big.toDataURL();
+    img.src = upscaled(small, f).toDataURL();
   }
 
   // The three paths from A to B for n steps (web: webdecode.page_path), drawn into the tab's strips.
@@ -287,5 +355,6 @@
   }
   document.addEventListener('pointermove', hover, true);
 
-  window.vaeDecoder = {start, load, decode, decodeMany, paint, paintPath, decodeOrAsk, mapLatent, state, hover};
+  window.vaeDecoder = {start, load, decode, decodeMany, decodeCodes, paint, paintPath, paintCodes, decodeOrAsk,
+                      mapLatent, state, hover};
 })();
