@@ -310,7 +310,6 @@ def test_the_code_grid_editor_decodes_a_new_code_in_the_page(browser, server, mo
     """A VQ-VAE's code picked for a cell: the page decodes the grid (as decode_codes does) and redraws the
     editor; the server decodes nothing, yet knows the new grid at the next click."""
     from tests.test_e2e import _pixels
-
     from vae_demo.services import codes
 
     calls = []
