@@ -111,7 +111,12 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
   window.vaeDecoderBase = __BASE__;
   const s = document.createElement('script');
   s.src = __SRC__;
-  s.onload = () => window.vaeDecoder && window.vaeDecoder.start(window.vaeDecoderBase);
+  s.onload = () => {
+    const D = window.vaeDecoder;
+    if (!D) return;
+    D.start(window.vaeDecoderBase);
+    [__TAB_JS__].forEach((install) => install(D));  // the tabs' sliders that decode in the page
+  };
   document.head.appendChild(s);
   // new checkpoints or test images: fetch the versions file (a static GET), ask Gradio only when it changed
   let seen = null;
@@ -126,7 +131,8 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
     } catch (err) { /* the server is away for a moment: try again at the next poll */ }
   }, __POLL_MS__);
 }
-""".replace("__POLL_MS__", str(int(versions.PAGE_POLL_S * 1000))).replace("__BASE__", repr(webdecode.runtime_base())).replace(
+""".replace("__TAB_JS__", ", ".join(t.PAGE_JS.strip() for t in (sliders, latent_map))).replace(
+    "__POLL_MS__", str(int(versions.PAGE_POLL_S * 1000))).replace("__BASE__", repr(webdecode.runtime_base())).replace(
     "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js")))
 LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
 

@@ -8,15 +8,15 @@ from vae_demo.data import dataset_info
 from vae_demo.services import codes, latent, webdecode
 from vae_demo.ui.common import Context, explain, safe
 
-# x/y moved: decode in the page when it can (see app.PAGE_JS for the pointer hovering over the map), else
-# click the hidden button that asks the server
-MOVE_JS = """
-async (web, x, y) => {
-  const D = window.vaeDecoder;
-  if (!D) return document.querySelector('#map-server-decode').click();
-  await D.decodeOrAsk(web && web.url, () => D.mapLatent(web, Number(x), Number(y)),
+# x/y moved: decode in the page when it can, one decode at a time with the latest position and no Gradio event
+# per move (decoder.js onSlide; the pointer hovering over the map is decoder.js hover), else click the hidden
+# button that asks the server. Run once when the page has loaded decoder.js (app.PAGE_JS).
+PAGE_JS = """
+(D) => D.onSlide('#map-x, #map-y', async () => {
+  const web = window.vaeMapWeb, v = (id) => Number(document.querySelector(id + ' input[type=range]').value);
+  await D.decodeOrAsk(web && web.url, () => D.mapLatent(web, v('#map-x'), v('#map-y')),
                       document.querySelector('#map-decoded img'), '#map-server-decode');
-}
+})
 """
 
 EXPLAIN = r"""
@@ -124,7 +124,6 @@ def build(ctx: Context) -> None:
     server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None)  # its API name stays on_move
     for s in (x, y):
-        s.input(None, [web, x, y], None, js=MOVE_JS, show_progress="hidden", queue=False)
         s.release(on_release, [ctx.dataset, model, method, x, y], plot, show_progress="hidden",
                   trigger_mode="always_last")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))

@@ -25,28 +25,29 @@ the image that one cell controls. Random codes are drawn uniformly (no prior ove
 """
 
 
-# A slider move, in the page: decode z there (vae_demo/web/decoder.js) and repaint the image; only when the
-# runtime cannot start (no WebAssembly, ?decode=server, or a model with no exported decoder) is the hidden
-# button clicked that asks the server, as every move did before.
-SLIDE_JS = """
-async (web, ...values) => {
-  const R = __RANGE__;
+# A slider move, in the page: decode z there (vae_demo/web/decoder.js) and repaint the image, one decode at a
+# time with the latest values, and no Gradio event per move (onSlide); only when the runtime cannot start (no
+# WebAssembly, ?decode=server, or a model with no exported decoder) is the hidden button clicked that asks the
+# server, as every move did before. Run once when the page has loaded decoder.js (app.PAGE_JS); window.
+# vaeSlidersWeb is this tab's webdecode.page_decoder for the model shown.
+PAGE_JS = """
+(D) => D.onSlide('[id^="sliders-z"]', async () => {
+  const R = __RANGE__, web = window.vaeSlidersWeb;
   const z = () => {  // standard units → z: every dim from the base, the shown ones from their sliders
     const out = web.mean.map((m, d) => m + web.base[d] * web.std[d]);
     web.shown.forEach((d, i) => {
-      if (i < values.length) out[d] = web.mean[d] + Math.max(-R, Math.min(R, Number(values[i]) || 0)) * web.std[d];
+      const input = document.querySelector('#sliders-z' + i + ' input[type=range]');
+      if (input) out[d] = web.mean[d] + Math.max(-R, Math.min(R, Number(input.value) || 0)) * web.std[d];
     });
     return out;
   };
-  const D = window.vaeDecoder;
-  const r = D ? await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
-                                    '#sliders-server-decode')
-              : (document.querySelector('#sliders-server-decode').click(), {why: 'the decoder script did not load'});
+  const r = await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
+                                '#sliders-server-decode');
   const where = document.querySelector('#sliders-where');
   const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a slider move asks the server '
     + 'nothing.' : 'Decoded on the server (' + r.why + ').';
   if (where && where.innerText !== text) where.innerText = text;
-}
+})
 """.replace("__RANGE__", str(latent.SLIDER_RANGE))
 
 
@@ -287,10 +288,9 @@ def build(ctx: Context) -> None:
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
-    # live while dragging: decoded in the page (SLIDE_JS); the server only when the page cannot, through the
+    # live while dragging: decoded in the page (PAGE_JS); the server only when the page cannot, through the
     # hidden button; stale positions are dropped (always_last); fast, so no concurrency cap
-    gr.on([s.input for s in sliders], None, [web, *sliders], None, js=SLIDE_JS, show_progress="hidden",
-          queue=False)
+    web.change(None, web, None, js="(w) => { window.vaeSlidersWeb = w; }")
     server_decode.click(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide")
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")

@@ -4,10 +4,12 @@
 //                        backend name, or to null when it cannot start (no WebAssembly): the page then
 //                        keeps decoding on the server
 //   load(url)            fetch and prepare one graph (cached by url)
-//   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}
+//   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}; decodeMany(url, zs) → one each
+//   decodeCodes(url, grid)  a discrete code's (h, w) index grid → one image (graphs with `codes`)
 //   paint(img, out)      draw the pixels into an <img>, upscaled as the server's pictures are
 //   paintPath(web, n)    the interpolation tab's three strips for n steps, decoded and drawn in the page
 //   paintCodes(web, grid, cell)  the code-grid editor's image and picture for a discrete code's grid
+//   onSlide(within, fn)  run fn on every move of the sliders inside `within`, one run at a time
 (() => {
   if (window.vaeDecoder) return;
   const graphs = new Map();
@@ -313,6 +315,30 @@
     return {page: false, why};
   }
 
+  // Sliders that decode as they move, with no Gradio event per move (each one costs the page ~5 ms of
+  // Gradio's front end): a move of a slider (or a number typed in its box) inside an element matching
+  // `within` runs `fn`, at most one run at a time; moves during a run only ask for one more run, with the
+  // values of then. So a page too slow for every move repaints less often, never falls behind.
+  function onSlide(within, fn) {
+    let busy = false, again = false;
+    async function go() {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        do { again = false; await fn(); } while (again);
+      } catch (err) { state.error = String(err && err.message || err); }
+      busy = false;
+    }
+    const moved = (ev) => {
+      const t = ev.target;
+      if (!t || !t.closest || !t.closest(within)) return;
+      if (t.type === 'range') go();
+      else if (t.type === 'number') setTimeout(go, 0);  // a typed value: once the slider has taken it
+    };
+    document.addEventListener('input', moved, true);
+    document.addEventListener('change', (ev) => ev.target && ev.target.type === 'number' && moved(ev), true);
+  }
+
   // a latent-map position → z (webdecode.page_map): center + x·axes[0] + y·axes[1]
   function mapLatent(web, x, y) {
     return web.center.map((c, d) => c + x * web.axes[0][d] + y * web.axes[1][d]);
@@ -356,5 +382,5 @@
   document.addEventListener('pointermove', hover, true);
 
   window.vaeDecoder = {start, load, decode, decodeMany, decodeCodes, paint, paintPath, paintCodes, decodeOrAsk,
-                      mapLatent, state, hover};
+                      onSlide, mapLatent, state, hover};
 })();
