@@ -131,7 +131,7 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
     } catch (err) { /* the server is away for a moment: try again at the next poll */ }
   }, __POLL_MS__);
 }
-""".replace("__TAB_JS__", ", ".join(t.PAGE_JS.strip() for t in (sliders, latent_map))).replace(
+""".replace("__TAB_JS__", ", ".join(t.PAGE_JS.strip() for t in (sliders, latent_map, interpolate))).replace(
     "__POLL_MS__", str(int(versions.PAGE_POLL_S * 1000))).replace("__BASE__", repr(webdecode.runtime_base())).replace(
     "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js")))
 LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}

@@ -103,6 +103,12 @@ def safe(n_outputs: int):
     return deco
 
 
+def keep_in_page(name: str) -> str:
+    """The js of a tab's ``web.change``: keep its page copy (webdecode.page_*) as ``window[name]`` for the
+    page's own decoding, and fetch its graph now rather than at the first move."""
+    return f"(w) => {{ window.{name} = window.vaeDecoder ? window.vaeDecoder.prefetch(w) : w; }}"
+
+
 # --- every raw input value is checked before Gradio converts it ------------------------------------
 
 def input_name(block) -> str:

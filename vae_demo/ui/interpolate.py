@@ -12,7 +12,7 @@ import gradio as gr
 from vae_demo.data import dataset_info
 from vae_demo.services import latent, webdecode
 from vae_demo.services.images import display, load_user_image, write_gif
-from vae_demo.ui.common import Context, as_tensor, explain, safe
+from vae_demo.ui.common import Context, as_tensor, explain, keep_in_page, safe
 
 EXPLAIN = r"""
 **Two ways to go from A to B.** A *pixel* blend $x_t=(1-t)\,x_A+t\,x_B$ is a double exposure: halfway it
@@ -38,17 +38,18 @@ code, so the frames change in jumps, cell by cell, rather than smoothly.
 GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
 
 # Steps N dragged: the page decodes and draws the three strips itself (vae_demo/web/decoder.js) from the two
-# codes the server sent with the pair; nothing is asked of the server until the slider is let go
-STEPS_JS = """
-async (web, n) => {
-  const D = window.vaeDecoder;
-  const drew = D ? await D.paintPath(web, n) : false;
+# codes the server sent with the pair (window.vaeInterpWeb: webdecode.page_path), one drawing at a time and no
+# Gradio event per move (onSlide); nothing is asked of the server until the slider is let go. Run once when
+# the page has loaded decoder.js (app.PAGE_JS).
+PAGE_JS = """
+(D) => D.onSlide('#interp-steps', async () => {
+  const n = document.querySelector('#interp-steps input[type=range]').value;
+  const drew = await D.paintPath(window.vaeInterpWeb, n);
   const where = document.querySelector('#interp-where');
   const text = drew ? 'Strips decoded in this browser as you drag Steps N; the server writes the GIF when you let go.'
     : 'Strips decoded on the server when you let go of Steps N.';
   if (where && where.innerText !== text) where.innerText = text;
-  return drew;
-}
+})
 """
 
 # Steps N let go: draw in the page once more, then tell the server whether it did (the last input), so the
@@ -201,7 +202,7 @@ def build(ctx: Context) -> None:
     b_up.upload(from_upload, [ctx.dataset, b_up], [xb, b_img])
     rand.click(random_pair, ctx.dataset, [xa, a_img, a_idx, xb, b_img, b_idx]).then(run, run_inputs, outs)
     go.click(run, run_inputs, outs)
-    steps.input(None, [web, steps], None, js=STEPS_JS, show_progress="hidden", queue=False)
+    web.change(None, web, None, js=keep_in_page("vaeInterpWeb"))  # Steps N dragged draws with it
     steps.release(run, [*run_inputs, web], outs, js=RELEASE_JS, show_progress="hidden", trigger_mode="always_last")
 
     def initial(dataset, i, j, current, n):

@@ -6,7 +6,7 @@ import gradio as gr
 
 from vae_demo.data import dataset_info
 from vae_demo.services import codes, latent, webdecode
-from vae_demo.ui.common import Context, explain, safe
+from vae_demo.ui.common import Context, explain, keep_in_page, safe
 
 # x/y moved: decode in the page when it can, one decode at a time with the latest position and no Gradio event
 # per move (decoder.js onSlide; the pointer hovering over the map is decoder.js hover), else click the hidden
@@ -120,7 +120,7 @@ def build(ctx: Context) -> None:
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
           [plot, info, x, y, decoded, manifold, manifold_note, method, web], show_progress="minimal")
-    web.change(None, web, None, js="(w) => { window.vaeMapWeb = w; }")  # the pointer's hover decodes with it
+    web.change(None, web, None, js=keep_in_page("vaeMapWeb"))  # the pointer's hover decodes with it
     server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None)  # its API name stays on_move
     for s in (x, y):

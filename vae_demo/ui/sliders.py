@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from vae_demo.services import codes, latent, webdecode
-from vae_demo.ui.common import Context, as_tensor, explain, safe
+from vae_demo.ui.common import Context, as_tensor, explain, keep_in_page, safe
 
 EXPLAIN = r"""
 **Drive the decoder yourself.** Each slider is one coordinate of the code $z$; the image is $g(z)$.
@@ -290,7 +290,8 @@ def build(ctx: Context) -> None:
     model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
     # live while dragging: decoded in the page (PAGE_JS); the server only when the page cannot, through the
     # hidden button; stale positions are dropped (always_last); fast, so no concurrency cap
-    web.change(None, web, None, js="(w) => { window.vaeSlidersWeb = w; }")
+    web.change(None, web, None, js=keep_in_page("vaeSlidersWeb"))
+    codes_web.change(None, codes_web, None, js=keep_in_page("vaeCodesWeb"))  # its graph fetched early
     server_decode.click(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide")
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")

@@ -3,7 +3,7 @@
 //   start(base)          load the vendored runtime from `base` (the app's own files); resolves to the
 //                        backend name, or to null when it cannot start (no WebAssembly): the page then
 //                        keeps decoding on the server
-//   load(url)            fetch and prepare one graph (cached by url)
+//   load(url)            fetch and prepare one graph (cached by url); prefetch(web) starts that early
 //   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}; decodeMany(url, zs) → one each
 //   decodeCodes(url, grid)  a discrete code's (h, w) index grid → one image (graphs with `codes`)
 //   paint(img, out)      draw the pixels into an <img>, upscaled as the server's pictures are
@@ -74,10 +74,18 @@
       graphs.set(url, (async () => {
         const r = await fetch(url);
         if (!r.ok) throw new Error('decoder ' + url + ': HTTP ' + r.status);
-        return prepare(await r.json());
+        const g = await r.json();
+        if (!(await start(window.vaeDecoderBase))) throw new Error('no runtime');
+        return prepare(g);
       })());
     }
     return graphs.get(url);
+  }
+
+  // a tab's page copy arrived (web: webdecode.page_*): fetch its graph now, not at the first move
+  function prefetch(web) {
+    if (web && web.url && typeof WebAssembly === 'object') load(web.url).catch(() => graphs.delete(web.url));
+    return web;
   }
 
   function nhwc(x) { return window.tf.transpose(x, [0, 2, 3, 1]); }
@@ -382,5 +390,5 @@
   document.addEventListener('pointermove', hover, true);
 
   window.vaeDecoder = {start, load, decode, decodeMany, decodeCodes, paint, paintPath, paintCodes, decodeOrAsk,
-                      onSlide, mapLatent, state, hover};
+                      onSlide, prefetch, mapLatent, state, hover};
 })();
