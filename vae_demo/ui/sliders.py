@@ -175,7 +175,6 @@ def build(ctx: Context) -> None:
     explain(EXPLAIN)
     base = gr.State(None)  # all D values (standard units) of the current code
 
-
     def _set(e, stats, values, text=None):
         """Outputs for a whole new code: every slider, the base, the image (and the info line)."""
         shown = stats.shown

@@ -318,6 +318,8 @@
       try { paint(img, await decode(url, z())); return {page: true, backend}; }
       catch (err) { why = 'in-page decoding failed: ' + (err && err.message || err); }
     }
+    // a frame later: a move caught as it happens (onSlide) reaches Gradio's copy of the slider after this
+    await new Promise((ok) => requestAnimationFrame(ok));
     const b = document.querySelector(button);
     if (b) b.click();
     return {page: false, why};
