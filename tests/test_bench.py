@@ -428,7 +428,10 @@ def test_the_app_section_reads_the_in_page_and_server_decode_figures_side_by_sid
                              "repaints": 8000, "pages_decoding_in_page": 30, "server_cpu_s": 2.0,
                              "server_cpu_idle_s": 1.8, "server_cpu_alone_s": 1.5, "server_cpu_share": 0.03,
                              "server_cores": {"alone": 0.05, "idle": 0.06, "dragging": 0.065}, "errors": 0,
+                             "requests": {"idle": {"all": 180, "not_version_polls": 0},
+                                          "dragging": {"all": 190, "not_version_polls": 0}},
                              "error_examples": [], "pass": True}}
     md = render_load(sec)
     assert "**Browser users** — 30 of 30" in md and "**PASS** — errors: 0" in md and "idle: 1.80 s over 30 s" in md
     assert "before any page: 1.50 s" in md and "costs the server 0.005 of a core (0.5 %)" in md
+    assert "190 while dragging (0 of them not the 5-s poll" in md

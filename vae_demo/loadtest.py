@@ -306,6 +306,8 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
     if chromium_path() is None:
         return {"skipped": "chromium not found (apt-get install chromium)"}
     errors: list[str] = []
+    phase = ["open"]  # which window the pages' requests to the server fall in
+    asked = {"open": [], "idle": [], "dragging": []}
     cpu0 = server.cpu_s()  # first no page at all: what the idle server spends by itself (Gradio's loops)
     time.sleep(seconds)
     alone = server.cpu_s() - cpu0
@@ -326,6 +328,7 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
                       errors.append(f"page {k}: {r.url[-60:]} {r.failure}"))
                 pg.on("response", lambda r, k=k: errors.append(f"page {k}: HTTP {r.status} {r.url[-60:]}")
                       if r.status >= 400 else None)
+                pg.on("request", lambda r: asked[phase[0]].append(r.url))
                 pg.route(lambda u: not u.startswith(server.url.rstrip("/")),
                          lambda route: (errors.append(f"outside request {route.request.url[:60]}"), route.abort()))
                 try:
@@ -338,9 +341,14 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
                     errors.append(f"page {k} did not open: {str(err)[:120]}")
             log(f"browser users: {len(opened)} pages open in {time.perf_counter() - t_open:.0f} s")
             cpu0 = server.cpu_s()  # first the same pages, open and idle: what the server spends anyway
-            time.sleep(seconds)
+            phase[0] = "idle"
+            if opened:  # (a Playwright wait, not time.sleep: it hands the pages' request events over as they come)
+                opened[0].wait_for_timeout(seconds * 1000)
+            else:
+                time.sleep(seconds)
             idle = server.cpu_s() - cpu0
             cpu0, t0 = server.cpu_s(), time.perf_counter()
+            phase[0] = "dragging"
             # every page drags at once: each one's loop runs in its own page, started without waiting
             for pg in opened:  # returns at once: the drag's promise is left running in the page
                 pg.evaluate(f"() => {{ window.__drag = ({DRAG_JS.strip()})({seconds}); return 1; }}")
@@ -352,6 +360,8 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
                     errors.append(f"a page's drag did not finish: {str(err)[:120]}")
             wall = time.perf_counter() - t0
             cpu = server.cpu_s() - cpu0
+            phase[0] = "done"
+            asked["done"] = []
         finally:
             browser.close()
     in_page = sum("in this browser" in r.get("where", "") for r in results)
@@ -359,6 +369,11 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
             "moves": sum(r["moves"] for r in results), "repaints": sum(r["paints"] for r in results),
             "pages_decoding_in_page": in_page, "server_cpu_s": _r(cpu, 2), "server_cpu_idle_s": _r(idle, 2),
             "server_cpu_alone_s": _r(alone, 2),
+            # what the pages asked of the server in each window: all requests, and those that are not the
+            # 5-s poll of the versions file (services/versions.py)
+            "requests": {w: {"all": len(u), "not_version_polls": sum("versions-" not in x for x in u),
+                             "examples": sorted({x.split("?")[0][-70:] for x in u if "versions-" not in x})[:5]}
+                         for w, u in asked.items() if w in ("idle", "dragging")},
             # CPU-seconds per second (1 = one core busy): no page, the pages idle, the pages dragging
             "server_cores": {"alone": _r(alone / seconds, 3), "idle": _r(idle / seconds, 3),
                              "dragging": _r(cpu / wall, 3)},

@@ -87,6 +87,13 @@ def render_load(sec: dict) -> str:
             lines.append(f"- per second (cores busy): alone {fmt(cores['alone'], 3)}, pages idle {fmt(cores['idle'], 3)}, "
                          f"pages dragging {fmt(cores['dragging'], 3)}: the slider traffic itself costs the server "
                          f"{fmt(traffic, 3)} of a core ({fmt(100 * traffic, 1)} %).")
+        req = b.get("requests")
+        if req:
+            d, i = req["dragging"], req["idle"]
+            lines.append(f"- requests the pages sent the server: {d['all']} while dragging "
+                         f"({d['not_version_polls']} of them not the 5-s poll of the versions file), {i['all']} "
+                         f"while idle ({i['not_version_polls']} not polls); the rise in its CPU while dragging "
+                         "comes with the machine saturated by the pages' own decoding, not from requests.")
         lines += [f"- the pages repainted {b['repaints']} times for {b['moves']} moves: their decoding is Chromium's "
                   "CPU, and here all the pages share the server's 2 cores (each student's browser has its own).", ""]
     if not ok:
