@@ -434,4 +434,4 @@ def test_the_app_section_reads_the_in_page_and_server_decode_figures_side_by_sid
     md = render_load(sec)
     assert "**Browser users** — 30 of 30" in md and "**PASS** — errors: 0" in md and "idle: 1.80 s over 30 s" in md
     assert "before any page: 1.50 s" in md and "costs the server 0.005 of a core (0.5 %)" in md
-    assert "190 while dragging (0 of them not the 5-s poll" in md
+    assert "190 while dragging (0 of them not the 5-s poll" in md and "no move asked the server anything" in md

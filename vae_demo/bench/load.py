@@ -92,8 +92,9 @@ def render_load(sec: dict) -> str:
             d, i = req["dragging"], req["idle"]
             lines.append(f"- requests the pages sent the server: {d['all']} while dragging "
                          f"({d['not_version_polls']} of them not the 5-s poll of the versions file), {i['all']} "
-                         f"while idle ({i['not_version_polls']} not polls); the rise in its CPU while dragging "
-                         "comes with the machine saturated by the pages' own decoding, not from requests.")
+                         f"while idle ({i['not_version_polls']} not polls)"
+                         + (": no move asked the server anything." if d["not_version_polls"] == 0 else
+                            f" (for instance {', '.join(d.get('examples', [])[:3])})."))
         lines += [f"- the pages repainted {b['repaints']} times for {b['moves']} moves: their decoding is Chromium's "
                   "CPU, and here all the pages share the server's 2 cores (each student's browser has its own).", ""]
     if not ok:
