@@ -144,13 +144,19 @@ def test_the_page_decodes_every_exported_model_as_pytorch_does(browser, server):
     page.close()
 
 
-def _sliders(browser, url, init_script=None):
+def _tab_page(browser, url, tab, init_script=None):
+    """A 1280×800 page of the app, on ``tab``."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(60_000)
     if init_script:
         page.add_init_script(init_script)
     page.goto(url)
-    page.get_by_role("tab", name="Latent sliders").click()
+    page.get_by_role("tab", name=tab).click()
+    return page
+
+
+def _sliders(browser, url, init_script=None):
+    page = _tab_page(browser, url, "Latent sliders", init_script)
     page.locator("#sliders-image img").wait_for()
     page.wait_for_function("() => document.querySelector('#sliders-z0 input[type=range]')")
     page.wait_for_function("() => document.querySelector('#sliders-web').innerText.includes('decoder.json')")
@@ -211,10 +217,7 @@ def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, mo
     calls = []
     real = latent.LatentMap.latent_at
     monkeypatch.setattr(latent.LatentMap, "latent_at", lambda self, x, y: calls.append(1) or real(self, x, y))
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(60_000)
-    page.goto(server["url"])
-    page.get_by_role("tab", name="Latent map").click()
+    page = _tab_page(browser, server["url"], "Latent map")
     page.locator("#map-decoded img").wait_for()
     page.wait_for_function("() => window.vaeMapWeb && window.vaeMapWeb.model === 'mnist_mlp_vae_z2' && "
                            "window.vaeDecoder.state.backend === 'wasm'")
@@ -242,10 +245,7 @@ def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, se
     real_strip, real_interp = latent.path_strip, latent.interpolate
     monkeypatch.setattr(latent, "path_strip", lambda *a, **k: strips.append(1) or real_strip(*a, **k))
     monkeypatch.setattr(latent, "interpolate", lambda *a, **k: paths.append(1) or real_interp(*a, **k))
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(60_000)
-    page.goto(server["url"])
-    page.get_by_role("tab", name="Interpolation").click()
+    page = _tab_page(browser, server["url"], "Interpolation")
     page.locator("#interp-slerp img").wait_for()
     page.wait_for_function("() => document.querySelector('#interp-web').innerText.includes('decoder.json')")
     page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend === 'wasm'")
@@ -318,10 +318,7 @@ def test_the_code_grid_editor_decodes_a_new_code_in_the_page(browser, server, mo
     calls = []
     real = codes.decode_grid
     monkeypatch.setattr(codes, "decode_grid", lambda *a, **k: calls.append(1) or real(*a, **k))
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(60_000)
-    page.goto(server["url"])
-    page.get_by_role("tab", name="Latent sliders").click()
+    page = _tab_page(browser, server["url"], "Latent sliders")
     page.locator("#sliders-model input").click()
     page.get_by_role("option", name="mnist_vqvae").first.click()
     page.locator("#codes-grid img").wait_for()
