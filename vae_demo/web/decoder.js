@@ -325,7 +325,7 @@
     return {page: false, why};
   }
 
-  // Sliders that decode as they move, with no Gradio event per move (each one costs the page ~5 ms of
+  // Sliders that decode as they move, with no Gradio event per move (each one costs the page ~4 ms of
   // Gradio's front end): a move of a slider (or a number typed in its box) inside an element matching
   // `within` runs `fn`, at most one run at a time; moves during a run only ask for one more run, with the
   // values of then. So a page too slow for every move repaints less often, never falls behind.
