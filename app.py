@@ -191,12 +191,15 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
         # every open page learns about checkpoints another page (or session) trained, and about test splits
         # a background download brought in: it polls a static file of the versions (services/versions.py)
         # and clicks the hidden button only when it changed; pickers and galleries re-list only then
-        published = versions.VersionsFile(lambda: [registry.version, images.version], webdecode.cache_dir())
+        def now():
+            return [registry.version, images.version]
+
+        published = versions.VersionsFile(now, webdecode.cache_dir())
         gr.HTML(f'<span id="versions-url" data-url="{webdecode.file_url(published.path)}"></span>', padding=False,
                 elem_id="versions")
         versions_check = gr.Button("check versions", elem_id="versions-check")
-        versions_check.click(lambda: (registry.version, images.version), None, [ctx.models_version, ctx.data_version],
-                             show_progress="hidden", api_visibility="private")
+        versions_check.click(now, None, [ctx.models_version, ctx.data_version], show_progress="hidden",
+                             api_visibility="private")
         ctx.models_version.change(lambda: _models_note(registry), None, models_note, show_progress="hidden")
 
         def on_data_changed():

@@ -23,8 +23,9 @@ drives the app through its public API with ``gradio_client``, the way the page d
    a window just before with the same pages open and idle, and over one before any page opened (the
    idle server alone), each also per second (cores busy): dragging minus idle is what slider traffic
    costs it; the repaints the pages saw, and every page error, failed request or request to any host
-   but the app. Pages are opened one at a time for at most OPEN_LIMIT_S (240 s); every open
-   page runs Gradio's whole front end on this same machine, which bounds how many it can hold. Bounded: pages open one after another, each with a 60 s limit.
+   but the app. Pages are opened one at a time, each within 60 s, for at most OPEN_LIMIT_S (240 s) in
+   all; every open page runs Gradio's whole front end on this same machine, which bounds how many it can
+   hold.
 
 Figures go to ``--json`` (default ``loadtest.json``) and, through the benchmark, to BENCHMARKS.md.
 """
@@ -307,7 +308,7 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
         return {"skipped": "chromium not found (apt-get install chromium)"}
     errors: list[str] = []
     phase = ["open"]  # which window the pages' requests to the server fall in
-    asked = {"open": [], "idle": [], "dragging": []}
+    asked = {"open": [], "idle": [], "dragging": [], "done": []}
     cpu0 = server.cpu_s()  # first no page at all: what the idle server spends by itself (Gradio's loops)
     time.sleep(seconds)
     alone = server.cpu_s() - cpu0
@@ -361,7 +362,6 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
             wall = time.perf_counter() - t0
             cpu = server.cpu_s() - cpu0
             phase[0] = "done"
-            asked["done"] = []
         finally:
             browser.close()
     in_page = sum("in this browser" in r.get("where", "") for r in results)

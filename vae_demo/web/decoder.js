@@ -153,11 +153,7 @@
   async function decodeCodes(url, grid) {
     const p = await load(url);
     if (!p.g.codes) throw new Error('this decoder takes no code grid');
-    const t = run(p, null, 1, grid);
-    const pixels = t.dataSync();
-    t.dispose();
-    const [c, h, w] = p.g.image_shape;
-    return {pixels, c, h, w};
+    return images(p, run(p, null, 1, grid), 1)[0];
   }
 
   // several codes in one batch → one {pixels, c, h, w} each
@@ -165,11 +161,15 @@
     const p = await load(url);
     const d = p.g.latent_dim, flat = new Float32Array(zs.length * d);
     zs.forEach((z, i) => flat.set(z, i * d));
-    const t = run(p, flat, zs.length);
+    return images(p, run(p, flat, zs.length), zs.length);
+  }
+
+  // the decoder's output tensor (disposed here) → `count` images {pixels, c, h, w}
+  function images(p, t, count) {
     const all = t.dataSync();
     t.dispose();
     const [c, h, w] = p.g.image_shape, size = c * h * w;
-    return zs.map((_, i) => ({pixels: all.subarray(i * size, (i + 1) * size), c, h, w}));
+    return Array.from({length: count}, (_, i) => ({pixels: all.subarray(i * size, (i + 1) * size), c, h, w}));
   }
 
   // one image (C, H, W in [0, 1]) into RGBA at (left, top) of `data` (width `width`), as images.to_uint8 rounds
@@ -213,16 +213,23 @@
     img.src = upscaled(native(out), Math.max(1, Math.floor(size / Math.max(out.h, out.w)))).toDataURL();
   }
 
+  // Can the page decode with `url` into the elements `els`? → {backend} or {why not} (?decode=server, no
+  // runtime, no exported decoder, no picture to paint yet): the tabs then ask the server and say why.
+  async function ready(url, ...els) {
+    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
+    const backend = forced ? null : await start(window.vaeDecoderBase);
+    const why = forced ? 'asked for by ?decode=server' : !backend ? 'this browser cannot run the in-page decoder'
+      + (state.error ? ': ' + state.error : '') : !url ? 'this model has no exported decoder'
+      : els.some((e) => !e) ? 'no image yet' : null;
+    return why ? {why} : {backend};
+  }
+
   // --- the code-grid editor (a discrete code): services/codes.grid_view, drawn in the page ---
   // Decode `grid` here, paint the image into #sliders-image and the editor's picture (the image upscaled,
   // the cells' borders, each cell's code, `cell` outlined) into #codes-grid. web: webdecode.page_codes.
   async function paintCodes(web, grid, cell) {
-    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
-    const backend = forced ? null : await start(window.vaeDecoderBase);
     const img = document.querySelector('#sliders-image img'), view = document.querySelector('#codes-grid img');
-    const why = forced ? 'asked for by ?decode=server' : !backend ? 'this browser cannot run the in-page decoder'
-      + (state.error ? ': ' + state.error : '') : !web || !web.url ? 'this model has no exported decoder'
-      : !img || !view ? 'no image yet' : null;
+    const {backend, why} = await ready(web && web.url, img, view);
     if (why) return {page: false, why};
     let out;
     try { out = await decodeCodes(web.url, grid); } catch (err) {
@@ -285,10 +292,8 @@
   let pathTurn = 0;
   async function paintPath(web, n) {
     const turn = ++pathTurn;
-    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
-    if (forced || !web || !web.url || !(await start(window.vaeDecoderBase))) return false;
     const imgs = ['#interp-pixel img', '#interp-linear img', '#interp-slerp img'].map((s) => document.querySelector(s));
-    if (imgs.some((i) => !i)) return false;
+    if ((await ready(web && web.url, ...imgs)).why) return false;
     n = Math.round(Math.min(24, Math.max(2, Number(n) || 8)));
     const ts = Array.from({length: n}, (_, i) => i / (n - 1));
     const [c, h, w] = web.shape;
@@ -310,10 +315,7 @@
   // Decode z into img in the page; when it cannot (?decode=server, no runtime, no exported decoder, an
   // error), click the tab's hidden button that asks the server. Resolves to {page, backend} or {page, why}.
   async function decodeOrAsk(url, z, img, button) {
-    const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
-    const backend = forced ? null : await start(window.vaeDecoderBase);
-    let why = forced ? 'asked for by ?decode=server' : !backend ? 'this browser cannot run the in-page decoder'
-      + (state.error ? ': ' + state.error : '') : !url ? 'this model has no exported decoder' : !img ? 'no image yet' : null;
+    let {backend, why} = await ready(url, img);
     if (!why) {
       try { paint(img, await decode(url, z())); return {page: true, backend}; }
       catch (err) { why = 'in-page decoding failed: ' + (err && err.message || err); }
