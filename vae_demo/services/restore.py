@@ -2,11 +2,21 @@
 
 The row: original, corrupted, the blind restorers (checkpoints trained on a corruption), every other
 autoencoder/VAE's reconstruction of the corrupted image, PCA, and the best classical restorer
-(:mod:`vae_demo.classical`, when it is installed). Every learned model is *blind* (it sees only the
-corrupted image); with ``mask_aware`` and a corruption that has a mask, the learned outputs keep the
-pixels the corruption left intact (``x̂ = m·f(x̃) + (1−m)·x̃``) and are labelled mask-aware; a model
-trained with the mask as an input (``--mask-input``) is then also given the mask itself.
-Classical inpainting is given the mask and labelled as such.
+(:mod:`vae_demo.classical`, when it is installed). The row is **like for like**: the ``mask_aware``
+box decides what *every* panel is told.
+
+- Unticked (or a corruption without a mask): nothing is given the mask. Every learned model sees only
+  the corrupted image, and the classical panel is the best tuned *blind* classical restorer (median or
+  Gaussian filter for salt-and-pepper and erasure, ...). Where the catalogue has none (block mask) the
+  classical panel shows the input unchanged, says so, and takes no part in the contest.
+- Ticked, with a corruption that has a mask: every restorer is given it. Learned outputs keep the pixels
+  the corruption left intact (``x̂ = m·f(x̃) + (1−m)·x̃``), a model trained with the mask as an input
+  (``--mask-input``) is also given the mask itself, and the classical panel is the best tuned restorer
+  given the mask (inpainting; a blind one is composited like the learned outputs). All are labelled
+  mask-aware.
+
+The green "winner" frame only compares restorers given the same information (see :func:`mark_best`),
+and the summary says which were compared.
 """
 
 from __future__ import annotations
@@ -114,6 +124,8 @@ class Panel:
     best: bool = False  # the highest-PSNR restoration of its row (framed in green)
     short: str = ""  # the name alone, for the page's caption (the title says what it is, too)
     role: str = ""  # what it is: the corruption, "restorer (mix)", "VAE", the classical method ...
+    compared: bool = True  # False: shown for reference only, never framed (the classical stand-in
+    # "no restoration" where no classical restorer fits what the row is given)
 
     @property
     def image(self) -> np.ndarray:
@@ -148,8 +160,13 @@ def _scores(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     return psnr(y, x), float(ssim_per_image(y, x)[0])
 
 
+NO_RESTORATION = "no restoration"  # vae_demo.classical.IDENTITY's name: no classical restorer fits
+
+
 def _classical(x, corrupted, mask, spec, dataset):
-    """(name, label, restored) from vae_demo.classical, or None (not installed yet, or it failed)."""
+    """(name, label, restored) from vae_demo.classical, or None (not installed yet, or it failed).
+
+    ``mask`` is what the classical restorer is given: None makes it pick the best tuned *blind* one."""
     try:
         from vae_demo.classical import restore_classical  # written by another engineer; optional
     except ImportError:
@@ -203,15 +220,39 @@ def model_choices(registry: ModelRegistry, dataset: str) -> list[tuple[str, str]
     return [(e.short_label, e.name) for e in registry.entries(dataset)] + [("classical (best tuned)", CLASSICAL)]
 
 
+DEFAULT_SOURCE = "the test image"  # the original's caption when the caller does not say where it came from
+MAX_SOURCE_CHARS = 60
+
+
+def _clean_source(source) -> str:
+    """The original panel's caption: where the image came from ("your upload", "test image #12")."""
+    if source is None:
+        return DEFAULT_SOURCE
+    if not isinstance(source, str):
+        raise UserInputError(f"source must be text, got {type(source).__name__}")
+    text = " ".join(source.split())  # one line
+    if len(text) > MAX_SOURCE_CHARS:
+        text = text[:MAX_SOURCE_CHARS - 1] + "…"
+    return text or DEFAULT_SOURCE
+
+
+def _short(p: Panel) -> str:
+    return f"classical {p.role}" if p.short == CLASSICAL else (p.short or p.title)
+
+
 @torch.no_grad()
 def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: str, severity, seed=0,
                 mask_aware: bool = False, classical: bool = True, pca_dims=None,
-                models: list[str] | None = None) -> tuple[list[Panel], str]:
+                models: list[str] | None = None, source: str | None = None) -> tuple[list[Panel], str]:
     """Corrupt ``x`` (1, C, H, W) and restore it with every model of ``dataset`` (only those named in
     ``models`` when it is given; ``"classical"`` among them adds the classical restorer).
 
+    Like for like: with ``mask_aware`` (and a corruption that has a mask) every restorer is given the
+    mask; without it none is, and the classical panel is the best tuned *blind* classical restorer.
+    The best panel (framed in green) is chosen only among restorers given the same information.
     ``pca_dims``: keep only the first d principal components of PCA models (None: all they have).
-    Returns (panels, one-line summary)."""
+    ``source``: where the original came from, for its caption ("your upload", "test image #12";
+    None: "the test image"). Returns (panels, one-line summary)."""
     if models is not None:
         if isinstance(models, str):
             models = [models]
@@ -225,8 +266,9 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
     mask_aware = inputs.flag(mask_aware, "mask-aware")
     if pca_dims is not None:
         _clamp_dims(pca_dims, 1)  # a bad value is refused even when no PCA model is in the row
+    source = _clean_source(source)
     corrupted, mask = corrupt(x, spec, seed)
-    panels = [Panel("original", to_uint8(x[0]), short="original", role="the test image")]
+    panels = [Panel("original", to_uint8(x[0]), short="original", role=source)]
     p, s = _scores(x, corrupted)
     panels.append(Panel(f"corrupted: {describe(spec)}", to_uint8(corrupted[0]), p, s, short="corrupted",
                         role=describe(spec)))
@@ -248,21 +290,54 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
         panels.append(Panel(f"{e.name} [{role}]", to_uint8(out[0]), p, s, "mask-aware" if use_mask else "blind",
                             short=e.name, role=role))
     n_models = len(panels) - 2
+    level = "mask-aware" if use_mask else "blind"  # what every restorer in the row is given
+    note = ""
     if classical:
-        c = _classical(x, corrupted, mask, spec, dataset)
+        # like for like: the classical restorer gets the mask exactly when the learned ones do
+        c = _classical(x, corrupted, mask if use_mask else None, spec, dataset)
         if c is not None:
             name, label, r = c
+            how = label if label in ("blind", "mask-aware") else level
+            if use_mask and how == "blind":  # a blind filter told the mask keeps the intact pixels, too
+                r, how = mask * r + (1 - mask) * corrupted, "mask-aware"
             p, s = _scores(x, r)
-            how = label if label in ("blind", "mask-aware") else ("mask-aware" if mask is not None else "blind")
-            panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short="classical", role=name))
+            if name == NO_RESTORATION:
+                what = f"no {level} classical restorer for {KIND_LABELS.get(kind, kind)}: the input unchanged"
+                panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short=CLASSICAL,
+                                    role=what, compared=False))
+                note = ("; the classical panel is the input unchanged: no blind classical restorer exists for "
+                        f"{KIND_LABELS.get(kind, kind)} (tick mask-aware for inpainting), so it is left out of "
+                        "the contest" if not use_mask else f"; {what}, left out of the contest")
+            else:
+                panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short=CLASSICAL, role=name))
     ms = (time.perf_counter() - t0) * 1000
     summary = (f"{describe(spec)}, seed {seed}: {n_models} model(s) of {dataset}"
                + (" — none trained for this dataset yet (see the Train tab)" if n_models == 0 else "")
                + f"; restored in {ms:.0f} ms")
-    best = mark_best(panels)
+    best = mark_best(panels, how=level)
+    restorations = [p for p in panels[2:] if p.psnr is not None and p.compared]
+    same = [p for p in restorations if p.how == level]
+    others = [p for p in restorations if p.how != level]
+    if same:
+        if use_mask:
+            why = "each given the damage mask"
+        elif mask is not None:
+            why = "none is given the damage mask; tick mask-aware to give it to them"
+        elif mask_aware:
+            why = f"{KIND_LABELS.get(kind, kind)} leaves no damage mask to give"
+        else:
+            why = "none is given a damage mask"
+        n = len(same)
+        summary += (f"; compared like for like: the {n} {level} restorer{'s' if n != 1 else ''} "
+                    f"({', '.join(_short(p) for p in same)}; {why})")
+    if others:
+        summary += ("; left out of the contest, given other information: "
+                    + ", ".join(f"{_short(p)} ({p.how or 'unlabelled'})" for p in others))
+    summary += note
     if best is not None:
         summary += (f"; best here (framed in green): **{best.title}** ({best.psnr:.1f} dB, "
-                    f"{best.psnr - panels[1].psnr:+.1f} dB over the corrupted input)")
+                    f"{best.psnr - panels[1].psnr:+.1f} dB over the corrupted input), "
+                    f"the best of the {level} restorers")
     return panels, summary
 
 
@@ -291,11 +366,15 @@ def row_html(panels: list[Panel], size: int = 224) -> str:
     return '<div class="vd-row">' + "".join(cells) + "</div>"
 
 
-def mark_best(panels: list[Panel]) -> Panel | None:
+def mark_best(panels: list[Panel], how: str | None = None) -> Panel | None:
     """Mark the restoration (any panel after original and corrupted) with the highest PSNR; return it.
 
-    With many models in a row, a class sees at a glance which one wins on this image."""
-    scored = [p for p in panels[2:] if p.psnr is not None and math.isfinite(p.psnr)]
+    With many models in a row, a class sees at a glance which one wins on this image. Only restorers
+    given the same information compete: ``how`` ("blind" / "mask-aware") keeps the contest to the
+    panels labelled so (None: every panel); panels shown for reference only (``compared`` False)
+    never win."""
+    scored = [p for p in panels[2:] if p.psnr is not None and math.isfinite(p.psnr) and p.compared
+              and (how is None or p.how == how)]
     if not scored:
         return None
     best = max(scored, key=lambda p: p.psnr)
