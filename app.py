@@ -118,6 +118,9 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
     [__TAB_JS__].forEach((install) => install(D));  // the tabs' sliders that decode in the page
   };
   document.head.appendChild(s);
+  const sketch = document.createElement('script');  // the drawing pad opens with its brush picked
+  sketch.src = __SKETCH_SRC__;
+  document.head.appendChild(sketch);
   // new checkpoints or test images: fetch the versions file (a static GET), ask Gradio only when it changed
   let seen = null;
   setInterval(async () => {
@@ -133,7 +136,8 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
 }
 """.replace("__TAB_JS__", ", ".join(t.PAGE_JS.strip() for t in (sliders, latent_map, interpolate))).replace(
     "__POLL_MS__", str(int(versions.PAGE_POLL_S * 1000))).replace("__BASE__", repr(webdecode.runtime_base())).replace(
-    "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js")))
+    "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js"))).replace(
+    "__SKETCH_SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "sketch.js")))
 LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
 
 

@@ -21,6 +21,7 @@ from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
 
 VIEW_SIZE = 336  # the editor's picture, about this many pixels: an integer upscale (view_size)
+CODE_FONT_PX = 15  # each cell's code, readable from the back of a room (a cell is 40-48 px)
 USAGE_IMAGES = 2000  # test images whose codes count the codebook's use
 
 
@@ -112,8 +113,9 @@ def grid_view(entry: ModelEntry, image: torch.Tensor, grid, selected: tuple[int,
               size: int | None = None) -> np.ndarray:
     """The editor's picture: ``image`` upscaled to ``size`` (by default view_size), the cells' borders,
     each cell's code in its corner and the ``selected`` cell outlined in orange."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
+    font = ImageFont.load_default(size=CODE_FONT_PX)
     g = check_grid(entry, grid)
     h, w = g.shape
     size = size or view_size(entry)
@@ -128,8 +130,9 @@ def grid_view(entry: ModelEntry, image: torch.Tensor, grid, selected: tuple[int,
         for c in range(w):
             text = str(int(g[r, c]))
             x0, y0 = c * cw + 2, r * ch + 1
-            draw.rectangle([x0, y0, x0 + 6 * len(text) + 2, y0 + 10], fill=(0, 0, 0, 150))
-            draw.text((x0 + 1, y0 - 1), text, fill=(255, 255, 120, 255))
+            draw.rectangle([x0, y0, x0 + draw.textlength(text, font=font) + 3, y0 + CODE_FONT_PX + 2],
+                           fill=(0, 0, 0, 150))
+            draw.text((x0 + 2, y0 + 1), text, fill=(255, 255, 120, 255), font=font)
     if selected is not None:
         r, c = selected
         draw.rectangle([c * cw, r * ch, (c + 1) * cw, (r + 1) * ch], outline=(255, 140, 0, 255), width=3)

@@ -128,7 +128,12 @@ class ModelEntry:
         beta = self.meta.get("hparams", {}).get("beta")
         if self.is_vae and beta not in (None, 1, 1.0):
             extra += f", β={beta:g}"
-        size = f", z={self.latent_dim}" if self.has_latent_code else ""
+        size = ""
+        if self.has_latent_code and self.model.discrete:  # its code is a grid of indices, not z numbers
+            h, w = self.model.code_grid
+            size = f", {h}×{w} codes of K={self.model.codebook_size}"
+        elif self.has_latent_code:
+            size = f", z={self.latent_dim}"
         return f"{self.name} — {desc}{size}{extra}" + (" (yours)" if self.yours else "")
 
 

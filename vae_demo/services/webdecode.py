@@ -127,4 +127,5 @@ def page_codes(entry: ModelEntry, use) -> dict | None:
         return None
     share = use.counts / max(use.counts.sum(), 1)
     return {"url": file_url(path), "view": codes.view_size(entry), "grid": [int(v) for v in entry.model.code_grid],
-            "shares": [float(v) for v in share], "top": codes.codes_by_use(use)[:8], "model": entry.name}
+            "shares": [float(v) for v in share], "top": codes.codes_by_use(use)[:8], "model": entry.name,
+            "font_px": codes.CODE_FONT_PX}

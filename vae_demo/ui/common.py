@@ -60,6 +60,15 @@ class Context:
         return gr.update(choices=choices, value=value, info=info)
 
 
+def slider_moves(slider: gr.Slider) -> list:
+    """Every way a visitor changes a slider, as event triggers: a drag or a number typed in its box (Gradio's
+    ``input``) and its ↺ button. In Gradio 6.31 the ↺ sets the value the slider was built with and dispatches
+    ``change`` and ``release``, never ``input``, so a tab listening to ``input`` alone kept its old picture.
+    (``release`` also ends each drag: one more call, with the final value.) ``change`` is not used: it also
+    fires when a handler sets the slider, which would run the handler twice."""
+    return [slider.input, slider.release]
+
+
 def explain(text: str) -> gr.Markdown:
     return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["explain"])
 
@@ -103,10 +112,12 @@ def safe(n_outputs: int):
     return deco
 
 
-def keep_in_page(name: str) -> str:
+def keep_in_page(name: str, clear: str | None = None) -> str:
     """The js of a tab's ``web.change``: keep its page copy (webdecode.page_*) as ``window[name]`` for the
-    page's own decoding, and fetch its graph now rather than at the first move."""
-    return f"(w) => {{ window.{name} = window.vaeDecoder ? window.vaeDecoder.prefetch(w) : w; }}"
+    page's own decoding, and fetch its graph now rather than at the first move. ``clear``: the element whose
+    text says where the last picture was decoded; a new model has decoded nothing yet, so it is emptied."""
+    wipe = f" const el = document.querySelector({clear!r}); if (el) el.innerText = '';" if clear else ""
+    return f"(w) => {{ window.{name} = window.vaeDecoder ? window.vaeDecoder.prefetch(w) : w;{wipe} }}"
 
 
 # --- every raw input value is checked before Gradio converts it ------------------------------------

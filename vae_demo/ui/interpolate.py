@@ -192,15 +192,15 @@ def build(ctx: Context) -> None:
     outs = [pixel, lin, sph, gif, download, info, web]
     run_inputs = [ctx.dataset, model, xa, xb, steps]
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    a_idx.submit(by_index, [ctx.dataset, a_idx], [xa, a_img])
-    b_idx.submit(by_index, [ctx.dataset, b_idx], [xb, b_img])
-    a_cls.input(by_class, [ctx.dataset, a_cls], [xa, a_img, a_idx])
-    b_cls.input(by_class, [ctx.dataset, b_cls], [xb, b_img, b_idx])
-    a_cur.click(from_current, [ctx.dataset, ctx.current], [xa, a_img])
-    b_cur.click(from_current, [ctx.dataset, ctx.current], [xb, b_img])
-    a_up.upload(from_upload, [ctx.dataset, a_up], [xa, a_img])
-    b_up.upload(from_upload, [ctx.dataset, b_up], [xb, b_img])
-    rand.click(random_pair, ctx.dataset, [xa, a_img, a_idx, xb, b_img, b_idx]).then(run, run_inputs, outs)
+    # a new A or B, however it is picked, redraws the strips, the GIF and the numbers for the new pair (and
+    # gives the page the new codes for Steps N): the strips never show another pair than A and B
+    ends = [(a_idx.submit, by_index, a_idx, [xa, a_img]), (b_idx.submit, by_index, b_idx, [xb, b_img]),
+            (a_cls.input, by_class, a_cls, [xa, a_img, a_idx]), (b_cls.input, by_class, b_cls, [xb, b_img, b_idx]),
+            (a_cur.click, from_current, ctx.current, [xa, a_img]), (b_cur.click, from_current, ctx.current, [xb, b_img]),
+            (a_up.upload, from_upload, a_up, [xa, a_img]), (b_up.upload, from_upload, b_up, [xb, b_img]),
+            (rand.click, random_pair, None, [xa, a_img, a_idx, xb, b_img, b_idx])]
+    for trigger, fn, value, targets in ends:
+        trigger(fn, [ctx.dataset] + ([value] if value is not None else []), targets).success(run, run_inputs, outs)
     go.click(run, run_inputs, outs)
     web.change(None, web, None, js=keep_in_page("vaeInterpWeb"))  # Steps N dragged draws with it
     steps.release(run, [*run_inputs, web], outs, js=RELEASE_JS, show_progress="hidden", trigger_mode="always_last")

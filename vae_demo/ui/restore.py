@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vae_demo.corruptions import KINDS, SEVERITY
-from vae_demo.services.images import MAX_DRAWING_PIXELS, load_user_image
+from vae_demo.services.images import MAX_DRAWING_PIXELS, UserInputError, load_user_image
 from vae_demo.services.restore import (
     KIND_LABELS,
     check_settings,
@@ -21,7 +21,7 @@ from vae_demo.services.restore import (
     row_html,
     severity_range,
 )
-from vae_demo.ui.common import Context, as_tensor, explain, image_shape, safe
+from vae_demo.ui.common import Context, as_tensor, explain, image_shape, safe, slider_moves
 
 GALLERY_IMAGES = 15  # test images to click, three rows of five
 PANEL_SCALE = 7  # 196 px for a 28×28 image, 224 px for a 32×32 one: pixel-sharp, and five fit 1280 px
@@ -36,9 +36,10 @@ the noisy input itself* (compare its PSNR with the corrupted panel's). A **denoi
 $$\min_{f,g}\; \mathbb{E}_{x,\tilde x}\,\lVert g(f(\tilde x)) - x\rVert^2 ,$$
 and beats the input at every level; a tuned classical filter is the baseline to beat. PSNR
 $=10\log_{10}\frac{1}{\mathrm{MSE}}$ (higher is better), SSIM (1 = identical structure), against the
-original. **Blind** models see only the corrupted image; **mask-aware** ones are also told which pixels
-were destroyed (tick the box: learned outputs keep the untouched pixels, and an *inpainter*, trained
-with the mask as an input, is given the mask itself).
+original. **Blind**: the restorers see only the corrupted image. **Mask-aware** (tick the box): every
+restorer in the row is also told which pixels were destroyed: learned outputs keep the untouched pixels,
+an *inpainter* (trained with the mask as an input) is given the mask itself, and the classical restorer
+becomes inpainting. The green frame only ever compares restorers given the same information.
 """
 
 
@@ -50,8 +51,11 @@ def build(ctx: Context, default_dataset: str) -> None:
                                  elem_id="restore-mask-aware", container=False)
     with gr.Row(equal_height=True):
         lo, hi, step = severity_range("gaussian")
+        # Gradio's own ↺ would go back to this first value (gaussian's 0.1) whatever the corruption: ours
+        # goes to the chosen corruption's default and redraws the row
         severity = gr.Slider(lo, hi, value=default_severity("gaussian"), step=step, label="Severity (noise σ)",
-                             elem_id="restore-severity", scale=2)
+                             elem_id="restore-severity", scale=2, buttons=[])
+        severity_reset = gr.Button("↺", size="sm", scale=0, min_width=44, elem_id="restore-severity-reset")
         models = gr.Dropdown(model_choices(ctx.registry, default_dataset), multiselect=True,
                              value=default_models(ctx.registry, default_dataset), label="Models in the row",
                              elem_id="restore-models", scale=4)
@@ -79,7 +83,7 @@ def build(ctx: Context, default_dataset: str) -> None:
                 with gr.Tab("Draw"):
                     gr.Markdown("Draw a digit or a garment (for the 28×28 datasets, mnist and fashion-mnist).")
                     with gr.Column(visible=image_shape(default_dataset)[1] == 28) as draw_tab:
-                        sketch = gr.Sketchpad(label="Pick the brush (left), draw, then press “Use the drawing”",
+                        sketch = gr.Sketchpad(label="Draw with the mouse or a finger, then press “Use the drawing”",
                                               type="numpy", canvas_size=(280, 280), height=340,
                                               elem_id="restore-sketch",
                                               brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
@@ -87,59 +91,72 @@ def build(ctx: Context, default_dataset: str) -> None:
         with gr.Column(scale=1, min_width=320):
             explain(EXPLAIN)
     picks = gr.State({})  # dataset -> the models this visitor chose for its row
+    origin = gr.State("test image #0")  # how the row captions the original: test image #i, your upload, …
 
     # --- handlers: plain calls into vae_demo.services ---
     @safe(2)
-    def update_row(dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None):
+    def update_row(dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None, origin=None):
         if x is None:
             check_settings(dataset, kind_, sev, seed_, mask, dims)
             return "", "Pick a test image, upload one, or draw one."
         panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
-                                   pca_dims=dims, models=chosen)
+                                   pca_dims=dims, models=chosen, source=origin if isinstance(origin, str) else None)
         table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
             f"| {p.name} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
         return row_html(panels, PANEL_SCALE * image_shape(dataset)[-1]), text + "\n\n" + table
 
-    def _show(x, text):
-        return x.numpy(), text
+    def _show(x, text, origin):
+        """The picked image, the line that says what it is, and how the row's original is captioned."""
+        return x.numpy(), text, origin
+
+    def _highlight(i):
+        """The gallery's highlight follows the image, however it was picked (none when it is not shown)."""
+        # (None would leave the old highlight: the page keeps its selection then; -1 is no thumbnail)
+        return gr.update(selected_index=i if i is not None and 0 <= i < GALLERY_IMAGES else -1)
 
     def _pca_visible(dataset, chosen):
         return gr.update(visible=any(e.is_pca and e.name in (chosen or []) for e in ctx.registry.entries(dataset)))
 
-    @safe(3)
+    @safe(5)
     def pick_index(dataset, i):
         x, i, label = ctx.images.image(dataset, i)
         s = ctx.images.get(dataset)
-        return (*_show(x, f"Input: test image #{i}, **{s.class_names[label]}**"), i)
+        return (*_show(x, f"Input: test image #{i}, **{s.class_names[label]}**", f"test image #{i}"), i,
+                _highlight(i))
 
-    @safe(3)
+    @safe(5)
     def pick_random(dataset, current):
         return pick_index(dataset, ctx.images.random_index(dataset, exclude=current))
 
-    @safe(3)
+    @safe(5)
     def pick_gallery(dataset, evt: gr.EventData):  # not SelectData: an API call may come without event data
         data = evt._data if isinstance(evt._data, dict) else {}
         return pick_index(dataset, data.get("index"))
 
-    @safe(2)
+    @safe(4)
     def from_upload(dataset, path):
         u = load_user_image(path, image_shape(dataset))
         gr.Info(f"Upload fitted: {u.note}")
-        return _show(u.x, f"Input: your upload ({u.note})")
+        return (*_show(u.x, f"Input: your upload ({u.note})", "your upload"), _highlight(None))
 
-    @safe(2)
+    @safe(4)
     def from_sketch(dataset, value):
+        empty = "the canvas is empty: draw something on it first, then press “Use the drawing”"
+        if value is None or (isinstance(value, dict) and value.get("composite") is None
+                             and value.get("background") is None):
+            raise UserInputError(empty)
         u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS)
-        if float(u.x.max()) < 0.05:
-            return _show(u.x, "the canvas is empty: draw something first")
-        return _show(u.x, "Input: your drawing (inverted to white on black like the dataset)")
+        if float(u.x.max()) < 0.05:  # nothing drawn: the image on screen stays
+            raise UserInputError(empty)
+        return (*_show(u.x, "Input: your drawing (inverted to white on black like the dataset)", "your drawing"),
+                _highlight(None))
 
     def _models_update(dataset, remembered):
         names = {v for _, v in model_choices(ctx.registry, dataset)}
         chosen = [m for m in (remembered or {}).get(dataset, []) if m in names] or default_models(ctx.registry, dataset)
         return gr.update(choices=model_choices(ctx.registry, dataset), value=chosen), chosen
 
-    @safe(7)
+    @safe(8)
     def on_dataset(dataset, remembered):
         shape = image_shape(dataset)
         items = ctx.images.gallery(dataset, GALLERY_IMAGES)
@@ -149,11 +166,11 @@ def build(ctx: Context, default_dataset: str) -> None:
         if items:
             x, i, label = ctx.images.image(dataset, 0)
             name = ctx.images.get(dataset).class_names[label]
-            return (items, about, draw_visible, picker, _pca_visible(dataset, chosen),
-                    *_show(x, f"Input: test image #{i}, **{name}**"))
+            return (gr.update(value=items, selected_index=0), about, draw_visible, picker,
+                    _pca_visible(dataset, chosen), *_show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}"))
         return [], about, draw_visible, picker, _pca_visible(dataset, chosen), None, (
             f"No {dataset} test images on this machine (see the banner at the top): upload an image"
-            + (" or draw one." if shape[1] == 28 else "."))
+            + (" or draw one." if shape[1] == 28 else ".")), None
 
     @safe(2)
     def on_models(dataset, chosen, remembered):
@@ -178,13 +195,13 @@ def build(ctx: Context, default_dataset: str) -> None:
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
                          label=f"Severity ({SEVERITY[kind_][0]})")
 
-    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims, models]
+    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims, models, origin]
     row_outputs = [row, summary]
     # the row's values reach restore_row as sent (preprocess=False): the service checks each one, the
     # severity against the chosen kind's own range (the slider's range in this session may still be
     # another kind's: an API caller need not choose the corruption first)
     raw = {"preprocess": False}
-    shown = [ctx.current, note]
+    shown = [ctx.current, note, origin]
 
     ds_event = ctx.dataset.change(on_dataset, [ctx.dataset, picks],
                                   [gallery, source, draw_tab, models, pca_dims, *shown], show_progress="hidden",
@@ -195,18 +212,24 @@ def build(ctx: Context, default_dataset: str) -> None:
         update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
     models.input(on_models, [ctx.dataset, models, picks], [picks, pca_dims], show_progress="hidden").then(
         update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
-    gallery.select(pick_gallery, ctx.dataset, [*shown, index]).then(update_row, row_inputs, row_outputs, **raw)
-    rand.click(pick_random, [ctx.dataset, index], [*shown, index], api_name="pick_random").then(
+    picked = [*shown, index, gallery]
+    gallery.select(pick_gallery, ctx.dataset, picked).then(update_row, row_inputs, row_outputs, **raw)
+    rand.click(pick_random, [ctx.dataset, index], picked, api_name="pick_random").then(
         update_row, row_inputs, row_outputs, **raw)
-    index.submit(pick_index, [ctx.dataset, index], [*shown, index]).then(update_row, row_inputs, row_outputs, **raw)
-    upload.upload(from_upload, [ctx.dataset, upload], shown).then(update_row, row_inputs, row_outputs, **raw)
-    use_sketch.click(from_sketch, [ctx.dataset, sketch], shown).then(update_row, row_inputs, row_outputs, **raw)
-    kind.change(on_kind, [kind, ctx.dataset], severity, show_progress="hidden", api_name="choose_corruption").then(
-        update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
-    # live: every slider move re-runs the row; always_last drops stale intermediate positions
+    index.submit(pick_index, [ctx.dataset, index], picked).then(update_row, row_inputs, row_outputs, **raw)
+    upload.upload(from_upload, [ctx.dataset, upload], [*shown, gallery]).then(update_row, row_inputs, row_outputs,
+                                                                              **raw)
+    use_sketch.click(from_sketch, [ctx.dataset, sketch], [*shown, gallery]).then(update_row, row_inputs, row_outputs,
+                                                                                 **raw)
+    # a corruption chosen and the severity's ↺ take the same path: the kind's range and default, then the row
+    for trigger, api_name in ((kind.change, "choose_corruption"), (severity_reset.click, "reset_severity")):
+        trigger(on_kind, [kind, ctx.dataset], severity, show_progress="hidden", api_name=api_name).then(
+            update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
+    # live: every slider move re-runs the row (a drag, a typed number, and the PCA slider's ↺: slider_moves);
+    # always_last drops stale intermediate positions
     for live, api_name in ((severity, "restore"), (pca_dims, "restore_pca")):
-        live.input(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last",
-                   concurrency_limit=None, api_name=api_name, **raw)
+        gr.on(slider_moves(live), update_row, row_inputs, row_outputs, show_progress="hidden",
+              trigger_mode="always_last", concurrency_limit=None, api_name=api_name, **raw)
     for comp in (seed, mask_aware):
         comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last", **raw)
 
@@ -216,7 +239,7 @@ def build(ctx: Context, default_dataset: str) -> None:
         if not isinstance(out, tuple) or out[5] is None:
             return (*out, "", "Pick a test image, upload one, or draw one.")
         chosen = _models_update(dataset, remembered)[1]
-        rows = update_row(dataset, out[5], "gaussian", default_severity("gaussian"), 0, False, None, chosen)
+        rows = update_row(dataset, out[5], "gaussian", default_severity("gaussian"), 0, False, None, chosen, out[7])
         return (*out, *rows)
 
     ctx.load_events.append((initial, [ctx.dataset, picks],

@@ -178,11 +178,12 @@ def build(ctx: Context) -> None:
     def _set(e, stats, values, text=None):
         """Outputs for a whole new code: every slider, the base, the image (and the info line)."""
         shown = stats.shown
+        values = np.round(np.asarray(values, dtype=np.float64), 2)  # the sliders show 2 decimals: decode those
         labels = latent.slider_labels(e, stats)
         ups = []
         for i in range(latent.MAX_SLIDERS):
             if i < len(shown):
-                ups.append(gr.update(visible=True, value=round(float(values[shown[i]]), 2), label=labels[i]))
+                ups.append(gr.update(visible=True, value=float(values[shown[i]]), label=labels[i]))
             else:
                 ups.append(gr.update(visible=False, value=0.0))
         img = latent.decode(e, latent.to_latent(stats, values))
@@ -289,8 +290,8 @@ def build(ctx: Context) -> None:
     model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
     # live while dragging: decoded in the page (PAGE_JS); the server only when the page cannot, through the
     # hidden button; stale positions are dropped (always_last); fast, so no concurrency cap
-    web.change(None, web, None, js=keep_in_page("vaeSlidersWeb"))
-    codes_web.change(None, codes_web, None, js=keep_in_page("vaeCodesWeb"))  # its graph fetched early
+    web.change(None, web, None, js=keep_in_page("vaeSlidersWeb", clear="#sliders-where"))
+    codes_web.change(None, codes_web, None, js=keep_in_page("vaeCodesWeb", clear="#sliders-where"))  # graph early
     server_decode.click(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide")
     sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")

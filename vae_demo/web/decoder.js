@@ -242,14 +242,15 @@
     ctx.fillStyle = 'rgba(90, 160, 255, 0.59)';
     for (let r = 0; r <= gh; r++) ctx.fillRect(0, Math.round(r * ch), size, 1);
     for (let c = 0; c <= gw; c++) ctx.fillRect(Math.round(c * cw), 0, 1, size);
-    ctx.font = '10px monospace';
+    const px = web.font_px || 15;  // services/codes.CODE_FONT_PX
+    ctx.font = px + 'px sans-serif';
     ctx.textBaseline = 'top';
     grid.forEach((row, r) => row.forEach((k, c) => {
       const text = String(k), x0 = Math.floor(c * cw + 2), y0 = Math.floor(r * ch + 1);
       ctx.fillStyle = 'rgba(0, 0, 0, 0.59)';
-      ctx.fillRect(x0, y0, 6 * text.length + 3, 11);
+      ctx.fillRect(x0, y0, ctx.measureText(text).width + 4, px + 3);
       ctx.fillStyle = 'rgb(255, 255, 120)';
-      ctx.fillText(text, x0 + 1, y0);
+      ctx.fillText(text, x0 + 2, y0 + 1);
     }));
     if (cell) {
       ctx.strokeStyle = 'rgb(255, 140, 0)';
@@ -349,6 +350,13 @@
     };
     document.addEventListener('input', moved, true);
     document.addEventListener('change', (ev) => ev.target && ev.target.type === 'number' && moved(ev), true);
+    // a slider's ↺ button (Gradio 6.31 sets the slider's first value and dispatches Gradio's change and
+    // release, no DOM input): the same run, once the slider's <input> has taken the value (a frame later)
+    document.addEventListener('click', (ev) => {
+      const t = ev.target;
+      if (!t || !t.closest || !t.closest(within) || !t.closest('.reset-button')) return;
+      requestAnimationFrame(() => setTimeout(go, 0));
+    }, true);
   }
 
   // a latent-map position → z (webdecode.page_map): center + x·axes[0] + y·axes[1]
