@@ -40,9 +40,9 @@ def _app(tmp_path_factory, images: TestImages):
 
 @pytest.fixture(scope="module")
 def browser():
-    from tests.test_e2e import _require_browser
+    from tests.browser import require_browser
 
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     from vae_demo.bench_app import open_browser

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_demo.bench_app import chromium_path, launch, open_browser
+from tests.browser import require_browser
+from vae_demo.bench_app import launch, open_browser
 from vae_demo.services import latent
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import restore_row
@@ -35,17 +36,7 @@ COVERED: list[str] = []  # "tab: control (how)", one per control changed and che
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    problem = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "playwright is not installed (pip install -r requirements-dev.txt)"
-    if problem is None and chromium_path() is None:
-        problem = "Debian's chromium is not installed (apt-get install -y chromium)"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run in CI: {problem}")
-        pytest.skip(problem)
+    require_browser()
     import app
 
     os.environ["VAE_DEMO_DOWNLOAD"] = "0"
@@ -369,3 +360,64 @@ def test_the_walk_covers_the_controls():
     print(f"\nconsistency walk: {len(COVERED)} control changes checked")
     assert len(COVERED) >= 35, COVERED
 
+
+
+# --- what the screen says matches what it shows ----------------------------------------------------------
+
+def _toasts(page) -> str:
+    return " | ".join(page.eval_on_selector_all(".toast-body", "els => els.map(e => e.innerText)"))
+
+
+def test_an_upload_and_a_drawing_are_captioned_as_such(page, app_server, tmp_path):
+    """The row's original says where it came from: "test image #i", "your upload", "your drawing"."""
+    img = np.zeros((28, 28), np.uint8)
+    img[5:23, 12:16] = 255
+    path = tmp_path / "one.png"
+    Image.fromarray(255 - img).save(path)
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    with page.expect_file_chooser() as chooser:
+        page.locator("#restore-upload").click()
+    chooser.value.set_files(str(path))
+    page.wait_for_function("() => document.querySelector('#restore-row .vd-role').innerText.includes('your upload')")
+    settle(page, ["#restore-row"])
+    assert page.locator("#restore-row .vd-role").first.inner_text().startswith("your upload")
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    canvas = page.locator("#restore-sketch canvas").first
+    canvas.wait_for()
+    page.locator("#restore-use-sketch").click()  # nothing drawn yet: a clear message, the row stays
+    page.wait_for_function("() => [...document.querySelectorAll('.toast-body')].some(t => "
+                           "t.innerText.includes('canvas is empty'))")
+    assert "no image given" not in _toasts(page)
+    assert page.locator("#restore-row .vd-role").first.inner_text().startswith("your upload")
+    page.wait_for_timeout(800)  # the brush is picked for the visitor: a drag draws at once
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.25)
+    page.mouse.down()
+    for k in range(12):
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * (0.25 + 0.04 * k))
+    page.mouse.up()
+    page.locator("#restore-use-sketch").click()
+    page.wait_for_function("() => document.querySelector('#restore-row .vd-role').innerText.includes('your drawing')")
+    assert "Input: your drawing" in page.locator("#restore-note").inner_text()
+    COVERED.append("Corrupt & restore: an upload, an empty canvas, a drawing")
+
+
+def test_a_discrete_code_says_what_it_is(page, app_server):
+    """A VQ-VAE is listed by its grid of codes (not "z=16", its code vectors' length); its editor says nothing
+    about slider moves before anything was decoded; each cell's code is drawn ≥ 12 px tall."""
+    e = next(e for e in app_server["registry"].entries("mnist", latent_code=True) if e.model.discrete)
+    h, w = e.model.code_grid
+    assert f"{h}×{w} codes of K={e.model.codebook_size}" in e.label and "z=" not in e.label
+    tab(page, "Latent sliders")
+    page.locator("#sliders-z0 input[type=range]").wait_for()
+    drag(page, "#sliders-z0", 1.0)  # a continuous model's move: the line says it was decoded in the page
+    page.wait_for_function("() => document.querySelector('#sliders-where').innerText.includes('Decoded')")
+    pick(page, "#sliders-model", e.name)
+    page.locator("#codes-grid img").wait_for()
+    settle(page, ["#codes-grid img"])
+    assert "slider" not in page.locator("#sliders-where").inner_text()
+    # the codes' digits: yellow text in the top-left cell, as tall as the font
+    grid = pixels(page, "#codes-grid img")
+    cell = grid[: grid.shape[0] // h, : grid.shape[1] // w]
+    rows = np.where(((cell[..., 0] > 200) & (cell[..., 1] > 200) & (cell[..., 2] < 170)).any(axis=1))[0]
+    assert rows.size and rows.max() - rows.min() + 1 >= 10, "the code numbers are too small to read"

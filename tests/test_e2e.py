@@ -19,28 +19,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_demo.bench_app import MOVE_JS, OBSERVE_JS, chromium_path, launch, open_browser
+from tests.browser import require_browser
+from vae_demo.bench_app import MOVE_JS, OBSERVE_JS, launch, open_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _require_browser():
-    problem = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "playwright is not installed (pip install -r requirements-dev.txt)"
-    if problem is None and chromium_path() is None:
-        problem = "Debian's chromium is not installed (apt-get install -y chromium)"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run in CI: {problem}")
-        pytest.skip(problem)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    _require_browser()
+    require_browser()
     from tests.test_demo import make_tiny_world
 
     real = os.environ.get("VAE_DEMO_E2E_CHECKPOINTS")

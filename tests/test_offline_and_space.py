@@ -127,9 +127,9 @@ def test_off_a_space_nothing_is_downloaded(tmp_path, monkeypatch):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_offline_the_restore_tab_map_and_interpolation_work_for_every_dataset(tmp_path, monkeypatch):
-    from tests.test_e2e import _require_browser
+    from tests.browser import require_browser
 
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     import app

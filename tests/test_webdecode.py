@@ -283,10 +283,10 @@ def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, se
 def test_the_load_tests_browser_users_drag_with_no_server_decode(tmp_path):
     """The load test's browser phase, small: two pages drag, every move decoded in the page, no error, the
     three CPU windows reported, and no request to the server while dragging but the versions polls."""
-    from tests.test_e2e import _require_browser
+    from tests.browser import require_browser
     from vae_demo.loadtest import Server, browser_phase
 
-    _require_browser()
+    require_browser()
     ck = tmp_path / "ck"
     ck.mkdir()
     for ext in ("json", "safetensors"):  # one small model with a latent code is all the sliders need
