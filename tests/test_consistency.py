@@ -24,7 +24,8 @@ from PIL import Image
 
 from tests.browser import require_browser
 from vae_demo.bench_app import launch, open_browser
-from vae_demo.services import latent
+from vae_demo.services import inside, latent
+from vae_demo.services.images import display
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import restore_row
 from vae_demo.services.testdata import TestImages
@@ -284,6 +285,43 @@ def test_interpolation_every_control(page, app_server):
     pick(page, "#interp-model", other.name)
     page.locator("#interp-go").click()
     check_interpolation(page, app_server, "another model, Interpolate")
+
+
+# --- Inside a VAE: one image, step by step ---------------------------------------------------------------
+
+def check_step(page, app_server, what: str) -> None:
+    """x̂ for the controls' values: test image #, ε seed, and the busiest dim's ε from its slider."""
+    settle(page, ["#step-decoded img", "#step-numbers"])
+    reg, images = app_server["registry"], app_server["images"]
+    e = entry_named_in(reg, "mnist", page, "#step-model")
+    x = images.image("mnist", int(number(page, "#step-index")))[0]
+    eps = inside.walkthrough(e, x, seed=int(number(page, "#step-seed"))).eps.copy()
+    top = int(inside.walkthrough(e, x, eps=eps).order[0])
+    eps[top] = number(page, "#step-eps")
+    w = inside.walkthrough(e, x, eps=eps)
+    same_picture(pixels(page, "#step-decoded img"), display(w.x_hat, 224), what)
+    text = page.locator("#step-numbers").inner_text()
+    assert f"ε = {w.eps[top]:.2f}" in text and f"{w.loss:.1f}" in text, f"{what}: the numbers say {text!r}"
+    COVERED.append(f"Inside a VAE, step by step: {what}")
+
+
+def test_inside_step_by_step_every_control(page, app_server):
+    tab(page, "Inside a VAE")
+    page.locator("#step-eps input[type=range]").wait_for()
+    page.locator("#step-decoded img").wait_for()
+    check_step(page, app_server, "the first picture")
+    drag(page, "#step-eps", 2.4)
+    check_step(page, app_server, "ε dragged")
+    type_in(page, "#step-eps", -1.5)
+    check_step(page, app_server, "ε typed in its box")
+    reset(page, "#step-eps")
+    check_step(page, app_server, "ε's ↺ button")
+    page.locator("#step-resample").click()
+    check_step(page, app_server, "Resample ε")
+    type_in(page, "#step-index", 9)
+    check_step(page, app_server, "test image # typed")
+    type_in(page, "#step-seed", 17)
+    check_step(page, app_server, "ε seed typed")
 
 
 # --- Corrupt & restore -----------------------------------------------------------------------------------

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,7 +99,10 @@ def posterior_figure(w: Walkthrough, max_dims: int = 16):
     fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name="KL (nats)", yaxis="y2",
                              line={"color": "#54a24b", "dash": "dot"}))
     fig.update_layout(height=255, template="plotly_white", margin={"l": 40, "r": 40, "t": 36, "b": 30},
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                      title={"text": "posterior q(z | x)", "x": 0, "xref": "paper", "xanchor": "left", "y": 1,
+                             "yref": "container", "yanchor": "top", "pad": {"t": 8}, "font": {"size": 13}},
+                      legend={"orientation": "h", "y": 1, "yref": "container", "yanchor": "top", "x": 1,
+                              "xanchor": "right"},  # in the top margin, beside the title: never over the bars
                       font={"size": 13},
                       yaxis={"title": "z"}, yaxis2={"title": "KL (nats)", "overlaying": "y", "side": "right",
                                                     "rangemode": "tozero", "showgrid": False})
@@ -116,7 +121,9 @@ def elbo_figure(w: Walkthrough):
     fig.add_trace(go.Bar(y=["decoder that knows nothing"], x=[w.uninformed], orientation="h",
                          name=f"uninformed: every pixel 0.5 ({w.uninformed:.0f})", marker={"color": "#bab0ac"}))
     fig.update_layout(barmode="stack", height=165, template="plotly_white", font={"size": 13},
-                      margin={"l": 10, "r": 10, "t": 10, "b": 30}, legend={"orientation": "v", "x": 1.02, "y": 0.5,
+                      title={"text": "the loss: reconstruction + β·KL", "x": 0, "xref": "paper", "xanchor": "left",
+                             "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 4}, "font": {"size": 13}},
+                      margin={"l": 10, "r": 10, "t": 24, "b": 30}, legend={"orientation": "v", "x": 1.02, "y": 0.5,
                                                                            "yanchor": "middle", "traceorder": "reversed"},
                       xaxis={"title": "nats" if w.recon_name.startswith("binary") else "loss"})
     return fig
@@ -244,7 +251,13 @@ def percentile_of(score: float, reference: np.ndarray) -> float:
 
 # --- why restorations are blurry --------------------------------------------------------------------
 
-COMPLETION_SPECS = ("block:12", "block:16", "erasure:0.7", "erasure:0.9", "gaussian:0.5")
+COMPLETION_SPECS = ("erasure:0.9", "block:16", "block:12", "erasure:0.7", "gaussian:0.5")
+BLURRY_SPEC = "erasure:0.9"  # the view's default: measured on test image #0 (see blurry_restorer), the restorer's
+# output is about half as far from the average of the completions as from the closest one, with the shipped pool
+# and with the whole training split, and the completions differ from their average twice as much again
+BLURRY_K = 8  # completions shown (one strip) and averaged
+POOL_FILE = Path(__file__).resolve().parent.parent / "sample_train_pool.npz"  # training images shipped with the app
+POOL_SIZE = 1000  # MNIST training images 0-999: 162 KiB as a compressed npz
 
 
 @dataclass
@@ -256,18 +269,55 @@ class Completions:
     mse_each: np.ndarray  # (k,) MSE of each completion to the restored image
     mse_mean: float  # MSE of their average to it
     pool: str  # where the completions came from
+    spread: float = 0.0  # how much the completions differ: their mean MSE to their own average
+
+    @property
+    def closest(self) -> float:
+        """MSE from the restored image to the completion nearest it."""
+        return float(self.mse_each.min())
+
+    @property
+    def nearer_the_average(self) -> bool:
+        """The claim the view makes: the restorer's output is closer to the average than to any completion."""
+        return self.mse_mean < self.closest
 
 
 def _observed(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return torch.ones_like(y[:, :1]) if mask is None else (1 - mask)
 
 
+def _trained_on(entry: ModelEntry) -> set[str]:
+    from vae_demo.corruptions import parse_spec
+
+    out = set()
+    for s in str(entry.corruption or "").split(","):
+        try:
+            out.add(str(parse_spec(s.strip())))
+        except ValueError:
+            continue
+    return out
+
+
+def blurry_restorer(entries: list[ModelEntry], spec: str = BLURRY_SPEC) -> ModelEntry | None:
+    """The restorer the blurry view opens with for ``spec``: one trained on that very corruption, else a
+    blind one (trained on the mix), else any restorer; ties by name, so the pick never depends on the order
+    the registry lists models in."""
+    from vae_demo.corruptions import parse_spec
+
+    want = str(parse_spec(spec))
+    restorers = [e for e in entries if e.is_restorer]
+    if not restorers:
+        return None
+    return min(restorers, key=lambda e: (want not in _trained_on(e), "mix" not in _trained_on(e), e.name))
+
+
 @torch.no_grad()
-def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: int = 0, k: int = 8,
+def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: int = 0, k: int = BLURRY_K,
                 pool_name: str = "") -> Completions:
     """For ``x`` (1, C, H, W) corrupted by ``spec``: the ``k`` images of ``pool`` (uint8 (N, C, H, W)) most
     consistent with what the corruption left (the observed pixels, or the noisy image), completed with those
-    pixels kept; their mean (an estimate of E[x | what is left]); and ``restorer``'s output beside them."""
+    pixels kept; their mean (an estimate of E[x | what is left]); and ``restorer``'s output beside them, with
+    the MSE of the output to the mean and to each completion (what the view's pictures and numbers show)."""
     from vae_demo.corruptions import corrupt, parse_spec
 
     c = parse_spec(spec)
@@ -286,6 +336,9 @@ def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: in
         dd, ii = torch.cat([best_d, d]), torch.cat([best_i, torch.arange(i, i + len(p))])
         order = dd.argsort()[:k]
         best_d, best_i = dd[order], ii[order]
+    best_i = best_i[torch.isfinite(best_d)]
+    if not len(best_i):
+        raise UserInputError("no images to draw completions from")
     cand = pool[best_i].float().div(255.0)
     if mask is not None:
         cand = y * obs + cand * (1 - obs)  # what is left stays as it is
@@ -293,23 +346,49 @@ def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: in
     m = restorer.model
     restored = m.reconstruct(y, mask if getattr(m, "mask_input", False) else None)[0].float().clamp(0, 1)
     mse_each = ((cand - restored) ** 2).flatten(1).mean(1).double().numpy()
-    return Completions(y[0], cand, mean, restored, mse_each, float(((mean - restored) ** 2).mean()), pool_name)
+    spread = float(((cand - mean) ** 2).flatten(1).mean(1).double().mean())
+    return Completions(y[0], cand, mean, restored, mse_each, float(((mean - restored) ** 2).double().mean()),
+                       pool_name, spread)
+
+
+def mse_e3(v: float) -> str:
+    return f"{v * 1000:.1f}×10⁻³"
 
 
 def completions_text(c: Completions, restorer_name: str) -> str:
-    closest = float(c.mse_each.min())
-    return (f"{len(c.candidates)} completions from {c.pool}: each fits what the corruption left. Their **average** is "
-            f"{c.mse_mean * 1000:.2f}×10⁻³ (MSE) from {restorer_name}'s output; the closest single completion is "
-            f"{closest * 1000:.2f}×10⁻³ from it" + (" — the restorer gives the average, not one of them." if
-                                                    c.mse_mean < closest else "."))
+    """What the numbers show, in words chosen by the numbers (the claim is stated only where it holds)."""
+    k, j = len(c.candidates), int(np.argmin(c.mse_each))
+    head = (f"{k} completions from {c.pool}, each fitting what the corruption left; they differ: each is "
+            f"{mse_e3(c.spread)} from their average, on average (MSE). ")
+    if c.nearer_the_average:
+        return head + (f"`{restorer_name}`'s output is **{mse_e3(c.mse_mean)}** from their **average** and at least "
+                       f"**{mse_e3(c.closest)}** from any single one (the closest: #{j + 1}). It is nearer the average "
+                       "than any completion: the restorer hedges, and the hedge is blurry.")
+    return head + (f"Here `{restorer_name}`'s output is **closer to completion #{j + 1}** (**{mse_e3(c.closest)}**) "
+                   f"than to their average (**{mse_e3(c.mse_mean)}**): on this image it does not give the average of "
+                   "these completions" + (" (drawn from only a few images here: set VAE_DEMO_DATA for the "
+                                          "training split)." if "test images at hand" in c.pool else "."))
 
 
 _POOLS: dict = {}
 
 
+def shipped_pool(dataset: str, path=None) -> torch.Tensor | None:
+    """The training images shipped with the app for ``dataset`` (uint8 (N, C, H, W)), or None."""
+    path = Path(path or POOL_FILE)
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        if f"{dataset}_x" not in f.files:
+            return None
+        x = f[f"{dataset}_x"]
+    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)  # (N, H, W) or (N, H, W, C): as the npz files
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
 def completion_pool(images: TestImages, dataset: str) -> tuple[torch.Tensor, str]:
     """Where completions come from: the training split when the data dir has it (loaded once), else the
-    test images at hand (the shipped sample offline)."""
+    training images shipped with the app (MNIST), else the test images at hand (the shipped sample)."""
     from vae_demo.data import DataNotFoundError, load_dataset
 
     key = (str(images.data_dir), dataset)
@@ -318,11 +397,45 @@ def completion_pool(images: TestImages, dataset: str) -> tuple[torch.Tensor, str
             train = load_dataset(dataset, "train", images.data_dir, download=False)
             _POOLS[key] = (train.images, f"the {len(train):,} training images")
         except DataNotFoundError:
-            s = images.get(dataset)
-            if s is None:
-                raise UserInputError(f"no images of {dataset} here to draw completions from") from None
-            return s.images, f"the {len(s)} test images at hand (set VAE_DEMO_DATA for the training split)"
+            shipped = shipped_pool(dataset)
+            if shipped is None:
+                s = images.get(dataset)
+                if s is None:
+                    raise UserInputError(f"no images of {dataset} here to draw completions from") from None
+                return s.images, f"the {len(s)} test images at hand (set VAE_DEMO_DATA for the training split)"
+            _POOLS[key] = (shipped, f"the first {len(shipped):,} training images, shipped with the app "
+                                    "(VAE_DEMO_DATA: all of them)")
     return _POOLS[key]
+
+
+def make_pool(data_dir=None, out=POOL_FILE, n: int = POOL_SIZE, datasets=("mnist",)) -> dict:
+    """Write the pool of training images shipped with the app: the first ``n`` of each dataset's training
+    split, in the official order, as stored in the data dir (uint8, compressed npz, no pickles). The same
+    files give the same arrays."""
+    import hashlib
+    import io
+
+    from vae_demo.data import load_dataset
+    from vae_demo.files import atomic_write
+
+    arrays: dict[str, np.ndarray] = {"format_version": np.array(1)}
+    for name in datasets:
+        train = load_dataset(name, "train", data_dir, download=False)
+        if len(train) < n:
+            raise ValueError(f"{name}: only {len(train)} training images, {n} wanted")
+        x = train.images[:n].numpy()
+        x = x[:, 0] if x.shape[1] == 1 else x.transpose(0, 2, 3, 1)  # the npz files' layout
+        where = Path(str(train.source).split(" (")[0])
+        digest = ""
+        if where.is_file():
+            digest = f" (sha256 {hashlib.sha256(where.read_bytes()).hexdigest()[:16]}…)"
+        arrays[f"{name}_x"] = np.ascontiguousarray(x, dtype=np.uint8)
+        arrays[f"{name}_source"] = np.array(f"{name} training images 0-{n - 1} in the official order, from "
+                                            f"{where.name}{digest}")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write((Path(out), buf.getvalue()))
+    return arrays
 
 
 # --- what the network learned -----------------------------------------------------------------------
@@ -389,3 +502,32 @@ def filter_grid(filters: torch.Tensor, columns: int = 8, size: int = 360) -> np.
     f = filters if filters.shape[1] in (1, 3) else filters.mean(1, keepdim=True)
     lim = f.flatten(1).abs().amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
     return display(grid((0.5 + 0.5 * f / lim).clamp(0, 1), min(columns, len(f)), pad=1), size)
+
+
+def main(argv=None) -> int:
+    """``python -m vae_demo.services.inside --data-dir DIR``: rebuild the shipped pool of training images."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m vae_demo.services.inside",
+                                description="Write the training images the blurry view draws completions from "
+                                            "when there is no data dir (" + POOL_FILE.name + ").")
+    p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
+    p.add_argument("--out", type=Path, default=POOL_FILE, help="the npz file to write")
+    p.add_argument("-n", type=int, default=POOL_SIZE, help="training images per dataset")
+    args = p.parse_args(argv)
+    from vae_demo.data import DataNotFoundError
+
+    try:
+        arrays = make_pool(args.data_dir, args.out, args.n)
+    except (DataNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for key in arrays:
+        if key.endswith("_source"):
+            print(arrays[key])
+    print(f"wrote {args.out}: {args.out.stat().st_size / 1024:.0f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ import torch
 from vae_demo.data import DATASETS
 from vae_demo.services import inside, latent
 from vae_demo.services.images import UserInputError, display, grid
-from vae_demo.ui.common import LATEX, Context, as_tensor, safe
+from vae_demo.ui.common import LATEX, Context, as_tensor, safe, slider_moves
 
 STEP_TEXT = r"""**One image, step by step.** The encoder does not give one code but a small cloud: a mean μ and a
 width σ per dimension; the VAE draws ε ~ N(0, I), takes $z = \mu + \sigma\cdot\varepsilon$ and decodes it. The
@@ -25,7 +25,7 @@ N(0, I) points fall where it has none and decode to nonsense."""
 BLURRY_TEXT = r"""**Why restorations are blurry.** Many images fit what the corruption left (below: the most
 consistent ones, the surviving pixels kept). A restorer trained to minimise squared error or cross-entropy
 learns their *average*, the conditional mean $\mathbb E[x \mid \tilde x]$: hedging between the completions
-costs less than betting on one, and an average of sharp images is a blurry one."""
+costs less than betting on one, and an average of sharp images is a blurry one. The headings measure it (MSE)."""
 
 FILTER_TEXT = r"""**What the network learned.** The first layer's filters of two autoencoders of the same architecture,
 one trained to copy clean images and one to remove noise. In the classic experiment (a dense first layer,
@@ -72,8 +72,9 @@ def _build_step(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
             model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
-            x_img = gr.Image(label="x: the input", type="numpy", interactive=False, height=200, format="png",
-                             buttons=[], elem_id="step-input")
+            gr.Markdown("**x**: the input", elem_id="step-input-head")  # headings above pictures, none over them
+            x_img = gr.Image(label="x: the input", show_label=False, type="numpy", interactive=False, height=200,
+                             format="png", buttons=[], elem_id="step-input")
             resample = gr.Button("Resample ε", variant="primary", size="sm", elem_id="step-resample")  # on screen
             with gr.Row():
                 index = gr.Number(label="test image #", value=0, precision=0, minimum=0, min_width=100,
@@ -81,11 +82,13 @@ def _build_step(ctx: Context) -> None:
                 seed = gr.Number(label="ε seed", value=0, precision=0, minimum=0, min_width=100, elem_id="step-seed")
             use_current = gr.Button("Use the image picked in Corrupt & restore", size="sm", elem_id="step-current")
         with gr.Column(scale=2, min_width=420):
-            post = gr.Plot(label="the posterior q(z | x): μ ± σ per dim, z marked, KL per dim", elem_id="step-posterior")
-            elbo = gr.Plot(label="the loss: reconstruction + β·KL", elem_id="step-elbo")
+            post = gr.Plot(label="the posterior q(z | x): μ ± σ per dim, z marked, KL per dim", show_label=False,
+                           elem_id="step-posterior")  # the figures carry their titles and legends in their margins
+            elbo = gr.Plot(label="the loss: reconstruction + β·KL", show_label=False, elem_id="step-elbo")
         with gr.Column(scale=1, min_width=240):
-            x_hat = gr.Image(label="x̂ = decoder(z)", type="numpy", interactive=False, height=STEP_SIZE, format="png",
-                             buttons=[], elem_id="step-decoded")
+            gr.Markdown("**x̂ = decoder(z)**", elem_id="step-decoded-head")
+            x_hat = gr.Image(label="x̂ = decoder(z)", show_label=False, type="numpy", interactive=False,
+                             height=STEP_SIZE, format="png", buttons=[], elem_id="step-decoded")
             eps_slider = gr.Slider(-3, 3, value=0, step=0.05, label="ε of the busiest dim", elem_id="step-eps")
             numbers = gr.Markdown("", elem_id="step-numbers")
     eps_state = gr.State(None)  # the ε in use (all D values) and the dim its slider moves (the busiest)
@@ -133,34 +136,43 @@ def _build_step(ctx: Context) -> None:
                          info=None if names else f"no VAE for {dataset} yet: train one in the Train tab")
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    gr.on([model.change, index.submit], lambda d, n, i, s: show(d, n, None, i, s),
+    gr.on([model.change, index.submit, seed.submit], lambda d, n, i, s: show(d, n, None, i, s),
           [ctx.dataset, model, index, seed], outs, show_progress="hidden")
     use_current.click(show, [ctx.dataset, model, ctx.current, index, seed], outs, show_progress="hidden")
     resample.click(on_resample, [ctx.dataset, model, x_state, index, seed], [*outs, seed], show_progress="hidden",
                    api_name="resample_eps")
-    eps_slider.input(on_eps, [ctx.dataset, model, x_state, eps_state, eps_slider], outs, show_progress="hidden",
-                     trigger_mode="always_last")
+    gr.on(slider_moves(eps_slider), on_eps, [ctx.dataset, model, x_state, eps_state, eps_slider], outs,
+          show_progress="hidden", trigger_mode="always_last")  # a drag, a typed ε, and its ↺
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))
 
 
 # --- AE vs VAE --------------------------------------------------------------------------------------
 
+AE_MAP, VAE_MAP = "autoencoder: test codes", "VAE: test codes"
+
+
 def _build_pair(ctx: Context) -> None:
     gr.Markdown(PAIR_TEXT, latex_delimiters=LATEX, elem_id="pair-explain")
-    with gr.Row():
-        ae_map = gr.Plot(label="autoencoder: test codes", elem_id="pair-ae-map")
-        vae_map = gr.Plot(label="VAE: test codes", elem_id="pair-vae-map")
-        with gr.Column(min_width=300):
-            size = gr.Radio([], label="latent size", show_label=False, container=False, elem_id="pair-size")
-            hist = gr.Plot(label="codes per dim against N(0, 1)", elem_id="pair-hist")
-    with gr.Row():
-        ae_draws = gr.Image(label="autoencoder: decoded N(0, I) draws", type="numpy", interactive=False, height=135,
-                            format="png", buttons=[], elem_id="pair-ae-draws")
-        vae_draws = gr.Image(label="VAE: the same draws", type="numpy", interactive=False, height=135, format="png",
-                             buttons=[], elem_id="pair-vae-draws")
-        with gr.Column(min_width=300):
-            redraw = gr.Button("Draw other points", size="sm", elem_id="pair-redraw")
-            info = gr.Markdown("", elem_id="pair-info")
+    none = gr.Markdown("", visible=False, elem_id="pair-none")  # instead of the pictures: why there are none
+    with gr.Column(elem_id="pair-body") as body:  # hidden, and emptied, where the dataset has no pair
+        with gr.Row():
+            ae_map = gr.Plot(label=AE_MAP, elem_id="pair-ae-map")
+            vae_map = gr.Plot(label=VAE_MAP, elem_id="pair-vae-map")
+            with gr.Column(min_width=300):
+                size = gr.Radio([], label="latent size", show_label=False, container=False, elem_id="pair-size")
+                hist = gr.Plot(label="codes per dim against N(0, 1)", elem_id="pair-hist")
+        with gr.Row():
+            with gr.Column():  # a heading above the draws, none over them
+                gr.Markdown("**autoencoder**: decoded N(0, I) draws", elem_id="pair-ae-draws-head")
+                ae_draws = gr.Image(label="autoencoder: decoded N(0, I) draws", show_label=False, type="numpy",
+                                    interactive=False, height=135, format="png", buttons=[], elem_id="pair-ae-draws")
+            with gr.Column():
+                gr.Markdown("**VAE**: the same draws", elem_id="pair-vae-draws-head")
+                vae_draws = gr.Image(label="VAE: the same draws", show_label=False, type="numpy", interactive=False,
+                                     height=135, format="png", buttons=[], elem_id="pair-vae-draws")
+            with gr.Column(min_width=300):
+                redraw = gr.Button("Draw other points", size="sm", elem_id="pair-redraw")
+                info = gr.Markdown("", elem_id="pair-info")
     seed = gr.State(0)
 
     @safe(6)
@@ -189,23 +201,26 @@ def _build_pair(ctx: Context) -> None:
 
     outs = [ae_map, vae_map, ae_draws, vae_draws, hist, info]
 
-    @safe(1 + len(outs))
+    @safe(3 + len(outs))
     def refresh(dataset, current, s):
+        """The latent sizes with a pair (the radio), then the pictures; where there is none, the pictures are
+        hidden and emptied (no model names of another dataset left on screen) and a message says why."""
         sizes = inside.pair_sizes(ctx.registry.entries(dataset, latent_code=True))
         radio = gr.update(choices=[(f"z = {d}", d) for d in sizes], visible=bool(sizes),
                           value=current if current in sizes else (sizes or [None])[-1])  # the largest: see PAIR_TEXT
         if not sizes:
-            return radio, None, None, None, None, None, (
-                f"No pair for {dataset} yet: this view needs an autoencoder and a VAE of the same latent size, "
-                "both trained on clean images. Make them in the Train tab (conv_ae and conv_vae, or mlp_ae and "
-                "mlp_vae, one latent size, corruption none).")
-        return radio, *show(dataset, radio["value"], s)
+            return (radio, gr.update(visible=False), gr.update(visible=True, value=(
+                f"**No pair for {dataset} yet.** This view needs an autoencoder and a VAE of the same latent size, "
+                "both trained on clean images; the models here for it have none in common. Make them in the Train "
+                "tab (conv_ae and conv_vae, or mlp_ae and mlp_vae, one latent size, corruption none).")),
+                gr.update(value=None, label=AE_MAP), gr.update(value=None, label=VAE_MAP), None, None, None, "")
+        return radio, gr.update(visible=True), gr.update(visible=False, value=""), *show(dataset, radio["value"], s)
 
-    gr.on(ctx.model_triggers(), refresh, [ctx.dataset, size, seed], [size, *outs], show_progress="hidden")
+    gr.on(ctx.model_triggers(), refresh, [ctx.dataset, size, seed], [size, body, none, *outs], show_progress="hidden")
     size.input(show, [ctx.dataset, size, seed], outs, show_progress="hidden")
     redraw.click(lambda s: int(s or 0) + 1, seed, seed).then(show, [ctx.dataset, size, seed], outs,
                                                              show_progress="hidden")
-    ctx.load_events.append((refresh, [ctx.dataset, size, seed], [size, *outs]))
+    ctx.load_events.append((refresh, [ctx.dataset, size, seed], [size, body, none, *outs]))
 
 
 # --- why restorations are blurry --------------------------------------------------------------------
@@ -214,42 +229,55 @@ def _build_blurry(ctx: Context) -> None:
     gr.Markdown(BLURRY_TEXT, latex_delimiters=LATEX, elem_id="blurry-explain")
     with gr.Row():
         model = gr.Dropdown(label="Restorer", choices=[], elem_id="blurry-model", allow_custom_value=True)
-        spec = gr.Dropdown(list(inside.COMPLETION_SPECS), value="block:12", label="Corruption",
+        spec = gr.Dropdown(list(inside.COMPLETION_SPECS), value=inside.BLURRY_SPEC, label="Corruption",
                            elem_id="blurry-spec")
         index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="blurry-index")
         go = gr.Button("Show the completions", variant="primary", elem_id="blurry-go")
-    with gr.Row():  # height 198: the image itself 196 px (7× a 28×28 one) inside the frame
-        corrupted = gr.Image(label="what is left (corrupted)", type="numpy", interactive=False, height=198,
-                             format="png", buttons=[], elem_id="blurry-corrupted")
-        average = gr.Image(label="average of the completions", type="numpy", interactive=False, height=198,
-                           format="png", buttons=[], elem_id="blurry-average")
-        restored = gr.Image(label="the restorer's output", type="numpy", interactive=False, height=198,
-                            format="png", buttons=[], elem_id="blurry-restored")
-    strip = gr.Image(label="plausible completions (the surviving pixels kept)", type="numpy", interactive=False,
-                     format="png", buttons=[], elem_id="blurry-strip")
+    heads, pictures = [], []
+    with gr.Row():  # a heading above each picture, none over it; height 198: the image 196 px (7× a 28×28 one)
+        for key, head in (("corrupted", "what is left (corrupted)"), ("average", "average of the completions"),
+                          ("restored", "the restorer's output")):
+            with gr.Column(min_width=200):
+                heads.append(gr.Markdown(f"**{head}**", elem_id=f"blurry-{key}-head"))
+                pictures.append(gr.Image(label=head, show_label=False, type="numpy", interactive=False, height=198,
+                                         format="png", buttons=[], elem_id=f"blurry-{key}"))
+    with gr.Row(equal_height=False):  # the strip's heading beside it: the row stays one picture tall
+        with gr.Column(scale=1, min_width=200):
+            strip_head = gr.Markdown("**plausible completions** (the surviving pixels kept)",
+                                     elem_id="blurry-strip-head")
+        strip = gr.Image(label="plausible completions", show_label=False, type="numpy", interactive=False,
+                         format="png", buttons=[], scale=3, elem_id="blurry-strip")
     verdict = gr.Markdown("", elem_id="blurry-verdict")
+    corrupted, average, restored = pictures
 
-    @safe(5)
-    def show(dataset, name, sp, i):
+    @safe(9)
+    def show_completions(dataset, name, sp, i):
         e = ctx.registry.get(name, dataset)
         x = _test_image(ctx, dataset, i)
         pool, where = inside.completion_pool(ctx.images, dataset)
         c = inside.completions(e, x, sp, pool, seed=int(np.nan_to_num(float(i or 0))), pool_name=where)
+        k = len(c.candidates)
         return (display(c.corrupted, 196), display(c.mean, 196), display(c.restored, 196),
-                latent.path_strip(c.candidates, height=108), inside.completions_text(c, e.name))
+                latent.path_strip(c.candidates, height=108), inside.completions_text(c, e.name),
+                f"**what is left** ({sp})", f"**average of the {k} completions**: {inside.mse_e3(c.mse_mean)} from the "
+                "output (MSE)", f"**the restorer's output** (`{e.name}`)",
+                f"**{k} plausible completions**, what is left kept, the most consistent with it first; the one "
+                f"closest to the output is {inside.mse_e3(c.closest)} from it (MSE)")
 
-    def relist(dataset, current):
+    def relist_restorers(dataset, current, sp):
         entries = [e for e in ctx.registry.entries(dataset) if e.is_restorer]
         names = [e.name for e in entries]
-        value = current if current in names else (names or [None])[0]
+        pick = inside.blurry_restorer(entries, sp or inside.BLURRY_SPEC)  # one trained on this corruption
+        value = current if current in names else (pick.name if pick else None)
         return gr.update(choices=[(e.label, e.name) for e in entries], value=value,
                          info=None if names else f"no restorer for {dataset} yet: train one (Train tab, corruption mix)")
 
-    outs = [corrupted, average, restored, strip, verdict]
-    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
-    gr.on([go.click, model.change, spec.change, index.submit], show, [ctx.dataset, model, spec, index], outs,
-          show_progress="minimal")
-    ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+    outs = [corrupted, average, restored, strip, verdict, *heads, strip_head]
+    gr.on(ctx.model_triggers(), safe(1)(relist_restorers), [ctx.dataset, model, spec], model,
+          show_progress="hidden")
+    gr.on([go.click, model.change, spec.change, index.submit], show_completions, [ctx.dataset, model, spec, index],
+          outs, show_progress="minimal")
+    ctx.load_events.append((relist_restorers, [ctx.dataset, model, spec], [model]))
 
 
 # --- what the network learned -----------------------------------------------------------------------
