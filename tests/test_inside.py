@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae_demo.data import load_sample
+from vae_demo import make_sample
+from vae_demo.data import POOL_FILE, load_sample
 from vae_demo.services import inside
 from vae_demo.services.images import UserInputError
 from vae_demo.services.registry import ModelRegistry
@@ -310,9 +311,9 @@ def test_the_shipped_pool_is_the_first_training_images(registry, tmp_path):
     """The pool shipped with the app: MNIST training images 0-999, uint8; rebuilt the same from the data."""
     pool = inside.shipped_pool("mnist")
     assert pool.shape == (1000, 1, 28, 28) and pool.dtype == torch.uint8
-    assert inside.POOL_FILE.stat().st_size < 200_000
+    assert POOL_FILE.stat().st_size < 200_000
     assert inside.shipped_pool("cifar10") is None
-    with np.load(inside.POOL_FILE) as f:
+    with np.load(POOL_FILE) as f:
         assert str(f["mnist_source"]).startswith("mnist training images 0-999 in the official order")
 
 
@@ -321,8 +322,8 @@ def test_the_shipped_pool_rebuilds_from_the_data(shared_data, tmp_path):
     from vae_demo.data import load_dataset
 
     out = tmp_path / "pool.npz"
-    assert inside.main(["--data-dir", str(shared_data), "--out", str(out)]) == 0
-    assert out.read_bytes() == inside.POOL_FILE.read_bytes()
+    assert make_sample.main(["--pool", "--data-dir", str(shared_data), "--out", str(out)]) == 0
+    assert out.read_bytes() == POOL_FILE.read_bytes()
     train = load_dataset("mnist", "train", shared_data, download=False)
     assert torch.equal(inside.shipped_pool("mnist"), train.images[:1000])
 

@@ -33,6 +33,9 @@ import torch
 DATA_ENV = "VAE_DEMO_DATA"
 SAMPLE_FILE = Path(__file__).resolve().with_name("sample_test_images.npz")
 SAMPLE_SIZE = 64
+# training images shipped with the app, for the blurry view's completions when there is no data dir
+POOL_FILE = SAMPLE_FILE.with_name("sample_train_pool.npz")
+POOL_SIZE = 1000  # MNIST training images 0-999: 162 KiB as a compressed npz
 
 
 @dataclass(frozen=True)

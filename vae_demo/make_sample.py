@@ -23,12 +23,15 @@ import numpy as np
 
 from vae_demo.data import (
     DATASETS,
+    POOL_FILE,
+    POOL_SIZE,
     SAMPLE_FILE,
     SAMPLE_SIZE,
     _read_npz,
     _read_torchvision_layout,
     dataset_info,
     default_data_dir,
+    load_dataset,
 )
 from vae_demo.files import atomic_write
 
@@ -89,20 +92,62 @@ def build(data_dir=None, out: Path = SAMPLE_FILE, n: int = SAMPLE_SIZE, datasets
     return arrays
 
 
+def make_pool(data_dir=None, out=POOL_FILE, n: int = POOL_SIZE, datasets=("mnist",)) -> dict:
+    """Write the pool of training images shipped with the app: the first ``n`` of each dataset's training
+    split, in the official order, as stored in the data dir (uint8, compressed npz, no pickles). The same
+    files give the same arrays."""
+    arrays: dict[str, np.ndarray] = {"format_version": np.array(1)}
+    for name in datasets:
+        train = load_dataset(name, "train", data_dir, download=False)
+        if len(train) < n:
+            raise ValueError(f"{name}: only {len(train)} training images, {n} wanted")
+        x = train.images[:n].numpy()
+        x = x[:, 0] if x.shape[1] == 1 else x.transpose(0, 2, 3, 1)  # the npz files' layout
+        where = Path(str(train.source).split(" (")[0])
+        digest = ""
+        if where.is_file():
+            digest = f" (sha256 {hashlib.sha256(where.read_bytes()).hexdigest()[:16]}…)"
+        arrays[f"{name}_x"] = np.ascontiguousarray(x, dtype=np.uint8)
+        arrays[f"{name}_source"] = np.array(f"{name} training images 0-{n - 1} in the official order, from "
+                                            f"{where.name}{digest}")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write((Path(out), buf.getvalue()))
+    return arrays
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m vae_demo.make_sample", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
     p.add_argument("--out", type=Path, default=SAMPLE_FILE, help="the npz file to write")
-    p.add_argument("-n", type=int, default=SAMPLE_SIZE, help="images per dataset")
+    p.add_argument("-n", type=int, default=None, help=f"images per dataset (default {SAMPLE_SIZE}; with --pool "
+                   f"{POOL_SIZE})")
+    p.add_argument("--pool", action="store_true", help=f"write instead the training images the blurry view draws "
+                   f"completions from when there is no data dir ({POOL_FILE.name})")
     args = p.parse_args(argv)
+    if args.pool:
+        return _write_pool(args.data_dir, args.out if args.out != SAMPLE_FILE else POOL_FILE, args.n or POOL_SIZE)
     try:
-        arrays = build(args.data_dir, args.out, args.n)
+        arrays = build(args.data_dir, args.out, args.n or SAMPLE_SIZE)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for name in DATASETS:
         print(f"{name}: {len(arrays[f'{name}_x'])} images; {arrays[f'{name}_source']}")
     print(f"wrote {args.out.name}: {args.out.stat().st_size / 1024:.0f} KiB")
+    return 0
+
+
+def _write_pool(data_dir, out: Path, n: int) -> int:
+    try:
+        arrays = make_pool(data_dir, out, n)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for key in arrays:
+        if key.endswith("_source"):
+            print(arrays[key])
+    print(f"wrote {out.name}: {out.stat().st_size / 1024:.0f} KiB")
     return 0
 
 

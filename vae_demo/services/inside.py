@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vae_demo.data import POOL_FILE
 from vae_demo.services.images import UserInputError
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
@@ -256,8 +256,6 @@ BLURRY_SPEC = "erasure:0.9"  # the view's default: measured on test image #0 (se
 # output is about half as far from the average of the completions as from the closest one, with the shipped pool
 # and with the whole training split, and the completions differ from their average twice as much again
 BLURRY_K = 8  # completions shown (one strip) and averaged
-POOL_FILE = Path(__file__).resolve().parent.parent / "sample_train_pool.npz"  # training images shipped with the app
-POOL_SIZE = 1000  # MNIST training images 0-999: 162 KiB as a compressed npz
 
 
 @dataclass
@@ -408,36 +406,6 @@ def completion_pool(images: TestImages, dataset: str) -> tuple[torch.Tensor, str
     return _POOLS[key]
 
 
-def make_pool(data_dir=None, out=POOL_FILE, n: int = POOL_SIZE, datasets=("mnist",)) -> dict:
-    """Write the pool of training images shipped with the app: the first ``n`` of each dataset's training
-    split, in the official order, as stored in the data dir (uint8, compressed npz, no pickles). The same
-    files give the same arrays."""
-    import hashlib
-    import io
-
-    from vae_demo.data import load_dataset
-    from vae_demo.files import atomic_write
-
-    arrays: dict[str, np.ndarray] = {"format_version": np.array(1)}
-    for name in datasets:
-        train = load_dataset(name, "train", data_dir, download=False)
-        if len(train) < n:
-            raise ValueError(f"{name}: only {len(train)} training images, {n} wanted")
-        x = train.images[:n].numpy()
-        x = x[:, 0] if x.shape[1] == 1 else x.transpose(0, 2, 3, 1)  # the npz files' layout
-        where = Path(str(train.source).split(" (")[0])
-        digest = ""
-        if where.is_file():
-            digest = f" (sha256 {hashlib.sha256(where.read_bytes()).hexdigest()[:16]}…)"
-        arrays[f"{name}_x"] = np.ascontiguousarray(x, dtype=np.uint8)
-        arrays[f"{name}_source"] = np.array(f"{name} training images 0-{n - 1} in the official order, from "
-                                            f"{where.name}{digest}")
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write((Path(out), buf.getvalue()))
-    return arrays
-
-
 # --- what the network learned -----------------------------------------------------------------------
 
 def denoiser_pair(entries: list[ModelEntry]) -> tuple[ModelEntry, ModelEntry] | None:
@@ -502,32 +470,3 @@ def filter_grid(filters: torch.Tensor, columns: int = 8, size: int = 360) -> np.
     f = filters if filters.shape[1] in (1, 3) else filters.mean(1, keepdim=True)
     lim = f.flatten(1).abs().amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
     return display(grid((0.5 + 0.5 * f / lim).clamp(0, 1), min(columns, len(f)), pad=1), size)
-
-
-def main(argv=None) -> int:
-    """``python -m vae_demo.services.inside --data-dir DIR``: rebuild the shipped pool of training images."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m vae_demo.services.inside",
-                                description="Write the training images the blurry view draws completions from "
-                                            "when there is no data dir (" + POOL_FILE.name + ").")
-    p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
-    p.add_argument("--out", type=Path, default=POOL_FILE, help="the npz file to write")
-    p.add_argument("-n", type=int, default=POOL_SIZE, help="training images per dataset")
-    args = p.parse_args(argv)
-    from vae_demo.data import DataNotFoundError
-
-    try:
-        arrays = make_pool(args.data_dir, args.out, args.n)
-    except (DataNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for key in arrays:
-        if key.endswith("_source"):
-            print(arrays[key])
-    print(f"wrote {args.out}: {args.out.stat().st_size / 1024:.0f} KiB")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
