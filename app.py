@@ -64,23 +64,49 @@ from vae_demo.ui.common import CheckedBlocks, Context, default_dataset, safe  # 
 TITLE = "Autoencoders & VAEs, hands on"
 CSS = """
 #restore-row img, #restore-input img, #sliders-image img, #map-decoded img, #map-manifold img,
-#interp-pixel img, #interp-linear img, #interp-slerp img, #interp-gif img, #train-recon img,
-#restore-gallery img { image-rendering: pixelated; }
-#offline-banner { background: #fff4ce; border: 1px solid #e0b000; border-radius: 6px; padding: 4px 12px; }
-#restore-row .vd-row { display: flex; flex-wrap: wrap; gap: 14px; }
-#restore-row .vd-panel { margin: 0; }
+#interp-pixel img, #interp-linear img, #interp-slerp img, #interp-gif img, #interp-a img, #interp-b img,
+#train-recon img, #restore-gallery img { image-rendering: pixelated; }
+#offline-banner { background: #fff4ce; border: 1px solid #e0b000; border-radius: 6px; padding: 2px 12px; }
+/* the restore row: one line of panels whatever the number of models (they narrow when many are picked) */
+#restore-row .vd-row { display: flex; flex-wrap: nowrap; gap: 14px; }
+#restore-row .vd-panel { margin: 0; flex: 0 1 auto; min-width: 0; }
 #restore-row .vd-panel img { display: block; width: 100%; height: auto; box-sizing: border-box; background: #000;
   border: 4px solid transparent; border-radius: 4px; }
 #restore-row .vd-panel.vd-best img { border-color: rgb(40, 160, 70); }
-#restore-row figcaption { font-size: 16px; line-height: 1.3; margin-top: 4px; }
+#restore-row figcaption { font-size: 16px; line-height: 1.3; margin-top: 4px; overflow-wrap: anywhere; }
 #restore-row .vd-name { display: block; font-weight: 600; overflow-wrap: anywhere; }
 #restore-row .vd-metrics, #restore-row .vd-role { display: block; }
+/* the model picker stays one line high however many models it holds: its chips scroll sideways */
+#restore-models .wrap-inner { flex-wrap: nowrap; overflow-x: auto; scrollbar-width: thin; }
+#restore-models .token { flex-shrink: 0; }
+#restore-models .secondary-wrap { flex: 1 0 60px; }
 .explain { font-size: 0.95em; opacity: 0.9; }
-#title h2 { margin: 0 0 2px 0; }
+/* one header line: the title and what the app does */
+#title .md { display: flex; flex-wrap: wrap; align-items: baseline; column-gap: 16px; }
+#title h2 { margin: 0; }
 #title p { margin: 0; }
 #offline-banner p { margin: 2px 0; }
+/* display maths never cut off on a narrow screen: it scrolls sideways instead */
+.katex-display { overflow-x: auto; overflow-y: hidden; padding: 2px 0; }
 #sliders-web, #sliders-server-decode, #map-web, #map-server-decode, #interp-web, #versions,
 #versions-check, #codes-web, #codes-grid-state, #codes-cell, #codes-server-decode { display: none !important; }
+/* Gradio's container clips with overflow hidden, which makes it the scroller of anything sticky inside (and it
+   never scrolls): clip cuts the same without that, so the sliders' image below can stick to the screen.
+   (Top level: Gradio copies only top-level rules unprefixed, and this one is about the container itself.) */
+.gradio-container { overflow: clip !important; }
+/* a phone (≤ 480 px): the row as a grid of two, the decoded image of the sliders kept in view */
+@media (max-width: 480px) {
+  #restore-row .vd-row { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
+  #restore-row .vd-panel { width: auto !important; }
+  #restore-row figcaption { font-size: 14px; }
+  #restore-models .wrap-inner { flex-wrap: wrap; }
+  .column:has(> #sliders-image) { display: contents; }
+  #sliders-image { order: -1; position: sticky; top: 0; z-index: 100; height: 190px !important;
+    flex: 1 1 100%; background: var(--block-background-fill); box-shadow: 0 4px 8px rgba(0, 0, 0, 0.15); }
+  #sliders-image label[data-testid="block-label"] { display: none; }
+  .katex-display > .katex { font-size: 1em; }
+  #top-row #models-note { flex: 1 1 100%; }
+}
 """
 # gr.Plot has no click/select event with coordinates (only .change), so a click on the latent map is
 # turned into x/y slider moves in the page: the plot's own axes convert the click to data units.
@@ -138,7 +164,15 @@ PAGE_JS = MAP_CLICK_JS.rstrip().removesuffix("}") + """
     "__POLL_MS__", str(int(versions.PAGE_POLL_S * 1000))).replace("__BASE__", repr(webdecode.runtime_base())).replace(
     "__SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "decoder.js"))).replace(
     "__SKETCH_SRC__", repr(webdecode.file_url(webdecode.WEB_DIR / "sketch.js")))
-LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}
+# Gradio's default theme asks for Source Sans Pro at weights 400 and 600, and the 600 file it ships is a
+# subset of a few glyphs: bold text (the title, headings, captions) was drawn in two fonts, the fallback
+# for most letters. The theme here uses the complete regular and bold files shipped with Gradio (served
+# by the app itself, no outside host), so the page looks the same offline and online, on any machine.
+THEME = gr.themes.Default(
+    font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"),
+    font_mono=(gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "Consolas", "monospace"))
+LAUNCH_KWARGS = {"css": CSS, "js": PAGE_JS, "theme": THEME, "max_file_size": "20mb",
+                 "footer_links": ["api", "gradio"]}
 
 
 def build_app(registry: ModelRegistry | None = None, images: TestImages | None = None,
@@ -213,6 +247,11 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
         ctx.data_version.change(on_data_changed, None, banner_md, show_progress="hidden")
         for fn, inputs, outputs, *options in ctx.load_events:
             demo.load(fn, inputs, outputs, **{"show_progress": "hidden", **(options[0] if options else {})})
+    # every tab bar wraps onto a second line where it is too narrow (a phone) instead of hiding tabs
+    # behind Gradio's "•••" menu, the sub-tabs of a view included
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Tabs):
+            block.overflow_behavior = "wrap"
     return demo
 
 

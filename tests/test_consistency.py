@@ -329,6 +329,7 @@ def test_inside_step_by_step_every_control(page, app_server):
 def check_row(page, app_server, what: str) -> None:
     settle(page, ["#restore-row"])
     reg, images = app_server["registry"], app_server["images"]
+    dataset = page.locator("#dataset input:checked").get_attribute("value")
     kind = page.locator("#restore-kind input:checked").get_attribute("value")
     severity = number(page, "#restore-severity")
     seed = int(number(page, "#restore-seed"))
@@ -336,7 +337,7 @@ def check_row(page, app_server, what: str) -> None:
     index = int(number(page, "#restore-index"))
     names = page.eval_on_selector_all("#restore-row .vd-name", "els => els.map(e => e.innerText)")
     models = names[2:]  # the panels' names: each model's, and "classical"
-    panels, _ = restore_row(reg, "mnist", images.image("mnist", index)[0], kind, severity, seed, mask, models=models,
+    panels, _ = restore_row(reg, dataset, images.image(dataset, index)[0], kind, severity, seed, mask, models=models,
                             source=f"test image #{index}")
     want = [(p.short or p.title, f"{p.psnr:.1f} dB" if p.psnr is not None else "") for p in panels]
     metrics = page.eval_on_selector_all("#restore-row .vd-metrics", "els => els.map(e => e.innerText)")
@@ -378,6 +379,11 @@ def test_restore_every_control(page, app_server):
     page.get_by_role("option", name="mnist_pca_z64").first.click()
     page.keyboard.press("Escape")
     check_row(page, app_server, "a model added to the row")
+    page.locator("#dataset").get_by_text("fashion-mnist", exact=True).click()  # another control moves them all
+    page.wait_for_function("() => document.querySelector('#restore-summary').innerText.includes(' of fashion-mnist;')")
+    check_row(page, app_server, "the dataset radio (fashion-mnist)")
+    page.locator("#restore-kind label", has_text="salt").first.click()
+    check_row(page, app_server, "the corruption radio (salt-and-pepper) on fashion-mnist")
 
 
 def test_gallery_highlight_follows_the_index_box(page, app_server):

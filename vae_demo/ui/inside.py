@@ -69,9 +69,10 @@ def build(ctx: Context) -> None:
 
 def _build_step(ctx: Context) -> None:
     gr.Markdown(STEP_TEXT, latex_delimiters=LATEX, elem_id="step-explain")
+    # the whole width: a model's full name and what it is, never cut
+    model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
-            model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
             gr.Markdown("**x**: the input", elem_id="step-input-head")  # headings above pictures, none over them
             x_img = gr.Image(label="x: the input", show_label=False, type="numpy", interactive=False, height=200,
                              format="png", buttons=[], elem_id="step-input")
@@ -228,10 +229,11 @@ def _build_pair(ctx: Context) -> None:
 def _build_blurry(ctx: Context) -> None:
     gr.Markdown(BLURRY_TEXT, latex_delimiters=LATEX, elem_id="blurry-explain")
     with gr.Row():
-        model = gr.Dropdown(label="Restorer", choices=[], elem_id="blurry-model", allow_custom_value=True)
+        model = gr.Dropdown(label="Restorer", choices=[], elem_id="blurry-model", allow_custom_value=True, scale=4)
         spec = gr.Dropdown(list(inside.COMPLETION_SPECS), value=inside.BLURRY_SPEC, label="Corruption",
-                           elem_id="blurry-spec")
-        index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="blurry-index")
+                           elem_id="blurry-spec", scale=1, min_width=140)
+        index = gr.Number(label="test image #", value=0, precision=0, minimum=0, elem_id="blurry-index", scale=1,
+                          min_width=110)
         go = gr.Button("Show the completions", variant="primary", elem_id="blurry-go")
     heads, pictures = [], []
     with gr.Row():  # a heading above each picture, none over it; height 198: the image 196 px (7× a 28×28 one)
@@ -269,7 +271,8 @@ def _build_blurry(ctx: Context) -> None:
         names = [e.name for e in entries]
         pick = inside.blurry_restorer(entries, sp or inside.BLURRY_SPEC)  # one trained on this corruption
         value = current if current in names else (pick.name if pick else None)
-        return gr.update(choices=[(e.label, e.name) for e in entries], value=value,
+        # what matters here is what each was trained on: the name and that, in a line that fits
+        return gr.update(choices=[(f"{e.name} — trained on {e.corruption}", e.name) for e in entries], value=value,
                          info=None if names else f"no restorer for {dataset} yet: train one (Train tab, corruption mix)")
 
     outs = [corrupted, average, restored, strip, verdict, *heads, strip_head]
@@ -325,11 +328,15 @@ def _build_anomaly(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=440):  # two images side by side, each 196 px (7× a 28×28 one)
             model = gr.Dropdown(label="Model", choices=[], elem_id="anomaly-model", allow_custom_value=True)
-            with gr.Row():
-                x_img = gr.Image(label="the image", type="numpy", interactive=False, height=198, format="png",
-                                 buttons=[], elem_id="anomaly-input")
-                recon = gr.Image(label="its reconstruction", type="numpy", interactive=False, height=198,
-                                 format="png", buttons=[], elem_id="anomaly-recon")
+            with gr.Row():  # headings above the pictures, no label drawn over them
+                with gr.Column(min_width=120):
+                    gr.Markdown("**the image**")
+                    x_img = gr.Image(label="the image", show_label=False, type="numpy", interactive=False, height=198,
+                                     format="png", buttons=[], elem_id="anomaly-input")
+                with gr.Column(min_width=120):
+                    gr.Markdown("**its reconstruction**")
+                    recon = gr.Image(label="its reconstruction", show_label=False, type="numpy", interactive=False,
+                                     height=198, format="png", buttons=[], elem_id="anomaly-recon")
             with gr.Row():
                 use_current = gr.Button("Score the image picked in Corrupt & restore", size="sm",
                                         elem_id="anomaly-current")

@@ -77,43 +77,47 @@ def _end(end: str, index: int):
     """The controls of one end of the path: its image, a test image by number or class, an upload, and the
     image picked in the restore tab (where one can also be drawn)."""
     e = end.lower()
-    img = gr.Image(label=end, type="numpy", interactive=False, height=160, format="png", buttons=[],
-                   elem_id=f"interp-{e}")
-    with gr.Row():
-        idx = gr.Number(label=f"{end}: test image #", value=index, precision=0, minimum=0,
-                        elem_id=f"interp-{e}-index")
-        cls = gr.Dropdown(label="or a random image of class", choices=[], elem_id=f"interp-{e}-class",
-                          allow_custom_value=True)  # the class is checked by the service
-    with gr.Row():
-        up = gr.UploadButton(f"Upload {end}", file_count="single", type="filepath", size="sm",
-                             elem_id=f"interp-{e}-upload")
-        cur = gr.Button(f"{end} = image picked in “Corrupt & restore”", size="sm")
+    # its name as a heading, not a label drawn over the picture; the controls stacked under it, compact
+    gr.Markdown(f"**{end}**", elem_classes="interp-end-name")
+    img = gr.Image(label=end, show_label=False, type="numpy", interactive=False, height=150, format="png",
+                   buttons=[], elem_id=f"interp-{e}")
+    idx = gr.Number(label="test image #", value=index, precision=0, minimum=0, elem_id=f"interp-{e}-index")
+    cls = gr.Dropdown(label="or a random one of class", choices=[], elem_id=f"interp-{e}-class",
+                      allow_custom_value=True)  # the class is checked by the service
+    up = gr.UploadButton(f"Upload {end}", file_count="single", type="filepath", size="sm",
+                         elem_id=f"interp-{e}-upload")
+    cur = gr.Button(f"{end} = picked in “Corrupt & restore”", size="sm")
     return img, idx, cls, up, cur
 
 
 def build(ctx: Context) -> None:
+    # on a 1280×720 screen the three strips (the picture) start at the top of the tab, beside the controls
     with gr.Row():
-        # custom values: API callers may name any model (the registry checks it, with a clear message)
-        model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model",
-                            allow_custom_value=True)
-        steps = gr.Slider(2, 24, value=8, step=1, label="Steps N", elem_id="interp-steps")
-    with gr.Row():
-        with gr.Column():
-            a_img, a_idx, a_cls, a_up, a_cur = _end("A", 0)
-        with gr.Column():
-            b_img, b_idx, b_cls, b_up, b_cur = _end("B", 1)
-            rand = gr.Button("Random pair of test images", elem_id="interp-random")
-    go = gr.Button("Interpolate", variant="primary", elem_id="interp-go")
-    # each strip's name as a heading, not a label drawn over its first frames
-    gr.Markdown("**pixel blend** $(1-t)\\,x_A + t\\,x_B$", latex_delimiters=[{"left": "$", "right": "$", "display": False}])
-    pixel = gr.Image(label="pixel blend", show_label=False, type="numpy", interactive=False, format="png", buttons=[],
-                     elem_id="interp-pixel")
-    gr.Markdown("**latent, linear**")
-    lin = gr.Image(label="latent, linear", show_label=False, type="numpy", interactive=False, format="png",
-                   buttons=[], elem_id="interp-linear")
-    gr.Markdown("**latent, spherical (slerp)**")
-    sph = gr.Image(label="latent, spherical (slerp)", show_label=False, type="numpy", interactive=False, format="png",
-                   buttons=[], elem_id="interp-slerp")
+        with gr.Column(scale=1, min_width=400):
+            # custom values: API callers may name any model (the registry checks it, with a clear message)
+            model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model",
+                                allow_custom_value=True)
+            steps = gr.Slider(2, 24, value=8, step=1, label="Steps N", elem_id="interp-steps")
+            with gr.Row():
+                go = gr.Button("Interpolate", variant="primary", elem_id="interp-go", min_width=120)
+                rand = gr.Button("Random pair", elem_id="interp-random", min_width=120)
+            with gr.Row():
+                with gr.Column(min_width=150):
+                    a_img, a_idx, a_cls, a_up, a_cur = _end("A", 0)
+                with gr.Column(min_width=150):
+                    b_img, b_idx, b_cls, b_up, b_cur = _end("B", 1)
+        with gr.Column(scale=2, elem_id="interp-strips"):
+            # each strip's name as a heading, not a label drawn over its first frames
+            gr.Markdown("**pixel blend** $(1-t)\\,x_A + t\\,x_B$",
+                        latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+            pixel = gr.Image(label="pixel blend", show_label=False, type="numpy", interactive=False, format="png",
+                             buttons=[], elem_id="interp-pixel")
+            gr.Markdown("**latent, linear**")
+            lin = gr.Image(label="latent, linear", show_label=False, type="numpy", interactive=False, format="png",
+                           buttons=[], elem_id="interp-linear")
+            gr.Markdown("**latent, spherical (slerp)**")
+            sph = gr.Image(label="latent, spherical (slerp)", show_label=False, type="numpy", interactive=False,
+                           format="png", buttons=[], elem_id="interp-slerp")
     with gr.Row():
         gif = gr.Image(label="latent path, animated", type="filepath", interactive=False, height=240,
                        buttons=[], elem_id="interp-gif")

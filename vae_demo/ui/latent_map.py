@@ -6,6 +6,7 @@ import gradio as gr
 
 from vae_demo.data import dataset_info
 from vae_demo.services import codes, latent, webdecode
+from vae_demo.services.images import UserInputError
 from vae_demo.ui.common import Context, explain, keep_in_page, safe
 
 # x/y moved: decode in the page when it can, one decode at a time with the latest position and no Gradio event
@@ -36,24 +37,30 @@ wasted capacity (codebook collapse); the bars beside it show each code's share, 
 right, a test image as its grid of codes: every cell names one dot of the map.
 """
 
+DECODED_NOTE = "**Decoded at the crosshair**"
+CODES_NOTE = "**Test image #0 as codes**: each cell names one dot of the map"
+
 
 def build(ctx: Context) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
                 # custom values: API callers may name any model (the registry checks it, with a clear message)
-                model = gr.Dropdown(label="Model", choices=[], elem_id="map-model",
-                                    allow_custom_value=True)
+                model = gr.Dropdown(label="Model", choices=[], elem_id="map-model", scale=5, min_width=300,
+                                    allow_custom_value=True)  # room for the longest name: never cut
                 method = gr.Radio([("auto (native 2-D, else PCA)", "auto"), ("PCA", "pca"),
                                    ("t-SNE (slow the first time)", "tsne")], value="auto", label="Projection",
-                                  elem_id="map-method")
-            plot = gr.Plot(label="Latent map", elem_id="map-plot")
+                                  elem_id="map-method", scale=4)
+            # the figure has its own title: no label drawn over it
+            plot = gr.Plot(label="Latent map", show_label=False, elem_id="map-plot")
             info = gr.Markdown("", elem_id="map-info")
         with gr.Column(scale=2, min_width=280):
             x = gr.Slider(-3, 3, value=0, step=0.01, label="x", elem_id="map-x")
             y = gr.Slider(-3, 3, value=0, step=0.01, label="y", elem_id="map-y")
-            decoded = gr.Image(label="Decoded at the crosshair", type="numpy", interactive=False, height=260,
-                               format="png", elem_id="map-decoded", buttons=[])
+            # what the picture is, as a heading: a label drawn over it hid a code grid's top row
+            decoded_note = gr.Markdown(DECODED_NOTE, elem_id="map-decoded-note")
+            decoded = gr.Image(label="Decoded at the crosshair", show_label=False, type="numpy", interactive=False,
+                               height=260, format="png", elem_id="map-decoded", buttons=[])
             web = gr.JSON(None, elem_id="map-web", show_label=False)  # webdecode.page_map; hidden by CSS
             server_decode = gr.Button("decode on the server", elem_id="map-server-decode")
             # no label or buttons drawn over the picture: they hid its top row
@@ -85,8 +92,7 @@ def build(ctx: Context) -> None:
                 g = codes.image_codes(e, x0)
                 example = codes.grid_view(e, codes.decode_grid(e, g), g)
             return (codes.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
-                    gr.update(visible=False), gr.update(value=example, label="Test image #0 as codes: each cell names "
-                                                        "one dot of the map"),
+                    gr.update(visible=False), gr.update(value=example, label="Test image #0 as codes"),
                     gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False), None)
         e, m = _map(dataset, name, how)
         x0, x1, y0, y1 = m.extent
@@ -104,6 +110,15 @@ def build(ctx: Context) -> None:
                 gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid), gr.update(visible=True),
                 webdecode.page_map(e, m))
 
+    def heading(name):
+        """What the picture on the right is: a decoded position, or (a discrete code) a test image's code grid.
+        Silent: a model that does not fit is reported once, by on_model."""
+        try:
+            e = ctx.registry.get(name)
+        except UserInputError:
+            return DECODED_NOTE
+        return CODES_NOTE if getattr(e.model, "discrete", False) else DECODED_NOTE
+
     @safe(1)
     def on_move(dataset, name, how, px, py):
         e, m = _map(dataset, name, how)
@@ -120,6 +135,7 @@ def build(ctx: Context) -> None:
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
           [plot, info, x, y, decoded, manifold, manifold_note, method, web], show_progress="minimal")
+    model.change(safe(1)(heading), model, decoded_note, show_progress="hidden", api_visibility="private")
     web.change(None, web, None, js=keep_in_page("vaeMapWeb"))  # the pointer's hover decodes with it
     server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None)  # its API name stays on_move

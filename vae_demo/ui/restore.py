@@ -62,7 +62,6 @@ def build(ctx: Context, default_dataset: str) -> None:
         pca_dims = gr.Slider(1, 64, value=64, step=1, label="PCA: keep the first d components",
                              elem_id="restore-pca-dims", visible=False, scale=2)
     row = gr.HTML("", elem_id="restore-row", min_height=PANEL_SCALE * 28 + 70)
-    summary = gr.Markdown("", elem_id="restore-summary")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             note = gr.Markdown("", elem_id="restore-note")
@@ -81,14 +80,19 @@ def build(ctx: Context, default_dataset: str) -> None:
                     gr.Markdown("PNG, JPEG, GIF, BMP, WebP … any size: it is fitted to the model's size, "
                                 "keeping its aspect ratio.")
                 with gr.Tab("Draw"):
-                    gr.Markdown("Draw a digit or a garment (for the 28×28 datasets, mnist and fashion-mnist).")
-                    with gr.Column(visible=image_shape(default_dataset)[1] == 28) as draw_tab:
+                    # the pad right under the row it feeds, the button beside it: on a 1280×720 screen
+                    # a drawing and its restorations are seen together
+                    with gr.Row(visible=image_shape(default_dataset)[1] == 28) as draw_tab:
                         sketch = gr.Sketchpad(label="Draw with the mouse or a finger, then press “Use the drawing”",
-                                              type="numpy", canvas_size=(280, 280), height=340,
-                                              elem_id="restore-sketch",
+                                              show_label=False, type="numpy", canvas_size=(280, 280), height=300,
+                                              scale=3, min_width=290, elem_id="restore-sketch",
                                               brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
-                        use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
+                        with gr.Column(scale=1, min_width=130):
+                            gr.Markdown("Draw a digit or a garment with the mouse or a finger, then press")
+                            use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
+                    gr.Markdown("Drawing is for the 28×28 datasets (mnist and fashion-mnist).", elem_classes="explain")
         with gr.Column(scale=1, min_width=320):
+            summary = gr.Markdown("", elem_id="restore-summary")
             explain(EXPLAIN)
     picks = gr.State({})  # dataset -> the models this visitor chose for its row
     origin = gr.State("test image #0")  # how the row captions the original: test image #i, your upload, …
@@ -156,7 +160,7 @@ def build(ctx: Context, default_dataset: str) -> None:
         chosen = [m for m in (remembered or {}).get(dataset, []) if m in names] or default_models(ctx.registry, dataset)
         return gr.update(choices=model_choices(ctx.registry, dataset), value=chosen), chosen
 
-    @safe(8)
+    @safe(9)
     def on_dataset(dataset, remembered):
         shape = image_shape(dataset)
         items = ctx.images.gallery(dataset, GALLERY_IMAGES)
@@ -167,10 +171,11 @@ def build(ctx: Context, default_dataset: str) -> None:
             x, i, label = ctx.images.image(dataset, 0)
             name = ctx.images.get(dataset).class_names[label]
             return (gr.update(value=items, selected_index=0), about, draw_visible, picker,
-                    _pca_visible(dataset, chosen), *_show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}"))
+                    _pca_visible(dataset, chosen), *_show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}"),
+                    i)  # the image # box says which image the row shows
         return [], about, draw_visible, picker, _pca_visible(dataset, chosen), None, (
             f"No {dataset} test images on this machine (see the banner at the top): upload an image"
-            + (" or draw one." if shape[1] == 28 else ".")), None
+            + (" or draw one." if shape[1] == 28 else ".")), None, gr.skip()
 
     @safe(2)
     def on_models(dataset, chosen, remembered):
@@ -204,7 +209,7 @@ def build(ctx: Context, default_dataset: str) -> None:
     shown = [ctx.current, note, origin]
 
     ds_event = ctx.dataset.change(on_dataset, [ctx.dataset, picks],
-                                  [gallery, source, draw_tab, models, pca_dims, *shown], show_progress="hidden",
+                                  [gallery, source, draw_tab, models, pca_dims, *shown, index], show_progress="hidden",
                                   api_name="test_images")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
     ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
@@ -243,4 +248,4 @@ def build(ctx: Context, default_dataset: str) -> None:
         return (*out, *rows)
 
     ctx.load_events.append((initial, [ctx.dataset, picks],
-                            [gallery, source, draw_tab, models, pca_dims, *shown, *row_outputs]))
+                            [gallery, source, draw_tab, models, pca_dims, *shown, index, *row_outputs]))

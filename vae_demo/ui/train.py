@@ -30,7 +30,7 @@ corrupted, targets stay clean. The checkpoint is saved after every epoch, in you
 project's checkpoints), and appears in every tab marked "yours"; the restore tab's picker adds it to the row.
 """
 
-CORRUPTION_CHOICES = [("none (plain autoencoder)", "none"), ("mix (blind restorer)", "mix")] + [
+CORRUPTION_CHOICES = [("none (trained on clean images)", "none"), ("mix (blind restorer)", "mix")] + [
     (f"{k}:{default_severity(k):g}", f"{k}:{default_severity(k):g}") for k in KINDS
 ]
 
@@ -56,9 +56,15 @@ def loss_terms(history: list[dict]) -> tuple[list[str], list[str]]:
     return big, [t for t in names if t not in big]
 
 
+# one colour per loss term, train and test alike (test dashed): a class reads "the orange pair is the KL"
+TERM_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+PSNR_COLOUR = "#444444"
+
+
 def curves_figure(history: list[dict]):
-    """Loss terms per epoch, train (solid) and test (dashed): the loss and the terms of its size on one axis,
-    the much smaller terms on their own (a VAE's KL would otherwise be a flat line), PSNR on a third."""
+    """Loss terms per epoch, train (solid) and test (dashed) in the term's own colour: the loss and the terms
+    of its size on one axis, the much smaller terms on their own (a VAE's KL would otherwise be a flat line),
+    PSNR on a third."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -67,28 +73,44 @@ def curves_figure(history: list[dict]):
     titles = [" and ".join(t) + " (per image)" for t in panels] + ["test PSNR (dB)"]
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    terms = [t for keys in panels for t in keys]
     for col, keys in enumerate(panels, start=1):
         for key in keys:
+            colour = TERM_COLOURS[terms.index(key) % len(TERM_COLOURS)]
             for split, dash in (("train", "solid"), ("test", "dash")):
                 k = f"{split}_{key}"
                 if any(k in h for h in history):
                     fig.add_trace(go.Scatter(x=epochs, y=[h.get(k) for h in history], name=f"{split} {key}",
-                                             mode="lines+markers", line={"dash": dash}), row=1, col=col)
+                                             legendgroup=key, mode="lines+markers",
+                                             line={"dash": dash, "color": colour},
+                                             marker={"color": colour, "symbol": "circle" if split == "train"
+                                                     else "circle-open"}), row=1, col=col)
     if any("test_psnr" in h for h in history):
         fig.add_trace(go.Scatter(x=epochs, y=[h.get("test_psnr") for h in history], name="test PSNR",
-                                 mode="lines+markers"), row=1, col=len(titles))
-    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40}, template="plotly_white",
-                      legend={"orientation": "h", "y": -0.25}, font={"size": 13})  # the panels get the width
+                                 legendgroup="psnr", mode="lines+markers", line={"dash": "dash", "color": PSNR_COLOUR},
+                                 marker={"color": PSNR_COLOUR, "symbol": "circle-open"}), row=1, col=len(titles))
+    # short enough to fit a 1280×720 screen under the Train button; each term's train and test entries
+    # stacked in the legend, under the axes' titles; the titles clear of the plot's toolbar
+    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 56, "b": 10}, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.3, "yanchor": "top"}, font={"size": 13})
     fig.update_annotations(font_size=14)
     fig.update_xaxes(title_text="epoch", dtick=1)
     return fig
 
 
-def status_text(s: JobState) -> str:
+def idle_text() -> str:
+    return (f"No training job from this page yet. Training runs on **{device_description()}**, one job at a "
+            "time for the whole app.")
+
+
+def status_text(s: JobState, elsewhere: bool = False) -> str:
+    """The job's state in a line; ``elsewhere``: the job was started by another page (another visitor, or
+    this teacher's other window), which this page is only watching."""
     if s.status == "idle":
-        return f"No training job yet. Training runs on **{device_description()}**."
+        return idle_text()
     eta = s.eta_s
-    parts = [f"**{s.status}** · `{s.name}` on {s.device}", s.message]
+    parts = [("**started in another page**, " if elsewhere else "") + f"**{s.status}** · `{s.name}` on {s.device}",
+             s.message]
     if s.running and s.total_batches:
         parts.append(f"{s.fraction:.0%} of the batches" + (f", about {eta:.0f} s left" if eta is not None else ""))
     if s.notes:
@@ -122,46 +144,60 @@ def model_controls() -> dict[str, Setting]:
 
 
 def build(ctx: Context) -> None:
-    gr.Markdown(f"Training runs on **{device_description()}**. One job at a time for the whole app; "
-                f"epochs are capped at {max_epochs()} here.", elem_id="train-device")
     shown = model_controls()
     first = MODELS[DEFAULT_MODEL]
+    # the settings fold away when Train is pressed: on a 1280×720 screen the progress, the loss curves and
+    # the reconstructions are then all in view (the settings open again with a click)
+    with gr.Accordion("Settings", open=True, elem_id="train-settings") as settings:
+        with gr.Row():
+            model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=DEFAULT_MODEL,
+                                label="Model", elem_id="train-model", scale=5)  # room for the longest name
+            latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent", scale=4,
+                                   info="z's size; a discrete code: each code vector's; unet: its coarsest level's "
+                                        "channels")
+            corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
+                                     elem_id="train-corruption", scale=3)
+        with gr.Row():
+            epochs = gr.Number(value=2, precision=0, minimum=1, maximum=max_epochs(),
+                               label=f"Epochs (at most {max_epochs()} here)", elem_id="train-epochs")
+            batch = gr.Number(value=128, precision=0, minimum=1, maximum=4096, label="Batch size", elem_id="train-batch")
+            lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
+            limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
+                              elem_id="train-limit")
+        with gr.Row():  # the chosen kind's own settings, from its declarations
+            controls = [setting_control(s, [k for k, c in MODELS.items() if c.takes(name)], first.takes(name))
+                        for name, s in shown.items()]
+    with gr.Row(equal_height=True):
+        start = gr.Button("Train", variant="primary", elem_id="train-start", scale=1)
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=1)
+        bar = gr.Markdown("", elem_id="train-progress", min_height=40, scale=2)  # where the progress bar shows
+    status = gr.Markdown(idle_text(), elem_id="train-status")
     with gr.Row():
-        model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=DEFAULT_MODEL,
-                            label="Model", elem_id="train-model")
-        latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent",
-                               info="z's size; a discrete code: each code vector's; unet: its coarsest level's channels")
-        corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
-                                 elem_id="train-corruption")
-    with gr.Row():
-        epochs = gr.Number(value=2, precision=0, minimum=1, maximum=max_epochs(), label="Epochs",
-                           elem_id="train-epochs")
-        batch = gr.Number(value=128, precision=0, minimum=1, maximum=4096, label="Batch size", elem_id="train-batch")
-        lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
-        limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
-                          elem_id="train-limit")
-    with gr.Row():  # the chosen kind's own settings, from its declarations
-        controls = [setting_control(s, [k for k, c in MODELS.items() if c.takes(name)], first.takes(name))
-                    for name, s in shown.items()]
-    with gr.Row():
-        start = gr.Button("Train", variant="primary", elem_id="train-start")
-        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
-    bar = gr.Markdown("", elem_id="train-progress", min_height=40)  # where the progress bar shows
-    status = gr.Markdown(status_text(ctx.jobs.snapshot()), elem_id="train-status")
-    with gr.Row():
-        curves = gr.Plot(label="Loss curves", elem_id="train-curves")
-        recon = gr.Image(label="Test images (top) and reconstructions (bottom), after each epoch", type="numpy",
-                         interactive=False, format="png", buttons=[], elem_id="train-recon")
+        # the figure has its titles: no label drawn over it
+        curves = gr.Plot(label="Loss curves", show_label=False, elem_id="train-curves", scale=3)
+        with gr.Column(scale=2):
+            gr.Markdown("**Test images (top) and their reconstructions (bottom)**, after each epoch",
+                        elem_id="train-recon-note")
+            recon = gr.Image(label="Test images (top) and reconstructions (bottom), after each epoch",
+                             show_label=False, type="numpy", interactive=False, format="png", buttons=[],
+                             elem_id="train-recon")
     explain(EXPLAIN)
+    mine = gr.State(None)  # the name of the job this page started: another page's job is labelled as such
 
-    def _outputs(s: JobState, version):
-        return (status_text(s), curves_figure(s.history) if s.history else None,
+    def _outputs(s: JobState, version, elsewhere: bool):
+        return (status_text(s, elsewhere), curves_figure(s.history) if s.history else None,
                 s.grid if s.grid is not None else gr.skip(), version, gr.skip())
 
-    def follow(progress=gr.Progress()):  # noqa: B008  (gradio injects the tracker through this default)
-        """Stream the running job's state to this page until it ends."""
+    def follow(started=None, progress=gr.Progress()):  # noqa: B008  (gradio injects the tracker through this default)
+        """Stream the running job's state to this page until it ends. ``started``: the job this page started.
+        A page that started none shows nothing of a job that has ended (a fresh page is a fresh start; the
+        checkpoint is listed as "yours" in every tab), and a job still running elsewhere, labelled as such."""
         last_epochs = -1
         s = ctx.jobs.snapshot()
+        elsewhere = not (started and s.name == started)
+        if elsewhere and not s.running:
+            yield idle_text(), None, None, gr.skip(), gr.skip()
+            return
         watched = s.running
         while s.running:
             if s.total_batches:
@@ -171,23 +207,24 @@ def build(ctx: Context) -> None:
                 progress(None, desc=s.message)
             if len(s.history) != last_epochs:
                 last_epochs = len(s.history)
-                yield _outputs(s, gr.skip())
+                yield _outputs(s, gr.skip(), elsewhere)
             else:
-                yield status_text(s), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield status_text(s, elsewhere), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             time.sleep(0.5)
             s = ctx.jobs.snapshot()
         if watched and s.status == "failed":
             gr.Warning(s.message)
         elif watched and s.status in ("done", "stopped"):
             gr.Info(s.message)
-        yield _outputs(s, ctx.registry.version)
+        yield _outputs(s, ctx.registry.version, elsewhere)
 
-    @safe(1)
+    @safe(3)
     def on_start(dataset, model_, z, corr, ep, bs, lr_, lim, *settings):
-        """Train ``model_``; ``settings``: the model settings' controls, in the order the tab shows them."""
+        """Train ``model_``; ``settings``: the model settings' controls, in the order the tab shows them. The
+        settings fold away, so the curves and the reconstructions are in view."""
         cfg, notes = make_config(dataset, model_, z, corr, ep, bs, lr_, lim, hparams=dict(zip(shown, settings)))
         s = ctx.jobs.start(cfg, notes=notes)
-        return status_text(s)
+        return status_text(s), s.name, gr.update(open=False)
 
     def on_model(kind):
         """Only the settings this kind takes (its declarations say which), each at this kind's default: no
@@ -205,13 +242,13 @@ def build(ctx: Context) -> None:
             gr.Info("No training job is running.")
 
     start.click(on_start, [ctx.dataset, model, latent_dim, corruption, epochs, batch, lr, limit, *controls],
-                status,
+                [status, mine, settings],
                 concurrency_limit=None, api_name="train").then(
-        follow, None, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
+        follow, mine, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
         show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
     stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
     model.change(on_model, model, controls, show_progress="hidden", api_visibility="private")
 
-    # a page opened (or reloaded) while a job runs follows it too
-    ctx.load_events.append((follow, [], [status, curves, recon, ctx.models_version, bar],
+    # a page opened (or reloaded) while a job runs follows it too, labelled as another page's job
+    ctx.load_events.append((follow, [mine], [status, curves, recon, ctx.models_version, bar],
                             {"show_progress": "full", "show_progress_on": [bar]}))
