@@ -304,7 +304,9 @@ def main() -> None:
     registry, images = ModelRegistry(), TestImages()
     demo = build_app(registry, images)
     t_built = time.perf_counter() - _T0
-    demo.queue(default_concurrency_limit=2)
+    from vae_demo.services.gpu import queue_settings
+
+    demo.queue(**queue_settings())  # a bounded queue for a class, on ZeroGPU too (where Gradio's default is 1)
     # server name/port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by launch() itself
     demo.launch(prevent_thread_lock=True, **LAUNCH_KWARGS)
     logging.getLogger("vae_demo.app").info(

@@ -332,7 +332,7 @@ def test_every_tab_is_visible_and_clickable_on_a_phone(phone, server):
         tab.click(timeout=5_000)
         page.wait_for_function("n => [...document.querySelectorAll('[role=tab][aria-selected=true]')]"
                                ".some(t => t.innerText.trim() === n)", arg=name, timeout=5_000)
-    page.screenshot(path=str(server["shots"] / "layout_phone_tabs.png"))
+    page.screenshot(path=str(server["shots"] / "phone_tabs.png"))
     _reach_tab(page, "Corrupt & restore")
 
 
@@ -342,7 +342,7 @@ def test_the_restore_row_is_a_grid_of_two_on_a_phone(phone, server):
     page.evaluate("() => document.querySelector('#restore-row').scrollIntoView()")
     page.wait_for_timeout(300)
     boxes = [page.locator("#restore-row img").nth(i).bounding_box() for i in range(3)]
-    page.screenshot(path=str(server["shots"] / "layout_phone_restore.png"))
+    page.screenshot(path=str(server["shots"] / "phone_restore.png"))
     assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2 and boxes[2]["y"] > boxes[0]["y"] + boxes[0]["height"], boxes
     assert boxes[1]["x"] + boxes[1]["width"] <= PHONE[0]
 
@@ -363,7 +363,7 @@ def test_the_decoded_image_stays_in_view_while_a_slider_moves_on_a_phone(phone, 
     page.wait_for_timeout(300)
     img = page.locator("#sliders-image img").bounding_box()
     slider = track.bounding_box()
-    page.screenshot(path=str(server["shots"] / "layout_phone_sliders.png"))
+    page.screenshot(path=str(server["shots"] / "phone_sliders.png"))
     assert 0 <= slider["y"] and slider["y"] + slider["height"] <= PHONE[1]  # the slider moved is on screen ...
     assert 0 <= img["y"] and img["y"] + img["height"] <= PHONE[1], img  # ... and so is the image it changed
     assert img["x"] >= 0 and img["x"] + img["width"] <= PHONE[0]
@@ -380,6 +380,6 @@ def test_display_maths_is_not_cut_off_on_a_phone(phone, server):
                 scrolls: ['auto', 'scroll'].includes(c.overflowX)}; })""")
     assert formulas, "no display maths on the sliders tab"
     page.evaluate("() => [...document.querySelectorAll('.katex-display')].find((e) => e.offsetParent).scrollIntoView()")
-    page.screenshot(path=str(server["shots"] / "layout_phone_maths.png"))
+    page.screenshot(path=str(server["shots"] / "phone_maths.png"))
     for f in formulas:
         assert f["right"] <= PHONE[0] + 1 and (f["fits"] or f["scrolls"]), f

@@ -52,7 +52,9 @@ def launch(demo, port: int | None = None) -> str:
     import app
 
     port = port or free_port()
-    demo.queue(default_concurrency_limit=2)
+    from vae_demo.services.gpu import queue_settings
+
+    demo.queue(**queue_settings())  # as app.py's main()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **app.LAUNCH_KWARGS)
     return f"http://127.0.0.1:{port}"

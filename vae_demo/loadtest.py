@@ -27,6 +27,13 @@ drives the app through its public API with ``gradio_client``, the way the page d
    all; every open page runs Gradio's whole front end on this same machine, which bounds how many it can
    hold.
 
+4. A class's burst under ZeroGPU (``--zerogpu-burst``, sizes; default 16,32,64,128,200; empty: none): the
+   app again, now as on a ZeroGPU Space (the real ``spaces`` package in ZeroGPU mode against the loopback
+   stand-in for its device API in tests/, so it needs the repository's tests folder), idle; for each size
+   that many sessions pick an image and then all move the restore row's severity slider at the same moment
+   (:func:`burst`): answers, "Queue is full" refusals, errors, latencies. Then the same first burst
+   against Gradio's own queue under ZeroGPU (one waiting event), the control.
+
 Figures go to ``--json`` (default ``loadtest.json``) and, through the benchmark, to BENCHMARKS.md.
 """
 
@@ -70,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-training", action="store_true", help="no training job in the background")
     p.add_argument("--browser-users", type=int, default=30, help="headless Chromium pages dragging sliders (0: none)")
     p.add_argument("--browser-duration", type=float, default=30.0, help="seconds the browser users drag")
+    p.add_argument("--zerogpu-burst", default="16,32,64,128,200",
+                   help="sessions per burst under ZeroGPU, comma-separated (empty: no ZeroGPU phase)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoints to serve (copied; default: $VAE_DEMO_CHECKPOINTS or ./checkpoints)")
     p.add_argument("--data-dir", default=None, help="data dir (default: $VAE_DEMO_DATA or ./data)")
@@ -93,7 +102,10 @@ def _proc_kb(pid: int, key: str) -> int | None:
 class Server:
     """``python app.py`` on a free loopback port, with its own checkpoints folder (a copy)."""
 
-    def __init__(self, checkpoint_dir: Path, data_dir: str | None, max_epochs: int = 1000):
+    def __init__(self, checkpoint_dir: Path, data_dir: str | None, max_epochs: int = 1000,
+                 command: list[str] | None = None, env: dict | None = None):
+        """``command``: what runs the app (default ``python app.py``); ``env``: its environment (default
+        this process's), to which the server settings are added."""
         from vae_demo.bench_app import free_port
 
         self.tmp = Path(tempfile.mkdtemp(prefix="vae_demo_load_"))
@@ -102,14 +114,14 @@ class Server:
         shutil.copytree(checkpoint_dir, self.ckpt) if Path(checkpoint_dir).is_dir() else self.ckpt.mkdir()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
+        env = {**(os.environ if env is None else env), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
                "VAE_DEMO_CHECKPOINTS": str(self.ckpt), "VAE_DEMO_MAX_EPOCHS": str(max_epochs),
                "VAE_DEMO_USER_CHECKPOINTS": str(self.user_ckpt),  # what the app trains stays in tmp
                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
         if data_dir:
             env["VAE_DEMO_DATA"] = str(data_dir)
         self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115  (closed in stop())
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
+        self.proc = subprocess.Popen(command or [sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 180.0) -> float:
@@ -247,6 +259,79 @@ def user(i: int, url: str, dataset: str, models: list[str], rec: Record, phases:
         time.sleep(rng.uniform(*think))
 
 
+# --- a class's burst -------------------------------------------------------------------------------
+
+class RawClient:
+    """The page's own calls through Gradio's queue (``/gradio_api/queue/join`` and the session's event
+    stream), raw, so that a refusal ("Queue is full", HTTP 503 at the join) is seen as such."""
+
+    def __init__(self, url: str, timeout: float = 120.0, headers: dict | None = None):
+        import httpx
+
+        self.url, self.timeout = url.rstrip("/"), timeout
+        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=None), headers=headers)
+        config = self.http.get(self.url + "/config").json()
+        kinds = {c["id"]: c["type"] for c in config["components"]}
+        self.deps = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+        self.states = {n: [kinds[i] == "state" for i in d["inputs"]] for n, d in self.deps.items()}
+
+    def call(self, api: str, values: list, session: str, expect: str = "") -> tuple[str, float, str]:
+        """(outcome, seconds, message): outcome "answered" (a success, whose outputs hold ``expect``),
+        "queue_full" or "error"."""
+        it = iter(values)
+        data = [None if st else next(it, None) for st in self.states[api]]
+        body = {"data": data, "fn_index": self.deps[api]["id"], "session_hash": session, "event_data": None,
+                "trigger_id": None}
+        t0 = time.perf_counter()
+        r = self.http.post(self.url + "/gradio_api/queue/join", json=body)
+        if r.status_code == 503:
+            return "queue_full", time.perf_counter() - t0, r.text[:200]
+        if r.status_code != 200:
+            return "error", time.perf_counter() - t0, f"HTTP {r.status_code}: {r.text[:200]}"
+        with self.http.stream("GET", self.url + f"/gradio_api/queue/data?session_hash={session}") as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    out = msg.get("output") or {}
+                    ok = bool(msg.get("success")) and any(expect in str(d) for d in out.get("data") or [])
+                    return ("answered" if ok else "error"), time.perf_counter() - t0, str(out.get("error") or "")[:200]
+        return "error", time.perf_counter() - t0, "the event stream ended without an answer"
+
+
+def burst(url: str, sessions: int = 16, dataset: str = "mnist", timeout: float = 120.0) -> dict:
+    """A class moving the severity slider at once: ``sessions`` sessions each pick a test image, then all
+    ask ``/restore`` at the same moment. Counts the answers, the "Queue is full" refusals and the errors,
+    and the latency of the answers (p50, max) and of the whole burst."""
+    import uuid
+
+    client = RawClient(url, timeout)
+    ids = [uuid.uuid4().hex[:12] for _ in range(sessions)]
+    picked = [client.call("pick_random", [dataset, 0], sid)[0] for sid in ids]  # each student's image
+    results: list = [None] * sessions
+    gate = threading.Barrier(sessions)
+
+    def one(i):
+        gate.wait()
+        results[i] = client.call("restore", [dataset, "gaussian", 0.3, i, False, 8, None], ids[i], "restored in")
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    wall = time.perf_counter() - t0
+    done = [r for r in results if r is not None]
+    answered = [r[1] * 1000 for r in done if r[0] == "answered"]
+    return {"sessions": sessions, "answered": len(answered), "queue_full": sum(r[0] == "queue_full" for r in done),
+            "errors": sum(r[0] == "error" for r in done) + sessions - len(done),
+            "p50_ms": _r(_pct(answered, 0.5)), "max_ms": _r(max(answered) if answered else None),
+            "wall_s": _r(wall, 2), "messages": sorted({r[2] for r in done if r[0] != "answered"})[:3],
+            "images_picked": picked.count("answered")}
+
+
 # --- the run ---------------------------------------------------------------------------------------
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -381,10 +466,49 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
             "error_examples": errors[:5], "pass": not errors and len(opened) == pages and in_page == pages}
 
 
+def zerogpu_burst(checkpoint_dir: Path, data_dir, sizes=(16, 32, 64, 128, 200), log=None) -> dict:
+    """Phase 4 (see the module doc): bursts of restores against the app as on a ZeroGPU Space, then the
+    first size against Gradio's own queue there (the control)."""
+    log = log or (lambda msg: None)
+    try:
+        from tests.zerogpu_stub import DeviceAPI, app_command, zerogpu_env
+    except ImportError as err:
+        return {"skipped": f"needs the repository's tests folder (the device API stand-in): {err}"}
+    from vae_demo.services.gpu import queue_settings
+
+    api = DeviceAPI()
+    out = {"queue": queue_settings(), "gradio_threads": 40, "bursts": [], "control": None}
+    try:
+        for control in (False, True):
+            home = Path(tempfile.mkdtemp(prefix="vae_demo_zerogpu_"))
+            env = zerogpu_env(api, home, **({"ZEROGPU_TEST_GRADIO_QUEUE": "default"} if control else {}))
+            server = Server(checkpoint_dir, data_dir, command=app_command(), env=env)
+            try:
+                server.wait_ready()
+                for n in sizes[:1] if control else sizes:
+                    r = burst(server.url, n)
+                    log(f"ZeroGPU burst of {n}{' (Gradio default queue)' if control else ''}: {r['answered']} answered, "
+                        f"{r['queue_full']} queue full, {r['errors']} errors, last answer {r['max_ms']} ms")
+                    if control:
+                        out["control"] = r
+                    else:
+                        out["bursts"].append(r)
+                    time.sleep(2)
+            finally:
+                server.stop()
+                shutil.rmtree(home, ignore_errors=True)
+        out["gpu_calls"] = len(api.schedules)  # restores never ask for a GPU
+    finally:
+        api.close()
+    return out
+
+
 def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tuple = (0.1, 0.5),
         training: bool = True, checkpoint_dir=None, data_dir=None, seed: int = 0, progress=None,
-        solo: float = 20.0, browser_users: int = 0, browser_duration: float = 30.0) -> dict:
-    """Run the load test; returns the figures (see the module doc)."""
+        solo: float = 20.0, browser_users: int = 0, browser_duration: float = 30.0,
+        zerogpu_sizes: tuple = ()) -> dict:
+    """Run the load test; returns the figures (see the module doc). ``zerogpu_sizes``: phase 4's bursts
+    (none by default; the command's ``--zerogpu-burst`` asks for 16, 32, 64, 128 and 200)."""
     from vae_demo.checkpoints import checkpoint_dir as default_ckpt_dir
     from vae_demo.services.latent import MAX_SLIDERS
     from vae_demo.services.testdata import TestImages
@@ -459,6 +583,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
     finally:
         server_log = server.log_tail(3000)
         server.stop()
+    zerogpu = zerogpu_burst(ckpt, data_dir, tuple(zerogpu_sizes), log) if zerogpu_sizes else None
 
     lat_rows = [r for r in rec.records if r[0] == "latency"]
     solo_rows = [r for r in rec.records if r[0] == "solo"]
@@ -488,6 +613,7 @@ def run(users: int = 20, duration: float = 60.0, requests: int = 2000, think: tu
         "pass_memory": growth is not None and growth <= MEMORY_GROWTH_BAR_MB,
         "server_log_tail": server_log if errors else "",
         "browser_users": browser,
+        "zerogpu_burst": zerogpu,
     }
 
 
@@ -548,9 +674,15 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     try:
+        sizes = tuple(int(v) for v in args.zerogpu_burst.split(",") if v.strip())
+    except ValueError:
+        print(f"error: --zerogpu-burst wants sizes like 16,32,64, got {args.zerogpu_burst!r}", file=sys.stderr)
+        return 2
+    try:
         out = run(args.users, args.duration, args.requests, (lo, hi), not args.no_training,
                   args.checkpoint_dir, args.data_dir, args.seed, solo=args.solo,
-                  browser_users=max(0, min(args.browser_users, 60)), browser_duration=args.browser_duration)
+                  browser_users=max(0, min(args.browser_users, 60)), browser_duration=args.browser_duration,
+                  zerogpu_sizes=tuple(n for n in sizes if 1 <= n <= 1000))
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -559,11 +691,20 @@ def main(argv=None) -> int:
     print(f"{out['requests']} requests, {out['errors']} errors; latency p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms; "
           f"peak RSS {out['peak_rss_mb']} MB; memory growth over {args.requests} requests {mem['growth_mb']} MB "
           f"→ wrote {args.json}")
+    z = out["zerogpu_burst"]
+    if z and "skipped" not in z:
+        print("ZeroGPU bursts (sessions: answered/queue full/errors, last answer ms): " + ", ".join(
+            f"{r['sessions']}: {r['answered']}/{r['queue_full']}/{r['errors']}, {r['max_ms']}" for r in z["bursts"])
+            + (f"; Gradio's default queue, {z['control']['sessions']}: {z['control']['answered']} answered, "
+               f"{z['control']['queue_full']} queue full" if z.get("control") else ""))
     b = out["browser_users"]
     if b and "skipped" not in b:
         print(f"browser users: {b['pages_open']} pages, {b['moves']} slider moves, {b['repaints']} repaints, "
               f"{b['errors']} errors; server CPU {b['server_cpu_s']} s over {b['wall_s']} s")
-    return 0 if out["pass_errors"] and out["pass_memory"] and (not b or b.get("pass", True)) else 1
+    zerogpu_ok = not z or "skipped" in z or all(  # every one answered up to the bound (running + waiting
+        r["errors"] == 0 and r["answered"] >= min(r["sessions"], z["queue"]["max_size"] + z["gradio_threads"])
+        for r in z["bursts"])  # events); past it, as many as finished while the burst came in
+    return 0 if out["pass_errors"] and out["pass_memory"] and (not b or b.get("pass", True)) and zerogpu_ok else 1
 
 
 if __name__ == "__main__":

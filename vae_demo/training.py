@@ -469,11 +469,16 @@ def train(
 
 
 def advance(state: RunState | None, cfg: TrainConfig, train_set: ImageSet, test_set: ImageSet | None,
-            seconds: float) -> RunState:
+            seconds: float, on_batch=None) -> RunState:
     """Go on with a run (from the start when ``state`` is None) for at most about ``seconds`` of training
-    (checked before each batch; an epoch's test pass may add to it), and return where it got to."""
+    (checked before each batch; an epoch's test pass may add to it), and return where it got to.
+    ``on_batch(done, total)``: after each batch (its return value is ignored: a piece is not stopped)."""
+    def watch(done, total):
+        on_batch(done, total)
+        return False
+
     trainer = Trainer(cfg, train_set, test_set, state)
-    trainer.run(seconds=seconds)
+    trainer.run(seconds=seconds, on_batch=None if on_batch is None else watch)
     return trainer.state()
 
 

@@ -17,7 +17,7 @@ def run_load(ctx: Ctx) -> dict:
     else:
         out = loadtest.run(users=a.load_users, duration=a.load_duration, requests=a.load_requests,
                            checkpoint_dir=ctx.ckpt_dir, data_dir=ctx.data_dir,
-                           browser_users=a.load_browser_users)
+                           browser_users=a.load_browser_users, zerogpu_sizes=(16, 32, 64, 128, 200))
     path = loadtest.save_memory_plot(ctx.grid_dir / "load_memory.png", out["memory_phase"]["samples"],
                                      out["memory_phase"]["growth_mb"])
     out["memory_plot"] = os.path.relpath(path, ctx.out.parent)
@@ -97,6 +97,22 @@ def render_load(sec: dict) -> str:
                             f" (for instance {', '.join(d.get('examples', [])[:3])})."))
         lines += [f"- the pages repainted {b['repaints']} times for {b['moves']} moves: their decoding is Chromium's "
                   "CPU, and here all the pages share the server's 2 cores (each student's browser has its own).", ""]
+    z = sec.get("zerogpu_burst")
+    if isinstance(z, dict) and "skipped" in z:
+        lines += [f"ZeroGPU bursts: skipped ({z['skipped']}).", ""]
+    elif isinstance(z, dict):
+        q = z.get("queue", {})
+        lines += [f"**A class at once, as on a ZeroGPU Space** (the real `spaces` package in ZeroGPU mode, a loopback "
+                  f"stand-in for its device API; the app's queue: max_size {q.get('max_size')}, default concurrency "
+                  f"{q.get('default_concurrency_limit')}): that many sessions move the restore row's severity slider "
+                  f"at the same moment. GPU calls asked for: {z.get('gpu_calls')}.", ""]
+        rows = [[f"{r['sessions']} sessions", r["answered"], r["queue_full"], r["errors"], fmt(r["p50_ms"], 0),
+                 fmt(r["max_ms"], 0)] for r in z.get("bursts", [])]
+        c = z.get("control")
+        if c:
+            rows.append([f"{c['sessions']} sessions, Gradio's own ZeroGPU queue (control)", c["answered"],
+                         c["queue_full"], c["errors"], fmt(c["p50_ms"], 0), fmt(c["max_ms"], 0)])
+        lines += [md_table(["burst", "answered", "queue full", "errors", "p50 (ms)", "last answer (ms)"], rows), ""]
     if not ok:
         lines += ["(see `benchmarks.json` for the server log tail)", ""]
     return "\n".join(lines)

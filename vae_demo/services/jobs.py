@@ -4,8 +4,13 @@
 20) and the training images (``$VAE_DEMO_MAX_TRAIN_IMAGES``, default all), and runs
 :func:`vae_demo.train.run`, which saves the checkpoint after every epoch. On a ZeroGPU Space it trains
 instead in pieces, one bounded GPU call each (:mod:`vae_demo.services.gpu`), carrying the run's state
-from call to call and saving the checkpoint after each call that finished an epoch. ``snapshot()`` is what the
-UI polls: status, progress, ETA, per-epoch metrics, a grid of test reconstructions after each epoch.
+from call to call and saving the checkpoint after each call that finished an epoch; each call's duration
+fits what the platform last reported of the visitor's quota, and a refusal ends the job saying what is
+left and what to do. ``snapshot()`` is what the UI polls: status, progress, ETA, per-epoch metrics, a grid
+of test reconstructions after each epoch, and on ZeroGPU the wait for a GPU, the current call's progress
+and the GPU time used (:func:`gpu_status`). :func:`quota_estimate` says before a run how much training
+the visitor's quota buys; :func:`train_defaults` are the Train tab's settings (on a Space: ones that fit
+an unauthenticated visitor's 2 minutes).
 Failures (NaN loss, missing data, a full disk, anything else) end the job with a clear message; the
 rest of the app keeps serving. When a job ends, the registry is refreshed so the new checkpoint
 appears in every picker.
@@ -15,12 +20,14 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import hashlib
 import logging
 import math
 import os
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -66,8 +73,8 @@ def max_train_images() -> int:
 
 def device_description() -> str:
     if gpu.on_zerogpu():  # CUDA is emulated outside GPU calls there: do not ask torch
-        return (f"ZeroGPU (a GPU is lent for each {gpu.PIECE_SECONDS:g}-second piece of training; "
-                "the visitor's daily GPU quota applies)")
+        return (f"ZeroGPU ({gpu.hardware_name()}, lent for each piece of up to {gpu.PIECE_SECONDS:g} s of "
+                "training; the visitor's daily GPU quota applies)")
     dev = pick_device("auto")
     if dev.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(0)})"
@@ -159,6 +166,17 @@ class JobState:
     finished: float = 0.0
     history: list[dict] = field(default_factory=list)
     grid: np.ndarray | None = None  # originals (top) and reconstructions (bottom), display-ready
+    # on ZeroGPU (see gpu_status): the GPU calls, the wait for each, and the visitor's quota
+    phase: str = ""  # "waiting for a GPU", "training on the GPU", "saving the checkpoint", "" between
+    gpu_calls: int = 0  # calls asked for so far (the current one included)
+    call_asked: float = 0.0  # when the current call asked for a GPU (time.time())
+    call_started: float = 0.0  # when it got one and started (0: still waiting)
+    call_train_s: float = 0.0  # how long it trains
+    call_request_s: int = 0  # the GPU seconds it asked the platform for (declared × the hardware factor)
+    gpu_wait_s: float = 0.0  # the time calls waited for a GPU, all calls together
+    gpu_used_s: float = 0.0  # the GPU time the calls of this run held (what the visitor's quota is charged)
+    quota_left_s: float | None = None  # what the platform reported left (a refusal says), less use since
+    quota_wait: str | None = None  # the platform's "try again in ..."
 
     @property
     def running(self) -> bool:
@@ -184,6 +202,7 @@ class JobManager:
         self._state = JobState()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._visitor = ""  # whose quota the running job's GPU calls count against (visitor_key)
 
     def snapshot(self) -> JobState:
         with self._lock:
@@ -208,8 +227,10 @@ class JobManager:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             name = name or f"{default_name(cfg)}_app{stamp}"
             self._stop.clear()
+            self._visitor = visitor_key()
             self._state = JobState(status="running", name=name, config=cfg, device=device_description(),
-                                   message="loading data …", notes=list(notes or []), started=time.time())
+                                   message="loading data …", notes=list(notes or []), started=time.time(),
+                                   quota_left_s=QUOTAS.left(self._visitor) if gpu.on_zerogpu() else None)
             # the thread carries the caller's context: on ZeroGPU the GPU calls are then counted against
             # the quota of the visitor who pressed Train (the request lives in a context variable)
             self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, cfg, name),
@@ -294,6 +315,8 @@ class JobManager:
             status, message = "failed", (
                 f"training ran out of memory ({cfg.dataset}, {cfg.model}, batch size {cfg.batch_size}): try a "
                 "smaller batch size or model. Checkpoints of earlier epochs and other models are untouched.")
+        except GpuRefused as err:
+            status, message = "failed", str(err)
         except TrainingError as err:
             status, message = "failed", f"training failed: {err}"
         except DataNotFoundError as err:
@@ -311,31 +334,69 @@ class JobManager:
             self.registry.refresh()
         except Exception as err:
             log.warning("registry refresh after training failed: %s", err)
-        self._update(status=status, message=message, finished=time.time())
+        self._update(status=status, message=message, finished=time.time(), phase="")
 
     def _run_in_pieces(self, cfg: TrainConfig, name: str, on_epoch) -> TrainResult:
         """ZeroGPU: train in bounded GPU calls (:func:`gpu.train_piece`), the state carried from call to
-        call; between calls update the progress, honour Stop, and save the checkpoint (atomically) when
-        an epoch has finished. The data is loaded here, on the CPU, before the first call."""
+        call as bytes; between calls update the progress, honour Stop, and save the checkpoint (atomically)
+        when an epoch has finished. The data is loaded here, on the CPU, before the first call. Each call
+        asks for what fits the quota the platform last reported for this visitor (:func:`gpu.plan_piece`);
+        a refusal that says how much is left is answered by asking again for that much (or, for a duration
+        above the platform's maximum, for half), once per refusal; any other refusal ends the job, saying
+        what is left and what to do."""
         from vae_demo.train import CheckpointWriter
 
         train_set, test_set = gpu.run_data(cfg, self.data_dir, download_allowed())
         writer = CheckpointWriter(cfg, name, train_set, test_set, self.registry.user_directory)
-        state, saved, model = None, 0, None
+        visitor = self._visitor
+        state, blob, saved, model = None, None, 0, None
+        max_request: int | None = None  # learned from an "illegal duration" refusal
+        refused_request: int | None = None  # a retry must ask for less than what was refused
+        last_failure: gpu.GpuFailure | None = None
         while state is None or not state.done:
             if self._stop.is_set():
                 break
+            plan = gpu.plan_piece(left_s=QUOTAS.left(visitor), needed_s=self._needed_s(cfg, state),
+                                  max_request_s=max_request)
+            if refused_request is not None and plan.request_s >= refused_request:
+                raise GpuRefused(self._refusal_text(last_failure, plan, saved, name))
             try:
-                state, error = gpu.train_piece(state, cfg, self.data_dir, gpu.PIECE_SECONDS)
-            except Exception as err:  # refused (quota, duration), cut off, or the worker died
-                raise TrainingError(f"the GPU call failed ({type(err).__name__}: {str(err)[:200]})") from None
-            if error is not None:
-                kind, text = error
-                raise (torch.OutOfMemoryError if kind == "oom" else TrainingError)(text)
+                kind, payload, info, ended = self._gpu_call(blob, cfg, plan)
+            except Exception as err:  # refused (quota, duration, no GPU), cut off, or the worker died
+                last_failure = gpu.explain_failure(err)
+                log.info("GPU call refused or failed: %s (%s)", last_failure.kind, last_failure.message)
+                if last_failure.kind == "quota" and last_failure.left_s is not None:
+                    QUOTAS.report(visitor, last_failure.left_s)
+                self._update(quota_left_s=QUOTAS.left(visitor), quota_wait=last_failure.wait)
+                f, low = last_failure, gpu.min_request_s()
+                if f.kind == "quota" and f.left_s is not None and low <= f.left_s < plan.request_s:
+                    refused_request = plan.request_s
+                    continue
+                if f.kind == "illegal" and plan.request_s > low:
+                    max_request = max(low, plan.request_s // 2)
+                    refused_request = plan.request_s
+                    continue
+                raise GpuRefused(self._refusal_text(f, plan, saved, name)) from None
+            refused_request = None
+            held = max(0.0, ended - float(info.get("started") or ended))
+            QUOTAS.charge(visitor, held)
+            if info.get("train_s", 0) >= 0.5 and info.get("batches"):
+                gpu.record_speed(cfg, info["batches"] * cfg.batch_size / info["train_s"])
+            with self._lock:
+                self._state.gpu_used_s += held
+                self._state.quota_left_s = QUOTAS.left(visitor)
+            if kind == "oom":
+                raise torch.OutOfMemoryError(payload)
+            if kind == "nan":
+                raise TrainingError(payload)
+            if kind != "ok":
+                raise TrainingError(f"the GPU call failed: {payload}")
+            state, blob = gpu.unpack_state(payload), payload
             self._update(done_batches=state.done_batches, total_batches=state.total_batches,
                          message=f"epoch {min(cfg.epochs, state.epoch + 1)} of {cfg.epochs} "
                                  f"({state.done_batches} of {state.total_batches} batches)")
             if len(state.history) > saved:
+                self._update(phase="saving the checkpoint")
                 model = make_model(cfg, train_set.images.shape[1:])
                 model.load_state_dict(state.last_good)
                 model.eval()
@@ -343,7 +404,240 @@ class JobManager:
                 for metrics in state.history[saved:]:
                     on_epoch(metrics, model)
                 saved = len(state.history)
+                self._update(phase="")
         stopped = state is None or not state.done
         return TrainResult(model=model, history=list(state.history) if state else [],
                            wall_time_s=state.elapsed_s if state else 0.0,
                            device=state.device if state else "", stopped=stopped, config=cfg)
+
+    def _gpu_call(self, blob, cfg: TrainConfig, plan: gpu.PiecePlan):
+        """One GPU call, its wait and progress shown as they happen (the worker reports on a pipe).
+        Returns ``(kind, payload, info, ended)``; raises what the call raised."""
+        piece_id = uuid.uuid4().hex
+        asked = time.time()
+        with self._lock:
+            st = self._state
+            st.gpu_calls += 1
+            st.phase, st.call_asked, st.call_started = "waiting for a GPU", asked, 0.0
+            st.call_train_s, st.call_request_s = plan.train_s, plan.request_s
+
+        def on_message(kind, data):
+            with self._lock:
+                st = self._state
+                if st.call_asked != asked:
+                    return
+                if kind == "start" and not st.call_started:
+                    st.call_started, st.phase = float(data.get("t") or time.time()), "training on the GPU"
+                elif kind == "progress":
+                    st.done_batches, st.total_batches = int(data["done"]), int(data["total"])
+                    steps = max(1, st.total_batches // max(1, cfg.epochs))
+                    st.message = (f"epoch {min(cfg.epochs, (st.done_batches - 1) // steps + 1)} of {cfg.epochs} "
+                                  f"({st.done_batches} of {st.total_batches} batches)")
+
+        ended = None
+        try:
+            with gpu.listen(piece_id, on_message):
+                kind, payload, info = gpu.train_piece(blob, cfg, self.data_dir, plan.train_s, piece_id,
+                                                      plan.declared_s)
+            ended = time.time()
+            return kind, payload, info, ended
+        finally:
+            with self._lock:
+                st = self._state
+                started = (info.get("started") if ended is not None else None) or st.call_started or time.time()
+                st.call_started = float(started)
+                st.gpu_wait_s += max(0.0, float(started) - asked)
+                st.phase = ""
+
+    def _needed_s(self, cfg: TrainConfig, state) -> float | None:
+        """Training seconds the run still needs, at the speed measured here (None: not measured yet)."""
+        speed, measured = gpu.training_speed(cfg)
+        if not measured:
+            return None
+        steps = math.ceil(gpu.train_images(cfg) / max(1, cfg.batch_size))
+        left = steps * cfg.epochs - (state.done_batches if state is not None else 0)
+        return 1.25 * left * cfg.batch_size / speed + 1.0
+
+    def _refusal_text(self, f: gpu.GpuFailure, plan: gpu.PiecePlan, saved: int, name: str) -> str:
+        kept = (f"your {saved} finished epoch(s) are saved as {name}" if saved
+                else "no epoch had finished, so nothing was saved")
+        said = f" (the platform said: {f.message})" if f.message else ""
+        if f.kind == "quota":
+            left = (f"{f.left_s} s of GPU time left, and a GPU call needs at least {gpu.min_request_s()} s"
+                    if f.left_s is not None else "no GPU time left")
+            wait = f"wait ({f.wait})" if f.wait else "wait (it recharges over the day)"
+            return (f"ZeroGPU refused the next GPU call: your daily GPU quota is used up ({left}); {kept}. "
+                    f"To train on: log in to Hugging Face (a free account gets {_tier_quota(1) // 60} min a day, "
+                    f"{_tier_quota(0) // 60} min without logging in), or {wait}, then press Train again{said}")
+        if f.kind == "illegal":
+            return (f"ZeroGPU refused a GPU call of {plan.request_s} s as longer than it allows, even at the "
+                    f"shortest this app asks ({gpu.min_request_s()} s); {kept}{said}")
+        if f.kind in ("no_gpu", "queue"):
+            return (f"no GPU was free on ZeroGPU; {kept}. Press Train again in a minute{said}")
+        if f.kind == "aborted":
+            return (f"the GPU call was cut off (the worker stopped: killed, out of memory, or past its "
+                    f"{plan.request_s} s); {kept}. Press Train again to start over{said}")
+        return f"the GPU call failed ({f.message}); {kept}"
+
+
+class GpuRefused(TrainingError):
+    """The platform refused a GPU call (or cut it off): the message says what is left and what to do."""
+
+
+def _tier_quota(i: int) -> int:
+    return int(gpu.QUOTA_TIERS[i][1])
+
+
+# --- the visitors' quota -----------------------------------------------------------------------------
+
+def visitor_key(request=None) -> str:
+    """Whose quota a GPU call counts against: the visitor's ZeroGPU token (X-IP-Token, sent by the Hub's
+    page), else the address the request came from; from the Gradio request in progress if not given."""
+    if request is None:
+        try:
+            from gradio.context import LocalContext
+
+            request = LocalContext.request.get(None)
+        except Exception:  # noqa: BLE001
+            request = None
+    if request is None:
+        return ""
+    headers = getattr(request, "headers", None)
+    token = headers.get("x-ip-token") if headers is not None and hasattr(headers, "get") else None
+    if token:
+        return "t:" + hashlib.sha256(str(token).encode()).hexdigest()[:16]
+    host = getattr(getattr(request, "client", None), "host", None)
+    return f"h:{host}" if host else ""
+
+
+class QuotaBook:
+    """What the app knows of each visitor's GPU quota: the GPU time its calls held for them (since the app
+    started), and the seconds left the platform last reported (a refusal carries it; trusted for
+    :data:`gpu.REPORT_TTL_S`, as the quota recharges)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._used: dict[str, float] = {}
+        self._reported: dict[str, tuple[float, float, float]] = {}  # left, when, used at that moment
+
+    def report(self, visitor: str, left_s: float) -> None:
+        with self._lock:
+            self._reported[visitor] = (float(left_s), time.time(), self._used.get(visitor, 0.0))
+
+    def charge(self, visitor: str, seconds: float) -> None:
+        with self._lock:
+            self._used[visitor] = self._used.get(visitor, 0.0) + float(seconds)
+
+    def used(self, visitor: str) -> float:
+        with self._lock:
+            return self._used.get(visitor, 0.0)
+
+    def left(self, visitor: str) -> float | None:
+        """The platform's last report less the use since, while fresh; None when unknown."""
+        with self._lock:
+            rep = self._reported.get(visitor)
+            if rep is None or time.time() - rep[1] > gpu.REPORT_TTL_S:
+                return None
+            return max(0.0, rep[0] - (self._used.get(visitor, 0.0) - rep[2]))
+
+
+QUOTAS = QuotaBook()
+
+
+# --- for the Train tab ----------------------------------------------------------------------------
+
+def gpu_status(s: JobState, now: float | None = None) -> str:
+    """On ZeroGPU, the job's GPU calls in a line (empty elsewhere): the current call's wait for a GPU or
+    its progress, the time waited, the GPU time used and what the platform reported left."""
+    if not s.gpu_calls:
+        return ""
+    now = time.time() if now is None else now
+    parts = []
+    if s.running and s.phase == "waiting for a GPU":
+        parts.append(f"GPU call {s.gpu_calls}: waiting for a GPU, {max(0.0, now - s.call_asked):.0f} s so far")
+    elif s.running and s.phase == "training on the GPU":
+        parts.append(f"GPU call {s.gpu_calls}: training, {min(s.call_train_s, max(0.0, now - s.call_started)):.0f} "
+                     f"of {s.call_train_s:.0f} s")
+    elif s.running and s.phase:
+        parts.append(f"GPU call {s.gpu_calls}: {s.phase}")
+    else:
+        parts.append(f"{s.gpu_calls} GPU call(s)")
+    if s.gpu_wait_s >= 1:
+        parts.append(f"waited {s.gpu_wait_s:.0f} s for GPUs")
+    parts.append(f"GPU time used: {s.gpu_used_s:.0f} s")
+    if s.quota_left_s is not None:
+        parts.append(f"the platform reported about {s.quota_left_s:.0f} s of your quota left"
+                     + (f" (try again in {s.quota_wait})" if s.quota_wait else ""))
+    return " · ".join(parts)
+
+
+def call_fraction(s: JobState, now: float | None = None) -> float | None:
+    """How far the current GPU call is (0-1; None when no call is training)."""
+    if not (s.running and s.phase == "training on the GPU" and s.call_train_s > 0):
+        return None
+    now = time.time() if now is None else now
+    return min(1.0, max(0.0, (now - s.call_started) / s.call_train_s))
+
+
+@dataclass
+class QuotaEstimate:
+    needed_s: float  # GPU training seconds the run needs (estimated)
+    images_per_s: float  # training speed on the GPU used for the estimate
+    measured: bool  # measured by an earlier call here (else the prior)
+    tiers: list[tuple[str, int, float, int, float]]  # who, daily quota s, training s bought, calls, epochs bought
+    left_s: float | None  # the platform's last report for this visitor, if fresh
+    text: str  # for the Train tab (markdown)
+
+
+def _epochs_for(seconds: float, speed: float, cfg: TrainConfig) -> float:
+    return seconds * speed / max(1, gpu.train_images(cfg))
+
+
+def quota_estimate(cfg: TrainConfig, visitor: str = "") -> QuotaEstimate | None:
+    """Before a run on ZeroGPU (None elsewhere): how much GPU training the run needs, and how much the
+    daily quota of each kind of visitor buys (epochs of the chosen images); what the platform last
+    reported for this ``visitor`` (:func:`visitor_key`) if known."""
+    if not gpu.on_zerogpu():
+        return None
+    speed, measured = gpu.training_speed(cfg)
+    n = gpu.train_images(cfg)
+    needed = cfg.epochs * n / speed
+    factor = gpu.duration_factor()
+    tiers = []
+    for who, quota in gpu.QUOTA_TIERS:
+        bought, calls = gpu.training_bought(quota, factor)
+        tiers.append((who, quota, bought, calls, _epochs_for(bought, speed, cfg)))
+    left = QUOTAS.left(visitor) if visitor else None
+    how = "measured here" if measured else "estimated"
+    lines = [f"**GPU quota** (ZeroGPU, per visitor and day): this run needs about **{needed:.0f} s** of GPU "
+             f"training ({cfg.epochs} epoch(s) of {n:,} images at ~{speed:,.0f} images/s, {how})."]
+    for who, quota, bought, calls, epochs in tiers[:2]:
+        fits = "the whole run" if epochs >= cfg.epochs else f"about {epochs:.1f} of its {cfg.epochs} epochs"
+        lines.append(f"{who.capitalize()} ({quota // 60} min a day): about {bought:.0f} s of training in "
+                     f"{calls} GPU call(s), {fits}.")
+    if left is not None:
+        bought, _ = gpu.training_bought(left, factor)
+        lines.append(f"The platform reported about {left:.0f} s left for you: about {bought:.0f} s of training.")
+    lines.append("If the quota runs out, the finished epochs stay saved.")
+    return QuotaEstimate(needed, speed, measured, tiers, left, " ".join(lines))
+
+
+BASE_DEFAULTS = {"model": "conv_vae", "latent_dim": 16, "corruption": "none", "epochs": 2, "batch_size": 128,
+                 "lr": 1e-3, "train_limit": 10000}
+ESTIMATE_SAFETY = 0.5  # the run the Space defaults to needs at most half of what the estimate says 2 min buy
+
+
+def train_defaults(dataset: str = "mnist") -> dict:
+    """The Train tab's starting settings. On ZeroGPU: the most epochs (up to the cap) whose estimated GPU
+    training fits half of what an unauthenticated visitor's 2 minutes buy; elsewhere the usual ones."""
+    out = dict(BASE_DEFAULTS)
+    if not gpu.on_zerogpu():
+        return out
+    cfg = TrainConfig(dataset=dataset if dataset in gpu.TRAIN_IMAGES else "mnist", model=out["model"],
+                      latent_dim=out["latent_dim"], epochs=1, batch_size=out["batch_size"],
+                      train_limit=out["train_limit"])
+    speed, _ = gpu.training_speed(cfg)
+    bought, _ = gpu.training_bought(gpu.QUOTA_TIERS[0][1])
+    per_epoch = gpu.train_images(cfg) / speed
+    out["epochs"] = int(max(1, min(max_epochs(), math.floor(ESTIMATE_SAFETY * bought / per_epoch))))
+    return out

@@ -69,10 +69,10 @@ def build(ctx: Context) -> None:
 
 def _build_step(ctx: Context) -> None:
     gr.Markdown(STEP_TEXT, latex_delimiters=LATEX, elem_id="step-explain")
-    # the whole width: a model's full name and what it is, never cut
-    model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
+            # every choice is a VAE: its name says the rest, and fits the column uncut (relist)
+            model = gr.Dropdown(label="VAE", choices=[], elem_id="step-model", allow_custom_value=True)
             gr.Markdown("**x**: the input", elem_id="step-input-head")  # headings above pictures, none over them
             x_img = gr.Image(label="x: the input", show_label=False, type="numpy", interactive=False, height=200,
                              format="png", buttons=[], elem_id="step-input")
@@ -133,7 +133,10 @@ def _build_step(ctx: Context) -> None:
         names = [e.name for e in vaes]
         plain = [e.name for e in vaes if getattr(e.model, "beta", 1.0) == 1.0 and not e.is_restorer]
         value = current if current in names else (plain or names or [None])[0]
-        return gr.update(choices=[(e.label, e.name) for e in vaes], value=value,
+        beta = {e.name: e.meta.get("hparams", {}).get("beta", 1.0) for e in vaes}
+        short = [(e.name + (f" (β={beta[e.name]:g})" if beta[e.name] != 1.0 else "") + (" (yours)" if e.yours else ""),
+                  e.name) for e in vaes]
+        return gr.update(choices=short, value=value,
                          info=None if names else f"no VAE for {dataset} yet: train one in the Train tab")
 
     gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")

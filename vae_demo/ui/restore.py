@@ -170,7 +170,7 @@ def build(ctx: Context, default_dataset: str) -> None:
         if items:
             x, i, label = ctx.images.image(dataset, 0)
             name = ctx.images.get(dataset).class_names[label]
-            return (gr.update(value=items, selected_index=0), about, draw_visible, picker,
+            return (items, about, draw_visible, picker,
                     _pca_visible(dataset, chosen), *_show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}"),
                     i)  # the image # box says which image the row shows
         return [], about, draw_visible, picker, _pca_visible(dataset, chosen), None, (

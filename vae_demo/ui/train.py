@@ -8,7 +8,18 @@ import gradio as gr
 
 from vae_demo.corruptions import KINDS
 from vae_demo.models import MODELS
-from vae_demo.services.jobs import JobState, device_description, make_config, max_epochs
+from vae_demo.services import gpu
+from vae_demo.services.images import UserInputError
+from vae_demo.services.jobs import (
+    JobState,
+    device_description,
+    gpu_status,
+    make_config,
+    max_epochs,
+    quota_estimate,
+    train_defaults,
+    visitor_key,
+)
 from vae_demo.services.restore import default_severity
 from vae_demo.settings import Setting
 from vae_demo.training import all_model_settings
@@ -115,10 +126,10 @@ def status_text(s: JobState, elsewhere: bool = False) -> str:
         parts.append(f"{s.fraction:.0%} of the batches" + (f", about {eta:.0f} s left" if eta is not None else ""))
     if s.notes:
         parts.append("; ".join(s.notes))
+    parts.append(gpu_status(s))  # on ZeroGPU: the wait for a GPU, each call's progress, quota used and left
     return " — ".join(p for p in parts if p)
 
 
-DEFAULT_MODEL = "conv_vae"
 
 
 def setting_control(s: Setting, kinds: list[str], visible: bool):
@@ -145,24 +156,25 @@ def model_controls() -> dict[str, Setting]:
 
 def build(ctx: Context) -> None:
     shown = model_controls()
-    first = MODELS[DEFAULT_MODEL]
+    d = train_defaults()  # on ZeroGPU: settings that fit an anonymous visitor's daily GPU quota
+    first = MODELS[d["model"]]
     # the settings fold away when Train is pressed: on a 1280×720 screen the progress, the loss curves and
     # the reconstructions are then all in view (the settings open again with a click)
     with gr.Accordion("Settings", open=True, elem_id="train-settings") as settings:
         with gr.Row():
-            model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=DEFAULT_MODEL,
+            model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=d["model"],
                                 label="Model", elem_id="train-model", scale=5)  # room for the longest name
-            latent_dim = gr.Slider(1, 128, value=16, step=1, label="Latent size", elem_id="train-latent", scale=4,
+            latent_dim = gr.Slider(1, 128, value=d["latent_dim"], step=1, label="Latent size", elem_id="train-latent", scale=4,
                                    info="z's size; a discrete code: each code vector's; unet: its coarsest level's "
                                         "channels")
-            corruption = gr.Dropdown(CORRUPTION_CHOICES, value="none", label="Corruption (denoising)",
+            corruption = gr.Dropdown(CORRUPTION_CHOICES, value=d["corruption"], label="Corruption (denoising)",
                                      elem_id="train-corruption", scale=3)
         with gr.Row():
-            epochs = gr.Number(value=2, precision=0, minimum=1, maximum=max_epochs(),
+            epochs = gr.Number(value=d["epochs"], precision=0, minimum=1, maximum=max_epochs(),
                                label=f"Epochs (at most {max_epochs()} here)", elem_id="train-epochs")
-            batch = gr.Number(value=128, precision=0, minimum=1, maximum=4096, label="Batch size", elem_id="train-batch")
-            lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
-            limit = gr.Number(value=10000, precision=0, minimum=0, label="Training images (0 = all)",
+            batch = gr.Number(value=d["batch_size"], precision=0, minimum=1, maximum=4096, label="Batch size", elem_id="train-batch")
+            lr = gr.Number(value=d["lr"], minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
+            limit = gr.Number(value=d["train_limit"], precision=0, minimum=0, label="Training images (0 = all)",
                               elem_id="train-limit")
         with gr.Row():  # the chosen kind's own settings, from its declarations
             controls = [setting_control(s, [k for k, c in MODELS.items() if c.takes(name)], first.takes(name))
@@ -172,6 +184,7 @@ def build(ctx: Context) -> None:
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=1)
         bar = gr.Markdown("", elem_id="train-progress", min_height=40, scale=2)  # where the progress bar shows
     status = gr.Markdown(idle_text(), elem_id="train-status")
+    quota = gr.Markdown("", elem_id="train-quota", visible=gpu.on_zerogpu())  # what the visitor's GPU quota buys
     with gr.Row():
         # the figure has its titles: no label drawn over it
         curves = gr.Plot(label="Loss curves", show_label=False, elem_id="train-curves", scale=3)
@@ -200,7 +213,9 @@ def build(ctx: Context) -> None:
             return
         watched = s.running
         while s.running:
-            if s.total_batches:
+            if s.phase == "waiting for a GPU":  # ZeroGPU: the platform has not lent this call a GPU yet
+                progress(None, desc=gpu_status(s))
+            elif s.total_batches:
                 eta = s.eta_s
                 progress(s.fraction, desc=s.message + (f" · ETA {eta:.0f} s" if eta is not None else ""))
             else:
@@ -241,11 +256,28 @@ def build(ctx: Context) -> None:
         else:
             gr.Info("No training job is running.")
 
-    start.click(on_start, [ctx.dataset, model, latent_dim, corruption, epochs, batch, lr, limit, *controls],
-                [status, mine, settings],
+    train_inputs = [ctx.dataset, model, latent_dim, corruption, epochs, batch, lr, limit, *controls]
+
+    def on_settings(dataset, model_, z, corr, ep, bs, lr_, lim, *settings, request: gr.Request = None):
+        """On ZeroGPU, before a run: about how much training the visitor's daily GPU quota buys with these
+        settings (services/jobs.quota_estimate); a setting it cannot take is said, not raised."""
+        try:
+            cfg, _ = make_config(dataset, model_, z, corr, ep, bs, lr_, lim, hparams=dict(zip(shown, settings)))
+        except UserInputError as err:
+            return str(err)
+        e = quota_estimate(cfg, visitor_key(request))
+        return e.text if e else ""
+
+    if gpu.on_zerogpu():  # off a Space nothing changes: no estimate, no event
+        gr.on([ctx.dataset.change, *(c.change for c in train_inputs[1:])], on_settings, train_inputs, quota,
+              show_progress="hidden", api_visibility="private")
+        ctx.load_events.append((on_settings, train_inputs, [quota]))
+    ended = start.click(on_start, train_inputs, [status, mine, settings],
                 concurrency_limit=None, api_name="train").then(
         follow, mine, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
         show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
+    if gpu.on_zerogpu():  # the run spent quota: what is left buys less
+        ended.then(on_settings, train_inputs, quota, show_progress="hidden", api_visibility="private")
     stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
     model.change(on_model, model, controls, show_progress="hidden", api_visibility="private")
 
