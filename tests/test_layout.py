@@ -383,3 +383,20 @@ def test_display_maths_is_not_cut_off_on_a_phone(phone, server):
     page.screenshot(path=str(server["shots"] / "phone_maths.png"))
     for f in formulas:
         assert f["right"] <= PHONE[0] + 1 and (f["fits"] or f["scrolls"]), f
+
+
+def test_the_title_and_the_text_are_drawn_in_one_font_offline(projector, server):
+    """Offline (no outside host can be reached: the page loads only the app's own files) the title is drawn
+    with the theme's own font files, every letter of it: Chromium says which fonts rendered the node's glyphs."""
+    page = projector
+    _tab(page, "Corrupt & restore")
+    page.locator("#restore-row .vd-name").first.wait_for()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    for selector in ("#title h2", "#restore-row .vd-name"):
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        letters = [f for f in fonts if f["glyphCount"] > 2]  # a symbol or two may come from a system font
+        assert len(letters) == 1 and letters[0]["isCustomFont"], f"{selector} is drawn in {fonts}"
