@@ -426,7 +426,7 @@ def test_5_a_drawing_that_is_no_image_is_named(app, name, data, message):
 @pytest.mark.parametrize("value,message", [
     ("hello", "the drawing: not a value this input accepts"),
     ({"composite": "<svg/>"}, "the drawing: not a value this input accepts"),
-    (sketch(None), "no image given"),
+    (sketch(None), "the canvas is empty: draw something on it first"),
     (sketch({"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}), "the drawing: that file was not uploaded"),
 ])
 def test_5_a_drawing_value_of_the_wrong_kind_is_named(app, value, message):

@@ -212,6 +212,8 @@ def build(ctx: Context, default_dataset: str) -> None:
                                   [gallery, source, draw_tab, models, pca_dims, *shown, index], show_progress="hidden",
                                   api_name="test_images")
     ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
+    # the new dataset's gallery highlights image #0, the one now shown (its API output stays the plain list)
+    ds_event.then(lambda: _highlight(0), None, gallery, show_progress="hidden", api_visibility="private")
     ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
     ctx.models_version.change(on_models_changed, [ctx.dataset, picks], models, show_progress="hidden").then(
         update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
