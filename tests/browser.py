@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pytest
 
@@ -22,3 +23,20 @@ def require_browser() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot run in CI: {problem}")
         pytest.skip(problem)
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright (skipped or failed first, as :func:`require_browser`);
+    closed on the way out."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from vae_demo.bench_app import open_browser
+
+    with sync_playwright() as p:
+        b = open_browser(p)
+        try:
+            yield b
+        finally:
+            b.close()

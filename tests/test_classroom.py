@@ -40,17 +40,10 @@ def _app(tmp_path_factory, images: TestImages):
 
 @pytest.fixture(scope="module")
 def browser():
-    from tests.browser import require_browser
+    from tests.browser import chromium
 
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    from vae_demo.bench_app import open_browser
-
-    with sync_playwright() as p:
-        b = open_browser(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

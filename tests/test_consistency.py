@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import require_browser
-from vae_demo.bench_app import launch, open_browser
+from tests.browser import chromium, require_browser
+from vae_demo.bench_app import launch
 from vae_demo.services import inside, latent
 from vae_demo.services.images import display
 from vae_demo.services.registry import ModelRegistry
@@ -45,12 +45,8 @@ def app_server(tmp_path_factory):
     registry = ModelRegistry(ROOT / "checkpoints", user_directory=tmp_path_factory.mktemp("user_ck"))
     demo = app.build_app(registry, images)
     url = launch(demo)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = open_browser(p)
+    with chromium() as browser:
         yield {"url": url, "registry": registry, "images": images, "browser": browser}
-        browser.close()
     demo.close()
     os.environ.pop("VAE_DEMO_DOWNLOAD", None)
 
@@ -135,6 +131,17 @@ def reset(page, selector: str) -> None:
     page.locator(f"{selector} .reset-button").click()
 
 
+def each_way(page, app_server, check, selector: str, name: str, dragged: float, typed: float) -> None:
+    """One slider changed the three ways a person changes it, the picture checked after each: dragged, a number
+    typed in its box, and its ↺ button (which goes back to the value the slider was built with)."""
+    drag(page, selector, dragged)
+    check(page, app_server, f"{name} dragged")
+    type_in(page, selector, typed)
+    check(page, app_server, f"{name} typed in its box")
+    reset(page, selector)
+    check(page, app_server, f"{name}'s ↺ button")
+
+
 def pick(page, selector: str, option: str) -> None:
     page.locator(f"{selector} input").click()
     page.get_by_role("option", name=option).first.click()
@@ -172,13 +179,10 @@ def test_latent_sliders_every_control(page, app_server):
     tab(page, "Latent sliders")
     page.locator("#sliders-z1 input[type=range]").wait_for()
     check_sliders(page, app_server, "the model's first picture")
-    drag(page, "#sliders-z0", 2.5)
-    check_sliders(page, app_server, "z[0] dragged")
+    each_way(page, app_server, check_sliders, "#sliders-z0", "z[0]", 2.5, -1.75)
+    assert number(page, "#sliders-z0") == 0.0
     type_in(page, "#sliders-z1", -1.75)
     check_sliders(page, app_server, "z[1] typed in its box")
-    reset(page, "#sliders-z0")
-    assert number(page, "#sliders-z0") == 0.0
-    check_sliders(page, app_server, "z[0]'s ↺ button")
     page.locator("#sliders-sample").click()
     check_sliders(page, app_server, "Sample from the prior")
     drag(page, "#sliders-z2", -2.0)
@@ -219,14 +223,9 @@ def test_latent_map_every_control(page, app_server):
     page.locator("#map-x input[type=range]").wait_for()
     page.locator("#map-decoded img").wait_for()
     check_map(page, app_server, "the model's first picture")
-    drag(page, "#map-x", 1.2)
-    check_map(page, app_server, "x dragged")
-    type_in(page, "#map-y", -0.8)
-    check_map(page, app_server, "y typed in its box")
-    reset(page, "#map-x")
-    check_map(page, app_server, "x's ↺ button")
-    reset(page, "#map-y")
-    check_map(page, app_server, "y's ↺ button")
+    drag(page, "#map-y", 0.6)  # y away from its first value: x's moves are then checked off the axis
+    each_way(page, app_server, check_map, "#map-x", "x", 1.2, 0.4)
+    each_way(page, app_server, check_map, "#map-y", "y", -0.5, -0.8)
     page.locator("#map-method label", has_text="PCA").first.click()
     check_map(page, app_server, "the projection radio (PCA)")
     other = next(e for e in app_server["registry"].entries("mnist", latent_code=True)
@@ -275,10 +274,7 @@ def test_interpolation_every_control(page, app_server):
     check_interpolation(page, app_server, "A: a random image of class 0")
     type_in(page, "#interp-a-index", 5)
     check_interpolation(page, app_server, "A's test image # typed")
-    type_in(page, "#interp-steps", 5)
-    check_interpolation(page, app_server, "Steps N typed in its box")
-    reset(page, "#interp-steps")
-    check_interpolation(page, app_server, "Steps N's ↺ button")
+    each_way(page, app_server, check_interpolation, "#interp-steps", "Steps N", 16, 5)
     other = next(e for e in app_server["registry"].entries("mnist", latent_code=True)
                  if e.name != entry_named_in(app_server["registry"], "mnist", page, "#interp-model").name
                  and not e.model.discrete)
@@ -310,12 +306,7 @@ def test_inside_step_by_step_every_control(page, app_server):
     page.locator("#step-eps input[type=range]").wait_for()
     page.locator("#step-decoded img").wait_for()
     check_step(page, app_server, "the first picture")
-    drag(page, "#step-eps", 2.4)
-    check_step(page, app_server, "ε dragged")
-    type_in(page, "#step-eps", -1.5)
-    check_step(page, app_server, "ε typed in its box")
-    reset(page, "#step-eps")
-    check_step(page, app_server, "ε's ↺ button")
+    each_way(page, app_server, check_step, "#step-eps", "ε", 2.4, -1.5)
     page.locator("#step-resample").click()
     check_step(page, app_server, "Resample ε")
     type_in(page, "#step-index", 9)

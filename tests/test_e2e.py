@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import require_browser
-from vae_demo.bench_app import MOVE_JS, OBSERVE_JS, launch, open_browser
+from tests.browser import chromium, require_browser
+from vae_demo.bench_app import MOVE_JS, OBSERVE_JS, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,12 +67,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = open_browser(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.browser import require_browser
+from tests.browser import chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,14 +100,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    from vae_demo.bench_app import open_browser
-
-    with sync_playwright() as p:
-        b = open_browser(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _open(browser, url, size=(W, H)):

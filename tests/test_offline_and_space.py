@@ -127,13 +127,8 @@ def test_off_a_space_nothing_is_downloaded(tmp_path, monkeypatch):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_offline_the_restore_tab_map_and_interpolation_work_for_every_dataset(tmp_path, monkeypatch):
-    from tests.browser import require_browser
-
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
     import app
-    from vae_demo.bench_app import open_browser
+    from tests.browser import chromium
     from vae_demo.services.restore import default_models, default_severity, restore_row
 
     monkeypatch.delenv("SPACE_ID", raising=False)
@@ -144,8 +139,7 @@ def test_offline_the_restore_tab_map_and_interpolation_work_for_every_dataset(tm
     demo = app.build_app(registry, images)
     url = launch(demo)
     try:
-        with sync_playwright() as p:
-            browser = open_browser(p)
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(60_000)
             page.goto(url)
