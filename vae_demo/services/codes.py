@@ -9,6 +9,7 @@ editor and the codebook map.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,13 +110,21 @@ def cell_at(entry: ModelEntry, x, y, size: int | None = None) -> tuple[int, int]
     return int(min(max(fy * h, 0), h - 1)), int(min(max(fx * w, 0), w - 1))
 
 
+@functools.lru_cache(maxsize=1)
+def _code_font():
+    """The cells' code numbers' font (loaded once: the editor redraws on every click)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=CODE_FONT_PX)
+
+
 def grid_view(entry: ModelEntry, image: torch.Tensor, grid, selected: tuple[int, int] | None = None,
               size: int | None = None) -> np.ndarray:
     """The editor's picture: ``image`` upscaled to ``size`` (by default view_size), the cells' borders,
     each cell's code in its corner and the ``selected`` cell outlined in orange."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    font = ImageFont.load_default(size=CODE_FONT_PX)
+    font = _code_font()
     g = check_grid(entry, grid)
     h, w = g.shape
     size = size or view_size(entry)

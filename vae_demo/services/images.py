@@ -274,7 +274,7 @@ def _flatten(im: Image.Image, background: int) -> Image.Image:
 
 
 def load_user_image(src, image_shape: tuple[int, int, int], light_on_dark: bool | None = None,
-                    max_pixels: int = MAX_UPLOAD_PIXELS) -> UserImage:
+                    max_pixels: int = MAX_UPLOAD_PIXELS, missing: str = "no image given") -> UserImage:
     """Turn an upload (path, bytes, PIL image, numpy array, or a gradio editor dict) into a model input.
 
     - any PIL mode (palette, 16-bit, CMYK, LA, RGBA ...), the first frame of an animation, EXIF
@@ -286,13 +286,14 @@ def load_user_image(src, image_shape: tuple[int, int, int], light_on_dark: bool 
 
     ``light_on_dark`` forces (True) or forbids (False) the inversion; None decides from the border.
     ``max_pixels``: larger images are refused from their header, before anything is decoded.
+    ``missing``: the message when there is no image at all (a drawing pad says its canvas is empty).
     Raises :class:`UserInputError` with one line for anything unusable.
     """
     c, h, w = (int(s) for s in image_shape)
     if isinstance(src, dict) and ("composite" in src or "background" in src):  # gr.ImageEditor value
         src = src.get("composite") if src.get("composite") is not None else src.get("background")
     if src is None:
-        raise UserInputError("no image given")
+        raise UserInputError(missing)
     im = _open_any(src, max_pixels)
     grey = c == 1
     notes = [f"{im.width}×{im.height} {im.mode}"]

@@ -285,15 +285,14 @@ def _observed(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 
 
 def _trained_on(entry: ModelEntry) -> set[str]:
+    """The corruption specs ``entry`` was trained on ("mix", or each of a comma-separated list)."""
     from vae_demo.corruptions import parse_spec
 
-    out = set()
-    for s in str(entry.corruption or "").split(","):
-        try:
-            out.add(str(parse_spec(s.strip())))
-        except ValueError:
-            continue
-    return out
+    try:
+        c = parse_spec(entry.corruption)
+    except ValueError:
+        return set()
+    return {str(o) for o in (c.options or (c,))}
 
 
 def blurry_restorer(entries: list[ModelEntry], spec: str = BLURRY_SPEC) -> ModelEntry | None:

@@ -305,9 +305,9 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
                 what = f"no {level} classical restorer for {KIND_LABELS.get(kind, kind)}: the input unchanged"
                 panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short=CLASSICAL,
                                     role=what, compared=False))
-                note = ("; the classical panel is the input unchanged: no blind classical restorer exists for "
-                        f"{KIND_LABELS.get(kind, kind)} (tick mask-aware for inpainting), so it is left out of "
-                        "the contest" if not use_mask else f"; {what}, left out of the contest")
+                note = (f"; no {level} classical restorer exists for {KIND_LABELS.get(kind, kind)}: the classical "
+                        "panel is the input unchanged, left out of the contest"
+                        + ("" if use_mask else " (tick mask-aware for inpainting)"))
             else:
                 panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short=CLASSICAL, role=name))
     ms = (time.perf_counter() - t0) * 1000

@@ -104,7 +104,7 @@ def build(ctx: Context, default_dataset: str) -> None:
             check_settings(dataset, kind_, sev, seed_, mask, dims)
             return "", "Pick a test image, upload one, or draw one."
         panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
-                                   pca_dims=dims, models=chosen, source=origin if isinstance(origin, str) else None)
+                                   pca_dims=dims, models=chosen, source=origin)
         table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
             f"| {p.name} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
         return row_html(panels, PANEL_SCALE * image_shape(dataset)[-1]), text + "\n\n" + table
@@ -146,10 +146,7 @@ def build(ctx: Context, default_dataset: str) -> None:
     @safe(4)
     def from_sketch(dataset, value):
         empty = "the canvas is empty: draw something on it first, then press “Use the drawing”"
-        if value is None or (isinstance(value, dict) and value.get("composite") is None
-                             and value.get("background") is None):
-            raise UserInputError(empty)
-        u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS)
+        u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS, missing=empty)
         if float(u.x.max()) < 0.05:  # nothing drawn: the image on screen stays
             raise UserInputError(empty)
         return (*_show(u.x, "Input: your drawing (inverted to white on black like the dataset)", "your drawing"),
@@ -232,10 +229,10 @@ def build(ctx: Context, default_dataset: str) -> None:
     for trigger, api_name in ((kind.change, "choose_corruption"), (severity_reset.click, "reset_severity")):
         trigger(on_kind, [kind, ctx.dataset], severity, show_progress="hidden", api_name=api_name).then(
             update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
-    # live: every slider move re-runs the row (a drag, a typed number, and the PCA slider's ↺: slider_moves);
-    # always_last drops stale intermediate positions
-    for live, api_name in ((severity, "restore"), (pca_dims, "restore_pca")):
-        gr.on(slider_moves(live), update_row, row_inputs, row_outputs, show_progress="hidden",
+    # live: every slider move re-runs the row (a drag, a typed number; the PCA slider's ↺ too: slider_moves; the
+    # severity has our ↺ instead of Gradio's); always_last drops stale intermediate positions
+    for moves, api_name in (([severity.input], "restore"), (slider_moves(pca_dims), "restore_pca")):
+        gr.on(moves, update_row, row_inputs, row_outputs, show_progress="hidden",
               trigger_mode="always_last", concurrency_limit=None, api_name=api_name, **raw)
     for comp in (seed, mask_aware):
         comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last", **raw)

@@ -242,7 +242,7 @@
     ctx.fillStyle = 'rgba(90, 160, 255, 0.59)';
     for (let r = 0; r <= gh; r++) ctx.fillRect(0, Math.round(r * ch), size, 1);
     for (let c = 0; c <= gw; c++) ctx.fillRect(Math.round(c * cw), 0, 1, size);
-    const px = web.font_px || 15;  // services/codes.CODE_FONT_PX
+    const px = web.font_px;  // services/codes.CODE_FONT_PX, sent with the page copy
     ctx.font = px + 'px sans-serif';
     ctx.textBaseline = 'top';
     grid.forEach((row, r) => row.forEach((k, c) => {
