@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from vae_demo.app.tabs.train import model_controls
 from vae_demo.services.images import UserInputError
-from vae_demo.ui.train import model_controls
 
 pytestmark = pytest.mark.slow
 

@@ -10,13 +10,13 @@ import torch
 
 from tests.conftest import write_npz
 from tests.toy_codes import register_toy, save_toy, unregister_toy
+from vae_demo.app.common import Context
 from vae_demo.models.base import code_usage
 from vae_demo.services import codes, latent
 from vae_demo.services.images import UserInputError
 from vae_demo.services.jobs import JobManager
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages
-from vae_demo.ui.common import Context
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_code_usage_counts_perplexity_and_share():
 
 
 def test_the_code_handler_changes_exactly_one_cell_and_the_image(toy):
-    from vae_demo.ui.sliders import make_cell_handler, make_code_handler
+    from vae_demo.app.tabs.sliders import make_cell_handler, make_code_handler
 
     e, images, ctx = toy
     x = images.get("mnist").floats(slice(0, 1))
@@ -118,7 +118,7 @@ def tab_handler(ctx, tab, name: str):
 
 
 def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
-    from vae_demo.ui import sliders
+    from vae_demo.app.tabs import sliders
 
     e, images, ctx = toy
     out = tab_handler(ctx, sliders, "on_model")("mnist", "t_toy_codes", None)
@@ -132,7 +132,7 @@ def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):
 
 
 def test_the_latent_map_tab_shows_the_codebook_for_a_discrete_model(toy):
-    from vae_demo.ui import latent_map
+    from vae_demo.app.tabs import latent_map
 
     e, images, ctx = toy
     fn = tab_handler(ctx, latent_map, "on_model")

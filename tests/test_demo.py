@@ -105,7 +105,7 @@ def test_registry_lists_models_per_dataset(registry):
 
 
 def test_unet_restores_but_stays_out_of_the_latent_tabs(registry, test_images, env):
-    from vae_demo.ui.common import Context
+    from vae_demo.app.common import Context
 
     assert "t_unet_mix" in registry.names("mnist")
     assert "t_unet_mix" not in registry.names("mnist", latent_code=True)
@@ -322,9 +322,9 @@ def test_sample_reset_and_encode(registry, test_images):
 
 
 def test_slider_handler_as_wired(registry, test_images, env):
+    from vae_demo.app.common import Context
+    from vae_demo.app.tabs.sliders import make_slide_handler
     from vae_demo.services.jobs import JobManager as JM
-    from vae_demo.ui.common import Context
-    from vae_demo.ui.sliders import make_slide_handler
 
     handler = make_slide_handler(Context(registry, test_images, JM(registry)))
     out = handler("mnist", "t_conv_vae_z3", [0, 0, 0], 1.0, -1.0, 0.5)
@@ -809,7 +809,7 @@ def test_a_model_trained_in_the_app_goes_to_the_user_folder_not_the_repository(e
 
 
 def test_train_curves_put_the_kl_on_its_own_axis():
-    from vae_demo.ui.train import curves_figure
+    from vae_demo.app.tabs.train import curves_figure
 
     vae = [{"epoch": e, "train_loss": 300 - e, "train_recon": 290 - e, "train_kl": 10 + e, "test_loss": 301 - e,
             "test_recon": 291 - e, "test_kl": 10 + e, "test_psnr": 15 + e} for e in (1, 2)]

@@ -19,7 +19,7 @@ def _touch(root: Path, rel: str, data: bytes = b"x") -> None:
 
 def test_dry_run_lists_what_the_space_needs_and_nothing_else(tmp_path, capsys):
     readme = "---\nsdk: gradio\napp_file: app.py\npython_version: \"3.12\"\n---\n# x\n"
-    for rel in ("app.py", "requirements.txt", "vae_demo/__init__.py", "vae_demo/ui/tab.py",
+    for rel in ("app.py", "requirements.txt", "vae_demo/__init__.py", "vae_demo/app/tabs/tab.py",
                 "vae_demo/classical_params.json", "vae_demo/sample_test_images.npz",
                 "checkpoints/m.safetensors", "checkpoints/m.json"):
         _touch(tmp_path, rel)
@@ -34,7 +34,7 @@ def test_dry_run_lists_what_the_space_needs_and_nothing_else(tmp_path, capsys):
     listed = [line.split()[-1] for line in out.splitlines()[:-1]]
     assert listed == sorted(["README.md", "app.py", "requirements.txt", "checkpoints/m.json",
                              "checkpoints/m.safetensors", "vae_demo/__init__.py", "vae_demo/classical_params.json",
-                             "vae_demo/sample_test_images.npz", "vae_demo/ui/tab.py"])
+                             "vae_demo/sample_test_images.npz", "vae_demo/app/tabs/tab.py"])
     assert "9 files" in out.splitlines()[-1] and "nothing uploaded" in out
 
 

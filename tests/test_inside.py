@@ -88,10 +88,10 @@ def test_ae_vs_vae_offers_each_latent_size_with_a_pair_smallest_first(registry, 
     """The committed MNIST pairs: z = 2 (MLPs, a map with no projection) and z = 16 (conv); the tab opens
     on z = 16, offers both, and names the models it shows."""
     from tests.test_codes import tab_handler
+    from vae_demo.app.common import Context
+    from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.testdata import TestImages
-    from vae_demo.ui import inside as inside_tab
-    from vae_demo.ui.common import Context
 
     entries = registry.entries("mnist")
     assert inside.pair_sizes(entries) == [2, 16]
@@ -195,10 +195,10 @@ def test_most_active_ranks_first_layer_units_by_their_mean_output():
 def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
     """On the committed checkpoints (whose JSON holds the anomaly benchmark, with its date and command)."""
     from tests.test_codes import tab_handler
+    from vae_demo.app.common import Context
+    from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.testdata import TestImages
-    from vae_demo.ui import inside as inside_tab
-    from vae_demo.ui.common import Context
 
     ctx = Context(registry, TestImages("__no_data__"), JobManager(registry))
     x, recon, fig, text = tab_handler(ctx, inside_tab, "on_model")("mnist", "mnist_conv_vae_z16")
@@ -209,10 +209,10 @@ def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
 
 def test_the_step_view_takes_the_image_picked_in_the_restore_tab(registry, mnist):
     from tests.test_codes import tab_handler
+    from vae_demo.app.common import Context
+    from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.testdata import TestImages
-    from vae_demo.ui import inside as inside_tab
-    from vae_demo.ui.common import Context
 
     ctx = Context(registry, TestImages("__no_data__"), JobManager(registry))
     show = tab_handler(ctx, inside_tab, "show")  # the first view's
@@ -230,9 +230,9 @@ def _inside_page(registry, images):
     """The Inside-a-VAE page built for a test: its components by elem_id, and a handler by name."""
     import gradio as gr
 
+    from vae_demo.app.common import Context
+    from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager
-    from vae_demo.ui import inside as inside_tab
-    from vae_demo.ui.common import Context
 
     ctx = Context(registry, images, JobManager(registry))
     with gr.Blocks() as demo:

@@ -17,10 +17,10 @@ import pytest
 
 from tests.conftest import synthetic_images
 from vae_demo import data
+from vae_demo.app.tabs.restore import GALLERY_IMAGES
 from vae_demo.bench_app import launch
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed
-from vae_demo.ui.restore import GALLERY_IMAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("mnist", "fashion-mnist", "cifar10")

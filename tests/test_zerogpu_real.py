@@ -266,7 +266,7 @@ def app(api, world, tmp_path_factory):
 
 
 def _train_values(**over) -> list:
-    from vae_demo.ui.train import model_controls
+    from vae_demo.app.tabs.train import model_controls
 
     run = {"dataset": "mnist", "model": "conv_vae", "latent_dim": 3, "corruption": "none", "epochs": 8,
            "batch_size": 16, "lr": 1e-3, "train_limit": 128, **over}

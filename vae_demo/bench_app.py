@@ -68,8 +68,8 @@ def open_browser(playwright):
 
 def measure_handler(ctx, names: list[str], repeats: int = 200) -> dict[str, float]:
     """Median ms of the wired slider handler per model (after a warm-up)."""
+    from vae_demo.app.tabs.sliders import make_slide_handler
     from vae_demo.services import latent
-    from vae_demo.ui.sliders import make_slide_handler
 
     handler = make_slide_handler(ctx)
     out = {}
@@ -255,9 +255,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import app
+    from vae_demo.app.common import Context
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.testdata import TestImages
-    from vae_demo.ui.common import Context
 
     threads_before = torch.get_num_threads()
     load_at_start = round(os.getloadavg()[0], 2)  # other processes on the machine skew (b) most

@@ -61,7 +61,7 @@ TRAINING_JOB = ("mnist", "conv_vae", 16, "none", 1000, 128, 1e-3, 10000)  # the 
 
 def training_job() -> tuple:
     """The Train tab's API inputs: the run's, then each model setting's control at its default."""
-    from vae_demo.ui.train import model_controls
+    from vae_demo.app.tabs.train import model_controls
 
     return (*TRAINING_JOB, *(s.default for s in model_controls().values()))
 

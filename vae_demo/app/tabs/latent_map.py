@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 
+from vae_demo.app.common import Context, explain, keep_in_page, safe
+from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.data import dataset_info
 from vae_demo.services import codes, latent, webdecode
 from vae_demo.services.images import UserInputError
-from vae_demo.ui.common import Context, explain, keep_in_page, safe
-
-# x/y moved: decode in the page when it can, one decode at a time with the latest position and no Gradio event
-# per move (decoder.js onSlide; the pointer hovering over the map is decoder.js hover), else click the hidden
-# button that asks the server. Run once when the page has loaded decoder.js (app.PAGE_JS).
-PAGE_JS = """
-(D) => D.onSlide('#map-x, #map-y', async () => {
-  const web = window.vaeMapWeb, v = (id) => Number(document.querySelector(id + ' input[type=range]').value);
-  await D.decodeOrAsk(web && web.url, () => D.mapLatent(web, v('#map-x'), v('#map-y')),
-                      document.querySelector('#map-decoded img'), '#map-server-decode');
-})
-"""
 
 EXPLAIN = r"""
 **Where the test images land.** Each dot is the code of one test image (a VAE's posterior mean
@@ -77,7 +67,7 @@ def build(ctx: Context) -> None:
         return latent.map_figure(m, dataset_info(dataset).class_names, (px, py),
                                  title=f"{e.name}: {len(m.xy)} test images")
 
-    @safe(9)
+    @safe
     def on_model(dataset, name, how):
         if not name:
             return None, f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update(), None, \
@@ -119,12 +109,12 @@ def build(ctx: Context) -> None:
             return DECODED_NOTE
         return CODES_NOTE if getattr(e.model, "discrete", False) else DECODED_NOTE
 
-    @safe(1)
+    @safe
     def on_move(dataset, name, how, px, py):
         e, m = _map(dataset, name, how)
         return latent.decode(e, m.latent_at(px, py))
 
-    @safe(1)
+    @safe
     def on_release(dataset, name, how, px, py):
         e, m = _map(dataset, name, how)
         return _figure(dataset, e, m, px, py)
@@ -132,10 +122,10 @@ def build(ctx: Context) -> None:
     def relist(dataset, current):
         return ctx.model_dropdown_update(dataset, current, prefer_2d=True)  # a native map first
 
-    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
           [plot, info, x, y, decoded, manifold, manifold_note, method, web], show_progress="minimal")
-    model.change(safe(1)(heading), model, decoded_note, show_progress="hidden", api_visibility="private")
+    model.change(safe(heading), model, decoded_note, show_progress="hidden", api_visibility="private")
     web.change(None, web, None, js=keep_in_page("vaeMapWeb"))  # the pointer's hover decodes with it
     server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=None)  # its API name stays on_move
@@ -143,3 +133,6 @@ def build(ctx: Context) -> None:
         s.release(on_release, [ctx.dataset, model, method, x, y], plot, show_progress="hidden",
                   trigger_mode="always_last")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+
+TAB = Tab("map", "Latent map", build, css=TAB_FILES / "map.css", script=TAB_FILES / "map.js")

@@ -38,6 +38,8 @@ class Context:
     dataset: gr.Radio | None = None  # the shared dataset picker
     models_version: gr.State | None = None  # the registry version this page last saw
     data_version: gr.State | None = None  # the test images' version this page last saw (a download came in)
+    start_dataset: str = "mnist"  # the dataset the page opens with
+    banner: gr.Markdown | None = None  # the offline banner (sample images only)
     current: gr.State | None = None  # the image picked in "Corrupt & restore" (numpy (1, C, H, W))
     load_events: list = field(default_factory=list)  # (fn, inputs, outputs[, options]) run at page load
 
@@ -79,45 +81,37 @@ def _direct_call() -> bool:
     return LocalContext.blocks.get(None) is not None and LocalContext.event_id.get(None) is None
 
 
-def safe(n_outputs: int):
+def safe(fn):
     """Decorator for handlers: UserInputError → gr.Warning(message) and no output changes; any other
     error → logged with its traceback, a short warning in the UI, no output changes. Messages are one
     line. A queue-less call (which cannot carry a warning) gets the message as its error instead."""
 
-    def deco(fn):
-        def skip():
-            return gr.skip() if n_outputs == 1 else tuple(gr.skip() for _ in range(n_outputs))
+    def report(message: str):
+        message = inputs.one_line(message)
+        if _direct_call():
+            raise gr.Error(message, print_exception=False)
+        gr.Warning(message)
+        return gr.skip()  # one skip leaves every output as it was
 
-        def report(message: str):
-            message = inputs.one_line(message)
-            if _direct_call():
-                raise gr.Error(message, print_exception=False)
-            gr.Warning(message)
-            return skip()
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        interactive_threads()
+        try:
+            return fn(*args, **kwargs)
+        except UserInputError as err:
+            return report(str(err))
+        except Exception as err:
+            log.exception("handler %s failed", fn.__name__)
+            return report(f"Something went wrong ({type(err).__name__}: {str(err)[:80]}); "
+                          "the rest of the app still works.")
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            interactive_threads()
-            try:
-                return fn(*args, **kwargs)
-            except UserInputError as err:
-                return report(str(err))
-            except Exception as err:
-                log.exception("handler %s failed", fn.__name__)
-                return report(f"Something went wrong ({type(err).__name__}: {str(err)[:80]}); "
-                              "the rest of the app still works.")
-
-        return wrapper
-
-    return deco
+    return wrapper
 
 
 def keep_in_page(name: str, clear: str | None = None) -> str:
     """The js of a tab's ``web.change``: keep its page copy (webdecode.page_*) as ``window[name]`` for the
-    page's own decoding, and fetch its graph now rather than at the first move. ``clear``: the element whose
-    text says where the last picture was decoded; a new model has decoded nothing yet, so it is emptied."""
-    wipe = f" const el = document.querySelector({clear!r}); if (el) el.innerText = '';" if clear else ""
-    return f"(w) => {{ window.{name} = window.vaeDecoder ? window.vaeDecoder.prefetch(w) : w;{wipe} }}"
+    page's own decoding (``vaeDemo.keep`` in vae_demo/web/page.js)."""
+    return f"(w) => window.vaeDemo.keep({name!r}, w, {clear!r})" if clear else f"(w) => window.vaeDemo.keep({name!r}, w)"
 
 
 # --- every raw input value is checked before Gradio converts it ------------------------------------

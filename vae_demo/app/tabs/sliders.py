@@ -5,8 +5,9 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from vae_demo.app.common import Context, as_tensor, explain, keep_in_page, safe
+from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.services import codes, latent, webdecode
-from vae_demo.ui.common import Context, as_tensor, explain, keep_in_page, safe
 
 EXPLAIN = r"""
 **Drive the decoder yourself.** Each slider is one coordinate of the code $z$; the image is $g(z)$.
@@ -23,32 +24,6 @@ vectors of a learned codebook, and the decoder sees the grid of those vectors. T
 decoded image (each cell's code in its corner): click a cell, pick another code, and watch which patch of
 the image that one cell controls. Random codes are drawn uniformly (no prior over codes is learned here).
 """
-
-
-# A slider move, in the page: decode z there (vae_demo/web/decoder.js) and repaint the image, one decode at a
-# time with the latest values, and no Gradio event per move (onSlide); only when the runtime cannot start (no
-# WebAssembly, ?decode=server, or a model with no exported decoder) is the hidden button clicked that asks the
-# server, as every move did before. Run once when the page has loaded decoder.js (app.PAGE_JS); window.
-# vaeSlidersWeb is this tab's webdecode.page_decoder for the model shown.
-PAGE_JS = """
-(D) => D.onSlide('[id^="sliders-z"]', async () => {
-  const R = __RANGE__, web = window.vaeSlidersWeb;
-  const z = () => {  // standard units → z: every dim from the base, the shown ones from their sliders
-    const out = web.mean.map((m, d) => m + web.base[d] * web.std[d]);
-    web.shown.forEach((d, i) => {
-      const input = document.querySelector('#sliders-z' + i + ' input[type=range]');
-      if (input) out[d] = web.mean[d] + Math.max(-R, Math.min(R, Number(input.value) || 0)) * web.std[d];
-    });
-    return out;
-  };
-  const r = await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
-                                '#sliders-server-decode');
-  const where = document.querySelector('#sliders-where');
-  const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a slider move asks the server '
-    + 'nothing.' : 'Decoded on the server (' + r.why + ').';
-  if (where && where.innerText !== text) where.innerText = text;
-})
-""".replace("__RANGE__", str(latent.SLIDER_RANGE))
 
 
 # A code picked for the selected cell (a discrete code): set it in the grid and decode and draw in the page
@@ -82,7 +57,7 @@ async (web, grid, cell, code, info) => {
 def make_slide_handler(ctx: Context):
     """The handler a slider move calls (the benchmark times exactly this function)."""
 
-    @safe(1)
+    @safe
     def on_slide(dataset, name, base_values, *values):
         e = ctx.registry.get(name, dataset, latent_code=True)
         stats = latent.latent_stats(e, ctx.images)
@@ -97,7 +72,7 @@ def make_slide_handler(ctx: Context):
 def make_cell_handler(ctx: Context, cell_info):
     """A click on the code grid: select the cell under it."""
 
-    @safe(4)
+    @safe
     def on_cell(dataset, name, grid, evt: gr.SelectData):
         e = ctx.registry.get(name, dataset, latent_code=True)
         g = codes.check_grid(e, grid)
@@ -114,7 +89,7 @@ def make_code_handler(ctx: Context, cell_info):
     """The code picker moved: the selected cell gets that code, and the image is decoded again (the API's
     ``set_code``: dataset, model, grid, [row, col], code → grid, image, grid picture, info)."""
 
-    @safe(4)
+    @safe
     def on_code(dataset, name, grid, cell, code):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if cell is None or len(cell) != 2:
@@ -230,7 +205,7 @@ def build(ctx: Context) -> None:
 
     n_set = latent.MAX_SLIDERS + 11
 
-    @safe(n_set + 3)
+    @safe
     def on_model(dataset, name, x=None):
         if not name:
             return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None, gr.skip(), gr.skip(), None, None,
@@ -255,21 +230,21 @@ def build(ctx: Context) -> None:
 
     on_slide = make_slide_handler(ctx)
 
-    @safe(n_set)
+    @safe
     def on_sample(dataset, name):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             return _set_codes(e, codes.random_grid(e))
         return _set(e, latent.latent_stats(e, ctx.images), latent.random_values(e))
 
-    @safe(n_set)
+    @safe
     def on_reset(dataset, name, x=None):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
             return _set_codes(e, _start_grid(e, x))
         return _set(e, latent.latent_stats(e, ctx.images), np.zeros(e.latent_dim))
 
-    @safe(n_set)
+    @safe
     def on_from_image(dataset, name, x):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if e.model.discrete:
@@ -286,7 +261,7 @@ def build(ctx: Context) -> None:
     def relist(dataset, current):
         return ctx.model_dropdown_update(dataset, current)
 
-    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
     model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
     # live while dragging: decoded in the page (PAGE_JS); the server only when the page cannot, through the
     # hidden button; stale positions are dropped (always_last); fast, so no concurrency cap
@@ -305,3 +280,6 @@ def build(ctx: Context) -> None:
                       api_name="set_code")
     from_image.click(on_from_image, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
     ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+
+TAB = Tab("sliders", "Latent sliders", build, css=TAB_FILES / "sliders.css", script=TAB_FILES / "sliders.js", config={"range": latent.SLIDER_RANGE})

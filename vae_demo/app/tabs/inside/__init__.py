@@ -7,10 +7,11 @@ import gradio as gr
 import numpy as np
 import torch
 
+from vae_demo.app.common import LATEX, Context, as_tensor, safe, slider_moves
+from vae_demo.app.registry import Registry, Tab
 from vae_demo.data import DATASETS
 from vae_demo.services import inside, latent
 from vae_demo.services.images import UserInputError, display, grid
-from vae_demo.ui.common import LATEX, Context, as_tensor, safe, slider_moves
 
 STEP_TEXT = r"""**One image, step by step.** The encoder does not give one code but a small cloud: a mean μ and a
 width σ per dimension; the VAE draws ε ~ N(0, I), takes $z = \mu + \sigma\cdot\varepsilon$ and decodes it. The
@@ -53,16 +54,9 @@ def _test_image(ctx: Context, dataset: str, index) -> torch.Tensor:
 
 def build(ctx: Context) -> None:
     with gr.Tabs():
-        with gr.Tab("One image, step by step", id="inside-step"):
-            _build_step(ctx)
-        with gr.Tab("AE vs VAE", id="inside-pair"):
-            _build_pair(ctx)
-        with gr.Tab("Why restorations are blurry", id="inside-blurry"):
-            _build_blurry(ctx)
-        with gr.Tab("What the network learned", id="inside-filters"):
-            _build_filters(ctx)
-        with gr.Tab("Not like the training data?", id="inside-anomaly"):
-            _build_anomaly(ctx)
+        for view in VIEWS:
+            with gr.Tab(view.title, id=view.id):
+                view.build(ctx)
 
 
 # --- one image, step by step ------------------------------------------------------------------------
@@ -105,20 +99,20 @@ def _build_step(ctx: Context) -> None:
 
     outs = [x_img, post, elbo, x_hat, eps_state, x_state, eps_slider, numbers]
 
-    @safe(len(outs))
+    @safe
     def show(dataset, name, x, i, s):
         e = ctx.registry.get(name, dataset, latent_code=True)
         t = _test_image(ctx, dataset, i) if x is None else as_tensor(x, dataset)  # the picked image (numpy)
         return _outputs(e, t, inside.walkthrough(e, t, seed=int(np.nan_to_num(float(s or 0)))))
 
-    @safe(len(outs) + 1)
+    @safe
     def on_resample(dataset, name, x_in, i, s):
         s = int(np.nan_to_num(float(s or 0))) + 1
         e = ctx.registry.get(name, dataset, latent_code=True)
         t = torch.as_tensor(np.asarray(x_in, dtype=np.float32)) if x_in is not None else _test_image(ctx, dataset, i)
         return (*_outputs(e, t, inside.walkthrough(e, t, seed=s)), s)
 
-    @safe(len(outs))
+    @safe
     def on_eps(dataset, name, x_in, eps, v):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if eps is None or x_in is None:
@@ -139,7 +133,7 @@ def _build_step(ctx: Context) -> None:
         return gr.update(choices=short, value=value,
                          info=None if names else f"no VAE for {dataset} yet: train one in the Train tab")
 
-    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
     gr.on([model.change, index.submit, seed.submit], lambda d, n, i, s: show(d, n, None, i, s),
           [ctx.dataset, model, index, seed], outs, show_progress="hidden")
     use_current.click(show, [ctx.dataset, model, ctx.current, index, seed], outs, show_progress="hidden")
@@ -179,7 +173,7 @@ def _build_pair(ctx: Context) -> None:
                 info = gr.Markdown("", elem_id="pair-info")
     seed = gr.State(0)
 
-    @safe(6)
+    @safe
     def show(dataset, z, s):
         entries = ctx.registry.entries(dataset, latent_code=True)
         pair = inside.matching_pair(entries, latent_dim=int(z) if z else None)
@@ -205,7 +199,7 @@ def _build_pair(ctx: Context) -> None:
 
     outs = [ae_map, vae_map, ae_draws, vae_draws, hist, info]
 
-    @safe(3 + len(outs))
+    @safe
     def refresh(dataset, current, s):
         """The latent sizes with a pair (the radio), then the pictures; where there is none, the pictures are
         hidden and emptied (no model names of another dataset left on screen) and a message says why."""
@@ -255,7 +249,7 @@ def _build_blurry(ctx: Context) -> None:
     verdict = gr.Markdown("", elem_id="blurry-verdict")
     corrupted, average, restored = pictures
 
-    @safe(9)
+    @safe
     def show_completions(dataset, name, sp, i):
         e = ctx.registry.get(name, dataset)
         x = _test_image(ctx, dataset, i)
@@ -279,7 +273,7 @@ def _build_blurry(ctx: Context) -> None:
                          info=None if names else f"no restorer for {dataset} yet: train one (Train tab, corruption mix)")
 
     outs = [corrupted, average, restored, strip, verdict, *heads, strip_head]
-    gr.on(ctx.model_triggers(), safe(1)(relist_restorers), [ctx.dataset, model, spec], model,
+    gr.on(ctx.model_triggers(), safe(relist_restorers), [ctx.dataset, model, spec], model,
           show_progress="hidden")
     gr.on([go.click, model.change, spec.change, index.submit], show_completions, [ctx.dataset, model, spec, index],
           outs, show_progress="minimal")
@@ -297,7 +291,7 @@ def _build_filters(ctx: Context) -> None:
                          buttons=[], elem_id="filters-denoiser")
     info = gr.Markdown("", elem_id="filters-info")
 
-    @safe(3)
+    @safe
     def show(dataset):
         pair = inside.denoiser_pair(ctx.registry.entries(dataset))
         if pair is None:
@@ -368,11 +362,11 @@ def _build_anomaly(ctx: Context) -> None:
                 + (f" Measured on the full test splits, this score {auc_text}." if auc_text else ""))
         return display(x[0], 196), display(r, 196), _hist_figure(ref, score, dataset), text
 
-    @safe(4)
+    @safe
     def on_current(dataset, name, x):
         return _score(dataset, name, as_tensor(x, dataset), "The picked image")
 
-    @safe(5)
+    @safe
     def on_other(dataset, name, k):
         own = ctx.images.get(dataset)
         for d in DATASETS:
@@ -383,7 +377,7 @@ def _build_anomaly(ctx: Context) -> None:
             return (*_score(dataset, name, s.floats(slice(i, i + 1)), f"{d} test image #{i}"), i + 1)
         raise UserInputError(f"no other dataset with {dataset}'s image size here (CIFAR-10 is 32×32 colour)")
 
-    @safe(4)
+    @safe
     def on_model(dataset, name):
         s = ctx.images.get(dataset)
         if not name or s is None:
@@ -398,7 +392,7 @@ def _build_anomaly(ctx: Context) -> None:
         return gr.update(choices=[(e.label, e.name) for e in entries], value=value)
 
     outs = [x_img, recon, hist, verdict]
-    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
     model.change(on_model, [ctx.dataset, model], outs, show_progress="hidden")
     use_current.click(on_current, [ctx.dataset, model, ctx.current], outs, show_progress="hidden")
     other.click(on_other, [ctx.dataset, model, n_other], [*outs, n_other], show_progress="hidden")
@@ -418,3 +412,12 @@ def _hist_figure(ref: np.ndarray, score: float, dataset: str):
                       xaxis_title="reconstruction error (the model's own loss term)", yaxis_title="test images",
                       showlegend=False, font={"size": 13})
     return fig
+
+
+VIEWS = Registry()  # the views, in the order they are shown
+VIEWS.register(Tab("inside-step", "One image, step by step", _build_step))
+VIEWS.register(Tab("inside-pair", "AE vs VAE", _build_pair))
+VIEWS.register(Tab("inside-blurry", "Why restorations are blurry", _build_blurry))
+VIEWS.register(Tab("inside-filters", "What the network learned", _build_filters))
+VIEWS.register(Tab("inside-anomaly", "Not like the training data?", _build_anomaly))
+TAB = Tab("inside", "Inside a VAE", build, views=VIEWS)

@@ -6,6 +6,8 @@ import time
 
 import gradio as gr
 
+from vae_demo.app.common import Context, explain, safe
+from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS
 from vae_demo.models import MODELS
 from vae_demo.services import gpu
@@ -23,7 +25,6 @@ from vae_demo.services.jobs import (
 from vae_demo.services.restore import default_severity
 from vae_demo.settings import Setting
 from vae_demo.training import all_model_settings
-from vae_demo.ui.common import Context, explain, safe
 
 EXPLAIN = r"""
 **What the loss is.** An autoencoder minimises the reconstruction error. A VAE maximises the evidence
@@ -233,7 +234,7 @@ def build(ctx: Context) -> None:
             gr.Info(s.message)
         yield _outputs(s, ctx.registry.version, elsewhere)
 
-    @safe(3)
+    @safe
     def on_start(dataset, model_, z, corr, ep, bs, lr_, lim, *settings):
         """Train ``model_``; ``settings``: the model settings' controls, in the order the tab shows them. The
         settings fold away, so the curves and the reconstructions are in view."""
@@ -284,3 +285,6 @@ def build(ctx: Context) -> None:
     # a page opened (or reloaded) while a job runs follows it too, labelled as another page's job
     ctx.load_events.append((follow, [mine], [status, curves, recon, ctx.models_version, bar],
                             {"show_progress": "full", "show_progress_on": [bar]}))
+
+
+TAB = Tab("train", "Train", build, css=TAB_FILES / "train.css")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from vae_demo.app.common import Context, as_tensor, explain, keep_in_page, safe
+from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.data import dataset_info
 from vae_demo.services import latent, webdecode
 from vae_demo.services.images import display, load_user_image, write_gif
-from vae_demo.ui.common import Context, as_tensor, explain, keep_in_page, safe
 
 EXPLAIN = r"""
 **Two ways to go from A to B.** A *pixel* blend $x_t=(1-t)\,x_A+t\,x_B$ is a double exposure: halfway it
@@ -36,21 +37,6 @@ code, so the frames change in jumps, cell by cell, rather than smoothly.
 """
 
 GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
-
-# Steps N dragged: the page decodes and draws the three strips itself (vae_demo/web/decoder.js) from the two
-# codes the server sent with the pair (window.vaeInterpWeb: webdecode.page_path), one drawing at a time and no
-# Gradio event per move (onSlide); nothing is asked of the server until the slider is let go. Run once when
-# the page has loaded decoder.js (app.PAGE_JS).
-PAGE_JS = """
-(D) => D.onSlide('#interp-steps', async () => {
-  const n = document.querySelector('#interp-steps input[type=range]').value;
-  const drew = await D.paintPath(window.vaeInterpWeb, n);
-  const where = document.querySelector('#interp-where');
-  const text = drew ? 'Strips decoded in this browser as you drag Steps N; the server writes the GIF when you let go.'
-    : 'Strips decoded on the server when you let go of Steps N.';
-  if (where && where.innerText !== text) where.innerText = text;
-})
-"""
 
 # Steps N let go: draw in the page once more, then tell the server whether it did (the last input), so the
 # server writes only the GIF and the numbers, or, when the page could not, the strips as well
@@ -129,12 +115,12 @@ def build(ctx: Context) -> None:
     xa = gr.State(None)
     xb = gr.State(None)
 
-    @safe(2)
+    @safe
     def by_index(dataset, i):
         x, _, _ = ctx.images.image(dataset, i)
         return x.numpy(), display(x[0], 160)
 
-    @safe(3)
+    @safe
     def by_class(dataset, label):
         if label is None or label == "":
             return gr.skip(), gr.skip(), gr.skip()
@@ -142,25 +128,25 @@ def build(ctx: Context) -> None:
         x, i, _ = ctx.images.image(dataset, i)
         return x.numpy(), display(x[0], 160), i
 
-    @safe(6)
+    @safe
     def random_pair(dataset):
         i = ctx.images.random_index(dataset)
         j = ctx.images.random_index(dataset, exclude=i)  # two different images
         a, b = by_index(dataset, i), by_index(dataset, j)
         return (*a, i, *b, j)
 
-    @safe(2)
+    @safe
     def from_current(dataset, x):
         t = as_tensor(x, dataset)
         return t.numpy(), display(t[0], 160)
 
-    @safe(2)
+    @safe
     def from_upload(dataset, path):
         u = load_user_image(path, dataset_info(dataset).image_shape)
         gr.Info(f"Upload fitted: {u.note}")
         return u.x.numpy(), display(u.x[0], 160)
 
-    @safe(7)
+    @safe
     def run(dataset, name, x_a, x_b, n, page_drew=False):
         """The strips, the GIF, the numbers and what the page needs to redraw the strips itself; when the
         page has already drawn the strips (``page_drew`` True, after Steps N is let go), not the strips."""
@@ -184,7 +170,7 @@ def build(ctx: Context) -> None:
             latent.path_strip(rows[k]) for k in ("pixel", "linear", "slerp"))
         return (*strips, str(path), gr.update(value=str(path)), text, webdecode.page_path(e, ta, tb))
 
-    @safe(2)
+    @safe
     def on_dataset(dataset):
         names = dataset_info(dataset).class_names
         choices = [(n, i) for i, n in enumerate(names)]
@@ -195,7 +181,7 @@ def build(ctx: Context) -> None:
 
     outs = [pixel, lin, sph, gif, download, info, web]
     run_inputs = [ctx.dataset, model, xa, xb, steps]
-    gr.on(ctx.model_triggers(), safe(1)(relist), [ctx.dataset, model], model, show_progress="hidden")
+    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
     # a new A or B, however it is picked, redraws the strips, the GIF and the numbers for the new pair (and
     # gives the page the new codes for Steps N): the strips never show another pair than A and B
     ends = [(a_idx.submit, by_index, a_idx, [xa, a_img]), (b_idx.submit, by_index, b_idx, [xb, b_img]),
@@ -222,3 +208,6 @@ def build(ctx: Context) -> None:
     initial_outputs = [model, a_cls, b_cls, xa, a_img, xb, b_img, *outs]
     ctx.dataset.change(initial, [ctx.dataset, a_idx, b_idx, model, steps], initial_outputs)
     ctx.load_events.append((initial, [ctx.dataset, a_idx, b_idx, model, steps], initial_outputs))
+
+
+TAB = Tab("interpolate", "Interpolation", build, css=TAB_FILES / "interpolate.css", script=TAB_FILES / "interpolate.js")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from vae_demo.app.common import Context, as_tensor, explain, image_shape, safe, slider_moves
+from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS, SEVERITY
 from vae_demo.services.images import MAX_DRAWING_PIXELS, UserInputError, load_user_image
 from vae_demo.services.restore import (
@@ -21,7 +23,6 @@ from vae_demo.services.restore import (
     row_html,
     severity_range,
 )
-from vae_demo.ui.common import Context, as_tensor, explain, image_shape, safe, slider_moves
 
 GALLERY_IMAGES = 15  # test images to click, three rows of five
 PANEL_SCALE = 7  # 196 px for a 28×28 image, 224 px for a 32×32 one: pixel-sharp, and five fit 1280 px
@@ -43,7 +44,8 @@ becomes inpainting. The green frame only ever compares restorers given the same 
 """
 
 
-def build(ctx: Context, default_dataset: str) -> None:
+def build(ctx: Context) -> None:
+    default_dataset = ctx.start_dataset
     with gr.Row(equal_height=True):
         kind = gr.Radio([(KIND_LABELS[k], k) for k in KINDS], value="gaussian", label="Corruption", show_label=False,
                         elem_id="restore-kind", container=False, scale=4)
@@ -98,7 +100,7 @@ def build(ctx: Context, default_dataset: str) -> None:
     origin = gr.State("test image #0")  # how the row captions the original: test image #i, your upload, …
 
     # --- handlers: plain calls into vae_demo.services ---
-    @safe(2)
+    @safe
     def update_row(dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None, origin=None):
         if x is None:
             check_settings(dataset, kind_, sev, seed_, mask, dims)
@@ -121,29 +123,29 @@ def build(ctx: Context, default_dataset: str) -> None:
     def _pca_visible(dataset, chosen):
         return gr.update(visible=any(e.is_pca and e.name in (chosen or []) for e in ctx.registry.entries(dataset)))
 
-    @safe(5)
+    @safe
     def pick_index(dataset, i):
         x, i, label = ctx.images.image(dataset, i)
         s = ctx.images.get(dataset)
         return (*_show(x, f"Input: test image #{i}, **{s.class_names[label]}**", f"test image #{i}"), i,
                 _highlight(i))
 
-    @safe(5)
+    @safe
     def pick_random(dataset, current):
         return pick_index(dataset, ctx.images.random_index(dataset, exclude=current))
 
-    @safe(5)
+    @safe
     def pick_gallery(dataset, evt: gr.EventData):  # not SelectData: an API call may come without event data
         data = evt._data if isinstance(evt._data, dict) else {}
         return pick_index(dataset, data.get("index"))
 
-    @safe(4)
+    @safe
     def from_upload(dataset, path):
         u = load_user_image(path, image_shape(dataset))
         gr.Info(f"Upload fitted: {u.note}")
         return (*_show(u.x, f"Input: your upload ({u.note})", "your upload"), _highlight(None))
 
-    @safe(4)
+    @safe
     def from_sketch(dataset, value):
         empty = "the canvas is empty: draw something on it first, then press “Use the drawing”"
         u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS, missing=empty)
@@ -157,7 +159,7 @@ def build(ctx: Context, default_dataset: str) -> None:
         chosen = [m for m in (remembered or {}).get(dataset, []) if m in names] or default_models(ctx.registry, dataset)
         return gr.update(choices=model_choices(ctx.registry, dataset), value=chosen), chosen
 
-    @safe(9)
+    @safe
     def on_dataset(dataset, remembered):
         shape = image_shape(dataset)
         items = ctx.images.gallery(dataset, GALLERY_IMAGES)
@@ -174,24 +176,24 @@ def build(ctx: Context, default_dataset: str) -> None:
             f"No {dataset} test images on this machine (see the banner at the top): upload an image"
             + (" or draw one." if shape[1] == 28 else ".")), None, gr.skip()
 
-    @safe(2)
+    @safe
     def on_models(dataset, chosen, remembered):
         """The visitor changed the row: remember it for this dataset."""
         remembered = dict(remembered or {})
         remembered[dataset] = list(chosen or [])
         return remembered, _pca_visible(dataset, chosen)
 
-    @safe(1)
+    @safe
     def on_models_changed(dataset, remembered):
         """A checkpoint was trained or rescanned: re-list the picker, keeping the visitor's choice."""
         return _models_update(dataset, remembered)[0]
 
-    @safe(2)
+    @safe
     def on_data_changed(dataset):
         """A background download brought in a whole test split: re-list the gallery, keep the image on screen."""
         return ctx.images.gallery(dataset, GALLERY_IMAGES), ctx.images.describe(dataset)
 
-    @safe(1)
+    @safe
     def on_kind(kind_, dataset):
         lo, hi, step = severity_range(kind_, image_shape(dataset)[-1])
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
@@ -248,3 +250,7 @@ def build(ctx: Context, default_dataset: str) -> None:
 
     ctx.load_events.append((initial, [ctx.dataset, picks],
                             [gallery, source, draw_tab, models, pca_dims, *shown, index, *row_outputs]))
+
+
+# restore.js: the drawing pad opens with its brush picked
+TAB = Tab("restore", "Corrupt & restore", build, css=TAB_FILES / "restore.css", script=TAB_FILES / "restore.js")

@@ -1,0 +1,15 @@
+// Interpolation, in the page. Steps N dragged: the page decodes and draws the three strips itself (decoder.js)
+// from the two codes the server sent with the pair (window.vaeInterpWeb: webdecode.page_path), one drawing at
+// a time and no Gradio event per move (onSlide); nothing is asked of the server until the slider is let go.
+(() => {
+  const D = window.vaeDecoder;
+  if (!D) return;
+  D.onSlide('#interp-steps', async () => {
+    const n = document.querySelector('#interp-steps input[type=range]').value;
+    const drew = await D.paintPath(window.vaeInterpWeb, n);
+    const where = document.querySelector('#interp-where');
+    const text = drew ? 'Strips decoded in this browser as you drag Steps N; the server writes the GIF when you '
+      + 'let go.' : 'Strips decoded on the server when you let go of Steps N.';
+    if (where && where.innerText !== text) where.innerText = text;
+  });
+})();
