@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from vae_demo.app.tabs.train import model_controls
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from tests.toy_codes import register_toy, save_toy, unregister_toy
 from vae_demo.app.common import Context
 from vae_demo.models.base import code_usage
 from vae_demo.services import codes, latent
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 from vae_demo.services.jobs import JobManager
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages

@@ -12,7 +12,7 @@ import torch
 from vae_demo import make_sample
 from vae_demo.data import POOL_FILE, load_sample
 from vae_demo.services import inside
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 from vae_demo.services.registry import ModelRegistry
 
 CKPT = Path(__file__).resolve().parent.parent / "checkpoints"

@@ -17,7 +17,8 @@ import torch
 from vae_demo import classical
 from vae_demo.corruptions import corrupt
 from vae_demo.metrics import psnr
-from vae_demo.services.images import UserInputError, to_uint8
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import to_uint8
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import CLASSICAL, Panel, default_models, mark_best, restore_row, row_html
 from vae_demo.services.testdata import TestImages

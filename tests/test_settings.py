@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from vae_demo.app.tabs.train import model_controls
 from vae_demo.models.base import MODELS, Autoencoder
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 from vae_demo.services.jobs import make_config
 from vae_demo.settings import Setting
 from vae_demo.train import build_parser, canonical_command, config_from_args, default_name

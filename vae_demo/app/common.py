@@ -17,7 +17,8 @@ from gradio.utils import get_upload_folder, is_in_or_equal
 
 from vae_demo.data import dataset_info
 from vae_demo.services import inputs, interactive_threads
-from vae_demo.services.images import MAX_DRAWING_PIXELS, UserInputError, check_image_size
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import MAX_DRAWING_PIXELS, check_image_size
 from vae_demo.services.jobs import JobManager
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages, check_dataset

@@ -11,7 +11,8 @@
 
 import torch
 
-from vae_demo.services.images import UserInputError, load_user_image
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import load_user_image
 
 __all__ = ["UserInputError", "interactive_threads", "load_user_image"]
 

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from vae_demo.models.base import code_usage
-from vae_demo.services.images import UserInputError, display
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import display
 from vae_demo.services.latent import _cached
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages

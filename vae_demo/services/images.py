@@ -18,14 +18,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from vae_demo.services.errors import UserInputError
+
 DISPLAY_SIZE = 224  # tiny images are upscaled (nearest) to about this many pixels for a projector
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000  # above this PIL raises DecompressionBombError (we turn it into a message)
 MAX_DRAWING_PIXELS = 4_000_000  # the drawing canvas is 280×280: a "drawing" bigger than 2000×2000 is not one
-
-
-class UserInputError(ValueError):
-    """Bad input from a person or an API caller; the message is one line, shown as-is."""
 
 
 # --- tensors ↔ display arrays ---------------------------------------------------------------------

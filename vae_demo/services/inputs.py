@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 
 QUOTE_CHARS = 40  # how much of a bad value a message quotes
 MESSAGE_CHARS = 300  # the longest message shown

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vae_demo.data import POOL_FILE
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
 

@@ -37,7 +37,8 @@ from vae_demo.checkpoints import CheckpointError
 from vae_demo.data import DataNotFoundError
 from vae_demo.models import MODELS
 from vae_demo.services import gpu
-from vae_demo.services.images import UserInputError, display, grid
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import display, grid
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import download_allowed
 from vae_demo.training import (

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vae_demo.services.images import UserInputError, display, grid, to_uint8
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import display, grid, to_uint8
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
 

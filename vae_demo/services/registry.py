@@ -24,7 +24,7 @@ import torch
 
 from vae_demo.checkpoints import Checkpoint, CheckpointError, checkpoint_dir, load_checkpoint
 from vae_demo.corruptions import parse_spec
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

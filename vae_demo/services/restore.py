@@ -35,7 +35,8 @@ import torch
 from vae_demo.corruptions import KINDS, MIX_RANGES, SEVERITY, corrupt, describe, parse_spec
 from vae_demo.metrics import psnr, ssim_per_image
 from vae_demo.services import inputs
-from vae_demo.services.images import UserInputError, captioned, to_uint8, upscale
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import captioned, to_uint8, upscale
 from vae_demo.services.registry import ModelEntry, ModelRegistry
 from vae_demo.services.testdata import check_dataset
 

@@ -38,7 +38,7 @@ from vae_demo.data import (
     load_sample,
     load_test_images,
 )
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from vae_demo.app.common import Context, explain, keep_in_page, safe
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.data import dataset_info
 from vae_demo.services import codes, latent, webdecode
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 
 EXPLAIN = r"""
 **Where the test images land.** Each dot is the code of one test image (a VAE's posterior mean

@@ -12,7 +12,8 @@ import gradio as gr
 from vae_demo.app.common import Context, as_tensor, explain, image_shape, safe, slider_moves
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS, SEVERITY
-from vae_demo.services.images import MAX_DRAWING_PIXELS, UserInputError, load_user_image
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import MAX_DRAWING_PIXELS, load_user_image
 from vae_demo.services.restore import (
     KIND_LABELS,
     check_settings,

@@ -8,6 +8,7 @@ import numpy as np
 from vae_demo.app.common import Context, as_tensor, explain, keep_in_page, safe
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.services import codes, latent, webdecode
+from vae_demo.services.errors import UserInputError
 
 EXPLAIN = r"""
 **Drive the decoder yourself.** Each slider is one coordinate of the code $z$; the image is $g(z)$.
@@ -93,7 +94,7 @@ def make_code_handler(ctx: Context, cell_info):
     def on_code(dataset, name, grid, cell, code):
         e = ctx.registry.get(name, dataset, latent_code=True)
         if cell is None or len(cell) != 2:
-            raise codes.UserInputError("click a cell of the grid first")
+            raise UserInputError("click a cell of the grid first")
         g = codes.set_cell(e, grid, cell[0], cell[1], code)
         picture = codes.decode_grid(e, g)
         _, text = cell_info(e, g.tolist(), tuple(int(v) for v in cell))
@@ -202,8 +203,6 @@ def build(ctx: Context) -> None:
         if s is not None and len(s):
             return codes.image_codes(e, s.floats(slice(0, 1)))
         return codes.random_grid(e, 0)
-
-    n_set = latent.MAX_SLIDERS + 11
 
     @safe
     def on_model(dataset, name, x=None):

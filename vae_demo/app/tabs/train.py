@@ -11,7 +11,7 @@ from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS
 from vae_demo.models import MODELS
 from vae_demo.services import gpu
-from vae_demo.services.images import UserInputError
+from vae_demo.services.errors import UserInputError
 from vae_demo.services.jobs import (
     JobState,
     device_description,

@@ -11,7 +11,8 @@ from vae_demo.app.common import LATEX, Context, as_tensor, safe, slider_moves
 from vae_demo.app.registry import Registry, Tab
 from vae_demo.data import DATASETS
 from vae_demo.services import inside, latent
-from vae_demo.services.images import UserInputError, display, grid
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.images import display, grid
 
 STEP_TEXT = r"""**One image, step by step.** The encoder does not give one code but a small cloud: a mean μ and a
 width σ per dimension; the VAE draws ε ~ N(0, I), takes $z = \mu + \sigma\cdot\varepsilon$ and decodes it. The
