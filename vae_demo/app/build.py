@@ -52,7 +52,21 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     for block in demo.blocks.values():
         if isinstance(block, gr.Tabs):
             block.overflow_behavior = "wrap"
+    hide_internal_events(demo)
     return demo
+
+
+def hide_internal_events(demo: gr.Blocks) -> list[str]:
+    """The API page lists the calls an API user needs, nothing else: an event is public when its tab gave it
+    a one-line ``api_description`` (and a stable ``api_name``); every other one (a relist, a heading, a page
+    button) is private: the page still runs it, no API client can. Returns the public endpoints' names."""
+    public = []
+    for fn in demo.fns.values():
+        if fn.api_visibility == "public" and fn.api_description:
+            public.append(fn.api_name)
+        else:
+            fn.api_visibility = "private"
+    return public
 
 
 def _header(ctx: Context) -> None:
