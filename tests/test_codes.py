@@ -44,18 +44,18 @@ def test_code_usage_counts_perplexity_and_share():
 
 
 def test_the_code_handler_changes_exactly_one_cell_and_the_image(toy):
-    from vae_demo.app.tabs.sliders import make_cell_handler, make_code_handler
+    from vae_demo.app.tabs import sliders
 
     e, images, ctx = toy
+    select_cell, set_code = tab_handler(ctx, sliders, "select_cell"), tab_handler(ctx, sliders, "set_code")
     x = images.get("mnist").floats(slice(0, 1))
     grid = codes.image_codes(e, x)
     assert grid.shape == (4, 4)
-    info = lambda e_, g, cell: (None, f"cell {cell}")  # noqa: E731  (the tab's info line, not under test)
-    cell, view, _, _ = make_cell_handler(ctx, info)("mnist", "t_toy_codes", grid.tolist(), Sel(300, 100))
+    cell, view, _, _ = select_cell("mnist", "t_toy_codes", grid.tolist(), Sel(300, 100))
     assert cell == [1, 3]  # 336-px picture, 84 px per cell: x=300 → col 3, y=100 → row 1
     assert view.shape == (codes.VIEW_SIZE, codes.VIEW_SIZE, 3)
     new_code = (int(grid[1, 3]) + 3) % e.model.codebook_size
-    g2, img, view2, _ = make_code_handler(ctx, info)("mnist", "t_toy_codes", grid.tolist(), cell, new_code)
+    g2, img, view2, _ = set_code("mnist", "t_toy_codes", grid.tolist(), cell, new_code)
     g2 = np.asarray(g2)
     changed = np.argwhere(g2 != grid)
     assert changed.tolist() == [[1, 3]] and g2[1, 3] == new_code
@@ -114,7 +114,13 @@ def tab_handler(ctx, tab, name: str):
     with gr.Blocks() as demo:
         ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
         tab.build(ctx)
-    return next(d.fn for d in demo.fns.values() if d.fn.__name__ == name)
+    d = next(d for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == name)
+
+    def positional(*args):  # the handler's outputs by component, in the event's output order
+        out = d.fn(*args)
+        return [out.get(c, gr.skip()) for c in d.outputs] if isinstance(out, dict) else out
+
+    return positional
 
 
 def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):

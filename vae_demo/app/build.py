@@ -7,6 +7,7 @@ import os
 
 import gradio as gr
 
+from vae_demo.app import api
 from vae_demo.app.common import CheckedBlocks, Context, default_dataset, safe
 from vae_demo.app.page import script_paths
 from vae_demo.app.registry import Registry
@@ -45,6 +46,7 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
                 with gr.Tab(tab.title, id=tab.id):
                     tab.build(ctx)
         _versions_poll(ctx)
+        api.register(ctx)  # the API-only calls
         for fn, inputs, outputs, *options in ctx.load_events:
             demo.load(fn, inputs, outputs, **{"show_progress": "hidden", **(options[0] if options else {})})
     # every tab bar wraps onto a second line where it is too narrow (a phone) instead of hiding tabs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 import numpy as np
 
@@ -27,149 +29,142 @@ the image that one cell controls. Random codes are drawn uniformly (no prior ove
 """
 
 
-# A code picked for the selected cell (a discrete code): set it in the grid and decode and draw in the page
-# (decoder.js paintCodes); when the page cannot, the hidden button asks the server's set_code
-CODE_JS = """
-async (web, grid, cell, code, info) => {
-  const D = window.vaeDecoder;
-  const k = Math.round(Number(code));
-  const ok = D && web && Array.isArray(grid) && Array.isArray(cell) && cell.length === 2
-    && Number.isFinite(k) && k >= 0 && k < web.shares.length;
-  let r = {page: false, why: !D ? 'the decoder script did not load' : !web ? 'this model has no exported decoder'
-    : 'the server checks this code'};
-  let g = grid;
-  if (ok) {
-    g = grid.map((row) => row.slice());
-    g[cell[0]][cell[1]] = k;
-    r = await D.paintCodes(web, g, cell);
-  }
-  const where = document.querySelector('#sliders-where');
-  const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a code change asks the '
-    + 'server nothing.' : 'Decoded on the server (' + r.why + ').';
-  if (where && where.innerText !== text) where.innerText = text;
-  if (!r.page) { document.querySelector('#codes-server-decode').click(); return [grid, info]; }
-  const pct = (100 * web.shares[k]).toFixed(1);
-  return [g, 'Cell (' + cell[0] + ', ' + cell[1] + ') holds code **' + k + '**, used by ' + pct
-    + "% of the test images' cells. Most used codes: " + web.top.join(', ') + '.'];
-}
-"""
+@dataclass
+class SlidersUI:
+    """The tab's components."""
+
+    model: gr.Dropdown
+    info: gr.Markdown
+    sliders: list  # MAX_SLIDERS gr.Slider, the shown dims' values in standard units
+    slider_row: gr.Row
+    codes_col: gr.Column  # the code-grid editor, for a discrete code
+    grid_img: gr.Image
+    cell_code: gr.Slider
+    code_info: gr.Markdown
+    image: gr.Image
+    web: gr.JSON  # the page's copy of what it needs to decode (webdecode.page_decoder)
+    server_decode: gr.Button  # what a move clicks when the page cannot decode
+    codes_web: gr.JSON  # the code-grid editor's page copy (webdecode.page_codes)
+    grid_state: gr.JSON  # the grid (nested lists; the page changes it)
+    cell_state: gr.JSON  # the selected cell [row, col]
+    server_code: gr.Button  # what a code change clicks when the page cannot decode it
+    sample: gr.Button
+    reset: gr.Button
+    from_image: gr.Button
+    base: gr.State  # all D values (standard units) of the current code
+
+    @property
+    def new_code(self) -> list:
+        """What a whole new code sets (every button's outputs)."""
+        return [*self.sliders, self.base, self.image, self.slider_row, self.codes_col, self.grid_state,
+                self.cell_state, self.grid_img, self.cell_code, self.code_info, self.web, self.codes_web]
 
 
-def make_slide_handler(ctx: Context):
-    """The handler a slider move calls (the benchmark times exactly this function)."""
-
-    @safe
-    def on_slide(dataset, name, base_values, *values):
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        stats = latent.latent_stats(e, ctx.images)
-        if base_values is None:
-            base_values = np.zeros(e.latent_dim)
-        img, _ = latent.slider_decode(e, stats, base_values, values)
-        return img
-
-    return on_slide
+def _slider_grid() -> tuple[list, gr.Row]:
+    sliders = []
+    with gr.Row() as row:
+        for col in range(2):
+            with gr.Column(min_width=220):
+                for r in range(latent.MAX_SLIDERS // 2):
+                    i = col * (latent.MAX_SLIDERS // 2) + r
+                    sliders.append(gr.Slider(-latent.SLIDER_RANGE, latent.SLIDER_RANGE, value=0.0, step=0.01,
+                                             label=f"z[{i}]", elem_id=f"sliders-z{i}", visible=False))
+    return sliders, row
 
 
-def make_cell_handler(ctx: Context, cell_info):
-    """A click on the code grid: select the cell under it."""
-
-    @safe
-    def on_cell(dataset, name, grid, evt: gr.SelectData):
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        g = codes.check_grid(e, grid)
-        x, y = (evt.index or (None, None))[:2]
-        cell = codes.cell_at(e, x, y)
-        picture = codes.decode_grid(e, g)
-        picker, text = cell_info(e, g.tolist(), cell)
-        return list(cell), codes.grid_view(e, picture, g, cell), picker, text
-
-    return on_cell
-
-
-def make_code_handler(ctx: Context, cell_info):
-    """The code picker moved: the selected cell gets that code, and the image is decoded again (the API's
-    ``set_code``: dataset, model, grid, [row, col], code → grid, image, grid picture, info)."""
-
-    @safe
-    def on_code(dataset, name, grid, cell, code):
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        if cell is None or len(cell) != 2:
-            raise UserInputError("click a cell of the grid first")
-        g = codes.set_cell(e, grid, cell[0], cell[1], code)
-        picture = codes.decode_grid(e, g)
-        _, text = cell_info(e, g.tolist(), tuple(int(v) for v in cell))
-        return g.tolist(), latent.display(picture, 224), codes.grid_view(e, picture, g, tuple(cell)), text
-
-    return on_code
+def _code_editor() -> dict:
+    with gr.Column(visible=False, elem_id="codes-editor") as codes_col:  # for a discrete code
+        with gr.Row():
+            with gr.Column(min_width=codes.VIEW_SIZE):
+                # its name as a heading: a label drawn over the picture hid the top row's codes
+                gr.Markdown("**Code grid over the decoded image**: click a cell")
+                grid_img = gr.Image(label="Code grid over the decoded image: click a cell", show_label=False,
+                                    type="numpy", interactive=False, height=codes.VIEW_SIZE,
+                                    width=codes.VIEW_SIZE, format="png", buttons=[], elem_id="codes-grid")
+            with gr.Column(min_width=220):
+                cell_code = gr.Slider(0, 1, value=0, step=1, label="Code of the selected cell", elem_id="codes-code")
+                code_info = gr.Markdown("", elem_id="codes-info")
+    return {"codes_col": codes_col, "grid_img": grid_img, "cell_code": cell_code, "code_info": code_info}
 
 
-def build(ctx: Context) -> None:
+def _picture_column() -> dict:
+    with gr.Column(scale=1, min_width=280):
+        parts = {"image": gr.Image(label="Decoded image g(z)", type="numpy", interactive=False, height=300,
+                                   format="png", elem_id="sliders-image", buttons=[])}
+        gr.HTML('<span id="sliders-where"></span>', elem_classes="explain", padding=False)
+        # page copies: hidden by CSS, not by visible=False, so the page has their values
+        parts["web"] = gr.JSON(None, elem_id="sliders-web", show_label=False)
+        parts["server_decode"] = gr.Button("decode on the server", elem_id="sliders-server-decode")
+        parts["codes_web"] = gr.JSON(None, elem_id="codes-web", show_label=False)
+        parts["grid_state"] = gr.JSON(None, elem_id="codes-grid-state", show_label=False)
+        parts["cell_state"] = gr.JSON(None, elem_id="codes-cell", show_label=False)
+        parts["server_code"] = gr.Button("decode the code grid on the server", elem_id="codes-server-decode")
+        with gr.Row():
+            parts["sample"] = gr.Button("Sample from the prior", elem_id="sliders-sample")
+            parts["reset"] = gr.Button("Reset to 0", elem_id="sliders-reset")
+        parts["from_image"] = gr.Button("Start from the image picked in “Corrupt & restore”",
+                                        elem_id="sliders-from-image")
+    return parts
+
+
+def layout() -> SlidersUI:
     with gr.Row():
         with gr.Column(scale=2):
             # custom values: API callers may name any model (the registry checks it, with a clear message)
-            model = gr.Dropdown(label="Model", choices=[], elem_id="sliders-model",
-                                allow_custom_value=True)
+            model = gr.Dropdown(label="Model", choices=[], elem_id="sliders-model", allow_custom_value=True)
             info = gr.Markdown("", elem_id="sliders-info")
-            sliders = []
-            with gr.Row() as slider_row:
-                for col in range(2):
-                    with gr.Column(min_width=220):
-                        for r in range(latent.MAX_SLIDERS // 2):
-                            i = col * (latent.MAX_SLIDERS // 2) + r
-                            sliders.append(gr.Slider(-latent.SLIDER_RANGE, latent.SLIDER_RANGE, value=0.0, step=0.01,
-                                                     label=f"z[{i}]", elem_id=f"sliders-z{i}", visible=False))
-            with gr.Column(visible=False, elem_id="codes-editor") as codes_col:  # for a discrete code
-                with gr.Row():
-                    with gr.Column(min_width=codes.VIEW_SIZE):
-                        # its name as a heading: a label drawn over the picture hid the top row's codes
-                        gr.Markdown("**Code grid over the decoded image**: click a cell")
-                        grid_img = gr.Image(label="Code grid over the decoded image: click a cell", show_label=False,
-                                            type="numpy", interactive=False, height=codes.VIEW_SIZE,
-                                            width=codes.VIEW_SIZE, format="png", buttons=[], elem_id="codes-grid")
-                    with gr.Column(min_width=220):
-                        cell_code = gr.Slider(0, 1, value=0, step=1, label="Code of the selected cell",
-                                              elem_id="codes-code")
-                        code_info = gr.Markdown("", elem_id="codes-info")
-        with gr.Column(scale=1, min_width=280):
-            image = gr.Image(label="Decoded image g(z)", type="numpy", interactive=False, height=300, format="png",
-                             elem_id="sliders-image", buttons=[])
-            gr.HTML('<span id="sliders-where"></span>', elem_classes="explain", padding=False)
-            # the page's copy of what it needs to decode (webdecode.page_decoder); hidden by CSS, not by
-            # visible=False, so the page has its value; the button is what a move clicks when it cannot
-            web = gr.JSON(None, elem_id="sliders-web", show_label=False)
-            server_decode = gr.Button("decode on the server", elem_id="sliders-server-decode")
-            # the code-grid editor's page copy (webdecode.page_codes), its grid and selected cell (the page
-            # changes them), and the button a code change clicks when the page cannot decode it
-            codes_web = gr.JSON(None, elem_id="codes-web", show_label=False)
-            grid_state = gr.JSON(None, elem_id="codes-grid-state", show_label=False)  # nested lists
-            cell_state = gr.JSON(None, elem_id="codes-cell", show_label=False)  # [row, col]
-            server_code = gr.Button("decode the code grid on the server", elem_id="codes-server-decode")
-            with gr.Row():
-                sample = gr.Button("Sample from the prior", elem_id="sliders-sample")
-                reset = gr.Button("Reset to 0", elem_id="sliders-reset")
-            from_image = gr.Button("Start from the image picked in “Corrupt & restore”", elem_id="sliders-from-image")
+            sliders, slider_row = _slider_grid()
+            editor = _code_editor()
+        picture = _picture_column()
     explain(EXPLAIN)
-    base = gr.State(None)  # all D values (standard units) of the current code
+    return SlidersUI(model=model, info=info, sliders=sliders, slider_row=slider_row, base=gr.State(None),
+                     **editor, **picture)
 
-    def _set(e, stats, values, text=None):
-        """Outputs for a whole new code: every slider, the base, the image (and the info line)."""
-        shown = stats.shown
+
+def decode_sliders(ctx: Context, dataset, name, base_values, *values):
+    """A slider move decoded on the server (the API's ``slide``): dataset, model, all D values in standard units
+    (or None: zeros), the shown sliders' values → the decoded image."""
+    e = ctx.registry.get(name, dataset, latent_code=True)
+    stats = latent.latent_stats(e, ctx.images)
+    if base_values is None:
+        base_values = np.zeros(e.latent_dim)
+    img, _ = latent.slider_decode(e, stats, base_values, values)
+    return img
+
+
+def make_slide_handler(ctx: Context):
+    """The handler a slider move calls, as wired (the benchmark times it)."""
+
+    @safe
+    def slide(dataset, name, base_values, *values):
+        return decode_sliders(ctx, dataset, name, base_values, *values)
+
+    return slide
+
+
+class SlidersHandlers:
+    """The tab's handlers; each returns its outputs by component."""
+
+    def __init__(self, ctx: Context, ui: SlidersUI):
+        self.ctx, self.ui = ctx, ui
+
+    # --- what a whole new code shows --------------------------------------------------------------------
+    def show_values(self, e, stats, values) -> dict:
+        """A continuous code: every slider, the base, the image, the page's copy; the code editor hidden."""
+        ui, shown = self.ui, stats.shown
         values = np.round(np.asarray(values, dtype=np.float64), 2)  # the sliders show 2 decimals: decode those
         labels = latent.slider_labels(e, stats)
-        ups = []
-        for i in range(latent.MAX_SLIDERS):
-            if i < len(shown):
-                ups.append(gr.update(visible=True, value=float(values[shown[i]]), label=labels[i]))
-            else:
-                ups.append(gr.update(visible=False, value=0.0))
-        img = latent.decode(e, latent.to_latent(stats, values))
-        no_codes = (gr.update(visible=True), gr.update(visible=False), None, None, gr.skip(), gr.skip(), gr.skip())
-        return (*ups, [float(v) for v in values], img, *no_codes,
-                webdecode.page_decoder(e, stats, values), None) + ((text,) if text is not None else ())
+        out = {s: (gr.update(visible=True, value=float(values[shown[i]]), label=labels[i]) if i < len(shown)
+                   else gr.update(visible=False, value=0.0)) for i, s in enumerate(ui.sliders)}
+        out.update({ui.base: [float(v) for v in values], ui.image: latent.decode(e, latent.to_latent(stats, values)),
+                    ui.slider_row: gr.update(visible=True), ui.codes_col: gr.update(visible=False),
+                    ui.grid_state: None, ui.cell_state: None,
+                    ui.web: webdecode.page_decoder(e, stats, values), ui.codes_web: None})
+        return out
 
-    def _cell(e, grid, cell):
-        """The code picker's update and the info line for the selected ``cell`` of ``grid``."""
-        use = codes.codebook_use(e, ctx.images)
+    def cell_info(self, e, grid, cell) -> dict:
+        """The code picker and the info line for the selected ``cell`` of ``grid``."""
+        use = codes.codebook_use(e, self.ctx.images)
         r, c = cell
         k = int(grid[r][c])
         share = use.counts[k] / max(use.counts.sum(), 1)
@@ -177,108 +172,152 @@ def build(ctx: Context) -> None:
                            label=f"Code of cell (row {r}, col {c}): 0..{e.model.codebook_size - 1}")
         text = (f"Cell ({r}, {c}) holds code **{k}**, used by {share:.1%} of the test images' cells. "
                 f"Most used codes: {', '.join(map(str, codes.codes_by_use(use)[:8]))}.")
-        return picker, text
+        return {self.ui.cell_code: picker, self.ui.code_info: text}
 
-    def _set_codes(e, grid, text=None):
-        """Outputs for a whole new code grid (a discrete model): the sliders hidden, the editor shown."""
+    def show_grid(self, e, grid) -> dict:
+        """A discrete code: the sliders hidden, the code-grid editor shown on the middle cell."""
+        ui = self.ui
         grid = codes.check_grid(e, grid)
         h, w = grid.shape
         cell = (h // 2, w // 2)
         picture = codes.decode_grid(e, grid)
-        picker, info_text = _cell(e, grid.tolist(), cell)
-        outs = (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, latent.display(picture, 224),
-                gr.update(visible=False), gr.update(visible=True), grid.tolist(), list(cell),
-                codes.grid_view(e, picture, grid, cell), picker, info_text, None,
-                webdecode.page_codes(e, codes.codebook_use(e, ctx.images)))
-        return outs + ((text,) if text is not None else ())
+        out = {s: gr.update(visible=False) for s in ui.sliders}
+        out.update({ui.base: None, ui.image: latent.display(picture, 224), ui.slider_row: gr.update(visible=False),
+                    ui.codes_col: gr.update(visible=True), ui.grid_state: grid.tolist(), ui.cell_state: list(cell),
+                    ui.grid_img: codes.grid_view(e, picture, grid, cell), ui.web: None,
+                    ui.codes_web: webdecode.page_codes(e, codes.codebook_use(e, self.ctx.images))})
+        out.update(self.cell_info(e, grid.tolist(), cell))
+        return out
 
-    def _start_grid(e, x):
+    def start_grid(self, e, x):
         """The codes of the picked image, else of the first test image, else uniform random ones."""
         if x is not None:
             try:
                 return codes.image_codes(e, as_tensor(x, e.dataset))
             except Exception:  # an image of another dataset: fall back to a test image
                 pass
-        s = ctx.images.get(e.dataset)
+        s = self.ctx.images.get(e.dataset)
         if s is not None and len(s):
             return codes.image_codes(e, s.floats(slice(0, 1)))
         return codes.random_grid(e, 0)
 
+    def entry(self, dataset, name):
+        return self.ctx.registry.get(name, dataset, latent_code=True)
+
+    # --- events --------------------------------------------------------------------------------------------
     @safe
-    def on_model(dataset, name, x=None):
+    def on_model(self, dataset, name, x=None):
+        ui = self.ui
         if not name:
-            return (*[gr.update(visible=False)] * latent.MAX_SLIDERS, None, None, gr.skip(), gr.skip(), None, None,
-                    gr.skip(), gr.skip(), gr.skip(), None, None,
-                    f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update())
-        e = ctx.registry.get(name, dataset, latent_code=True)
+            out = {s: gr.update(visible=False) for s in ui.sliders}
+            out.update({ui.base: None, ui.image: None, ui.grid_state: None, ui.cell_state: None, ui.web: None,
+                        ui.codes_web: None, ui.info: f"No model for {dataset} yet: train one in the Train tab."})
+            return out
+        e = self.entry(dataset, name)
         if e.model.discrete:
             h, w = e.model.code_grid
             text = (f"**{e.name}** ({e.role}): a discrete code, {h}×{w} cells, each one of "
                     f"{e.model.codebook_size} codebook vectors ({e.model.latent_bits():.0f} bits per image). "
                     "Click a cell of the grid, then pick another code for it.")
-            return (*_set_codes(e, _start_grid(e, x), text), gr.update(value="Random codes (uniform)"),
-                    gr.update(value="Reset to the image's codes"))
-        stats = latent.latent_stats(e, ctx.images)
+            return {**self.show_grid(e, self.start_grid(e, x)), ui.info: text,
+                    ui.sample: gr.update(value="Random codes (uniform)"),
+                    ui.reset: gr.update(value="Reset to the image's codes")}
+        stats = latent.latent_stats(e, self.ctx.images)
         kind = "VAE: samples from the prior are meaningful" if e.is_vae else (
             "not generative: random codes may decode to garbage (there is no prior)")
         text = (f"**{e.name}**: {e.latent_dim} latent dims, {min(e.latent_dim, latent.MAX_SLIDERS)} shown, "
                 f"ordered by {stats.what}. {kind}.")
         # only a VAE has a prior to sample from; for the others the button draws a random code
         button = "Sample from the prior" if e.is_vae else "Random code (no prior)"
-        return (*_set(e, stats, np.zeros(e.latent_dim), text), gr.update(value=button), gr.update(value="Reset to 0"))
-
-    on_slide = make_slide_handler(ctx)
-
-    @safe
-    def on_sample(dataset, name):
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        if e.model.discrete:
-            return _set_codes(e, codes.random_grid(e))
-        return _set(e, latent.latent_stats(e, ctx.images), latent.random_values(e))
+        return {**self.show_values(e, stats, np.zeros(e.latent_dim)), ui.info: text,
+                ui.sample: gr.update(value=button), ui.reset: gr.update(value="Reset to 0")}
 
     @safe
-    def on_reset(dataset, name, x=None):
-        e = ctx.registry.get(name, dataset, latent_code=True)
+    def sample_prior(self, dataset, name):
+        e = self.entry(dataset, name)
         if e.model.discrete:
-            return _set_codes(e, _start_grid(e, x))
-        return _set(e, latent.latent_stats(e, ctx.images), np.zeros(e.latent_dim))
+            return self.show_grid(e, codes.random_grid(e))
+        return self.show_values(e, latent.latent_stats(e, self.ctx.images), latent.random_values(e))
 
     @safe
-    def on_from_image(dataset, name, x):
-        e = ctx.registry.get(name, dataset, latent_code=True)
+    def reset(self, dataset, name, x=None):
+        e = self.entry(dataset, name)
         if e.model.discrete:
-            return _set_codes(e, codes.image_codes(e, as_tensor(x, dataset)))
-        stats = latent.latent_stats(e, ctx.images)
-        return _set(e, stats, latent.encode_values(e, stats, as_tensor(x, dataset)))
+            return self.show_grid(e, self.start_grid(e, x))
+        return self.show_values(e, latent.latent_stats(e, self.ctx.images), np.zeros(e.latent_dim))
 
-    on_cell = make_cell_handler(ctx, _cell)
-    on_code = make_code_handler(ctx, _cell)
+    @safe
+    def from_image(self, dataset, name, x):
+        e = self.entry(dataset, name)
+        if e.model.discrete:
+            return self.show_grid(e, codes.image_codes(e, as_tensor(x, dataset)))
+        stats = latent.latent_stats(e, self.ctx.images)
+        return self.show_values(e, stats, latent.encode_values(e, stats, as_tensor(x, dataset)))
 
-    set_outputs = [*sliders, base, image, slider_row, codes_col, grid_state, cell_state, grid_img, cell_code,
-                   code_info, web, codes_web]
+    @safe
+    def select_cell(self, dataset, name, grid, evt: gr.SelectData):
+        """A click on the code grid: select the cell under it."""
+        e = self.entry(dataset, name)
+        g = codes.check_grid(e, grid)
+        x, y = (evt.index or (None, None))[:2]
+        cell = codes.cell_at(e, x, y)
+        picture = codes.decode_grid(e, g)
+        return {self.ui.cell_state: list(cell), self.ui.grid_img: codes.grid_view(e, picture, g, cell),
+                **self.cell_info(e, g.tolist(), cell)}
 
-    def relist(dataset, current):
-        return ctx.model_dropdown_update(dataset, current)
+    @safe
+    def set_code(self, dataset, name, grid, cell, code):
+        """The selected cell gets ``code`` and the image is decoded again."""
+        e = self.entry(dataset, name)
+        if cell is None or len(cell) != 2:
+            raise UserInputError("click a cell of the grid first")
+        g = codes.set_cell(e, grid, cell[0], cell[1], code)
+        picture = codes.decode_grid(e, g)
+        info = self.cell_info(e, g.tolist(), tuple(int(v) for v in cell))
+        return {self.ui.grid_state: g.tolist(), self.ui.image: latent.display(picture, 224),
+                self.ui.grid_img: codes.grid_view(e, picture, g, tuple(cell)),
+                self.ui.code_info: info[self.ui.code_info]}
 
-    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
-    model.change(on_model, [ctx.dataset, model, ctx.current], [*set_outputs, info, sample, reset], show_progress="hidden")
-    # live while dragging: decoded in the page (PAGE_JS); the server only when the page cannot, through the
+    @safe
+    def relist(self, dataset, current):
+        return self.ctx.model_dropdown_update(dataset, current)
+
+
+def wire(ctx: Context, ui: SlidersUI, h: SlidersHandlers) -> None:
+    quiet = {"show_progress": "hidden"}
+    gr.on(ctx.model_triggers(), h.relist, [ctx.dataset, ui.model], ui.model, **quiet)
+    ui.model.change(h.on_model, [ctx.dataset, ui.model, ctx.current], [*ui.new_code, ui.info, ui.sample, ui.reset],
+                    **quiet)
+    # live while dragging: decoded in the page (sliders.js); the server only when the page cannot, through the
     # hidden button; stale positions are dropped (always_last); fast, so no concurrency cap
-    web.change(None, web, None, js=keep_in_page("vaeSlidersWeb", clear="#sliders-where"))
-    codes_web.change(None, codes_web, None, js=keep_in_page("vaeCodesWeb", clear="#sliders-where"))  # graph early
-    server_decode.click(on_slide, [ctx.dataset, model, base, *sliders], image, show_progress="hidden",
-                        trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide")
-    sample.click(on_sample, [ctx.dataset, model], set_outputs, show_progress="hidden")
-    reset.click(on_reset, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
-    grid_img.select(on_cell, [ctx.dataset, model, grid_state], [cell_state, grid_img, cell_code, code_info],
-                    show_progress="hidden", api_visibility="private")
-    cell_code.input(None, [codes_web, grid_state, cell_state, cell_code, code_info], [grid_state, code_info],
-                    js=CODE_JS, show_progress="hidden", queue=False)
-    server_code.click(on_code, [ctx.dataset, model, grid_state, cell_state, cell_code],
-                      [grid_state, image, grid_img, code_info], show_progress="hidden", trigger_mode="always_last",
-                      api_name="set_code")
-    from_image.click(on_from_image, [ctx.dataset, model, ctx.current], set_outputs, show_progress="hidden")
-    ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+    ui.web.change(None, ui.web, None, js=keep_in_page("vaeSlidersWeb", clear="#sliders-where"))
+    ui.codes_web.change(None, ui.codes_web, None, js=keep_in_page("vaeCodesWeb", clear="#sliders-where"))
+    ui.server_decode.click(make_slide_handler(ctx), [ctx.dataset, ui.model, ui.base, *ui.sliders], ui.image,
+                           trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide",
+                           api_description="The sliders decoded: dataset, model, every dim's value (standard "
+                                           "units), then the shown sliders' values → the image.", **quiet)
+    ui.sample.click(h.sample_prior, [ctx.dataset, ui.model], ui.new_code, api_name="sample_prior",
+                    api_description="A random code (from the prior for a VAE), its sliders and its image.", **quiet)
+    ui.reset.click(h.reset, [ctx.dataset, ui.model, ctx.current], ui.new_code, **quiet)
+    ui.grid_img.select(h.select_cell, [ctx.dataset, ui.model, ui.grid_state],
+                       [ui.cell_state, ui.grid_img, ui.cell_code, ui.code_info], **quiet)
+    # a code picked for the selected cell: set and decoded in the page (sliders.js pickCode), else the server
+    ui.cell_code.input(None, [ui.codes_web, ui.grid_state, ui.cell_state, ui.cell_code, ui.code_info],
+                       [ui.grid_state, ui.code_info], js="(...a) => window.vaeDemo.sliders.pickCode(...a)",
+                       queue=False, **quiet)
+    ui.server_code.click(h.set_code, [ctx.dataset, ui.model, ui.grid_state, ui.cell_state, ui.cell_code],
+                         [ui.grid_state, ui.image, ui.grid_img, ui.code_info], trigger_mode="always_last",
+                         api_name="set_code", api_description="A discrete code: give one cell of the grid another "
+                                                              "code → the grid, the image, the grid's picture.",
+                         **quiet)
+    ui.from_image.click(h.from_image, [ctx.dataset, ui.model, ctx.current], ui.new_code, **quiet)
+    ctx.load_events.append((h.relist, [ctx.dataset, ui.model], [ui.model]))
 
 
-TAB = Tab("sliders", "Latent sliders", build, css=TAB_FILES / "sliders.css", script=TAB_FILES / "sliders.js", config={"range": latent.SLIDER_RANGE})
+def build(ctx: Context) -> None:
+    ui = layout()
+    wire(ctx, ui, SlidersHandlers(ctx, ui))
+
+
+TAB = Tab("sliders", "Latent sliders", build, css=TAB_FILES / "sliders.css", script=TAB_FILES / "sliders.js",
+          config={"range": latent.SLIDER_RANGE})

@@ -4,8 +4,38 @@
 // server. window.vaeSlidersWeb is this tab's webdecode.page_decoder for the model shown.
 (() => {
   const D = window.vaeDecoder;
-  if (!D) return;
   const R = window.vaeDemoPage.tabs.sliders.range;
+  const say = (r, what) => {  // where the picture was decoded
+    const where = document.querySelector('#sliders-where');
+    const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a ' + what + ' asks the '
+      + 'server nothing.' : 'Decoded on the server (' + r.why + ').';
+    if (where && where.innerText !== text) where.innerText = text;
+  };
+
+  // A code picked for the selected cell (a discrete code): set it in the grid and decode and draw in the page
+  // (decoder.js paintCodes); when the page cannot, the hidden button asks the server's set_code. The event's
+  // outputs: [grid, info].
+  async function pickCode(web, grid, cell, code, info) {
+    const k = Math.round(Number(code));
+    const ok = D && web && Array.isArray(grid) && Array.isArray(cell) && cell.length === 2
+      && Number.isFinite(k) && k >= 0 && k < web.shares.length;
+    let r = {page: false, why: !D ? 'the decoder script did not load' : !web ? 'this model has no exported decoder'
+      : 'the server checks this code'};
+    let g = grid;
+    if (ok) {
+      g = grid.map((row) => row.slice());
+      g[cell[0]][cell[1]] = k;
+      r = await D.paintCodes(web, g, cell);
+    }
+    say(r, 'code change');
+    if (!r.page) { document.querySelector('#codes-server-decode').click(); return [grid, info]; }
+    const pct = (100 * web.shares[k]).toFixed(1);
+    return [g, 'Cell (' + cell[0] + ', ' + cell[1] + ') holds code **' + k + '**, used by ' + pct
+      + "% of the test images' cells. Most used codes: " + web.top.join(', ') + '.'];
+  }
+  window.vaeDemo.sliders = {pickCode};
+
+  if (!D) return;
   D.onSlide('[id^="sliders-z"]', async () => {
     const web = window.vaeSlidersWeb;
     const z = () => {  // standard units → z: every dim from the base, the shown ones from their sliders
@@ -18,9 +48,6 @@
     };
     const r = await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
                                   '#sliders-server-decode');
-    const where = document.querySelector('#sliders-where');
-    const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a slider move asks the '
-      + 'server nothing.' : 'Decoded on the server (' + r.why + ').';
-    if (where && where.innerText !== text) where.innerText = text;
+    say(r, 'slider move');
   });
 })();

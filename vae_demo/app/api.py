@@ -1,0 +1,51 @@
+"""Calls for API users that no single button makes: a test image's code, and a code's image, as plain numbers
+(``gradio_client``: ``client.predict("mnist", "mnist_conv_vae_z16", 0, api_name="/encode")``). The tabs' own
+public calls (restore, interpolate, train, ...) are declared where they are wired."""
+
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+import torch
+
+from vae_demo.app.common import Context, safe
+from vae_demo.services.errors import UserInputError
+from vae_demo.services.inputs import number
+
+
+def register(ctx: Context) -> None:
+    """Inside the Blocks: the API-only endpoints."""
+
+    @safe
+    def encode(dataset: str, model: str, index: int) -> list[float]:
+        """Encode test image #index with a model that has a latent code: its code z (a VAE: the posterior mean)."""
+        e = ctx.registry.get(model, dataset, latent_code=True)
+        if e.model.discrete:
+            raise UserInputError(f"{model} has a discrete code: use its code grid (set_code)")
+        s = ctx.images.get(dataset)
+        if s is None or not len(s):
+            raise UserInputError(f"no test images of {dataset} here")
+        i = int(number(index, "index", whole=True, lo=0, hi=len(s) - 1))
+        with torch.no_grad():
+            z = e.model.embed(s.floats(slice(i, i + 1)))
+        return [float(v) for v in z.reshape(-1)]
+
+    @safe
+    def decode(dataset: str, model: str, z: list[float]) -> list:
+        """Decode a code z (as long as the model's latent) → the image's pixels in [0, 1]: rows (grey) or rows of RGB."""
+        e = ctx.registry.get(model, dataset, latent_code=True)
+        if e.model.discrete:
+            raise UserInputError(f"{model} has a discrete code: use its code grid (set_code)")
+        if not isinstance(z, list) or len(z) != e.latent_dim:
+            raise UserInputError(f"z must be a list of {e.latent_dim} numbers for {model}")
+        values = [number(v, "z", lo=-1e6, hi=1e6) for v in z]
+        if not all(math.isfinite(v) for v in values):
+            raise UserInputError("z must hold finite numbers")
+        with torch.no_grad():
+            x = e.model.decode(torch.tensor([values], dtype=torch.float32))[0].clamp(0, 1)
+        x = x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)  # (H, W) or (H, W, 3)
+        return x.numpy().round(4).tolist()
+
+    gr.api(encode, api_name="encode", api_description="A test image's code: dataset, model, index → z (numbers).")
+    gr.api(decode, api_name="decode", api_description="A code's image: dataset, model, z → pixels in [0, 1] (rows).")
