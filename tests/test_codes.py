@@ -11,6 +11,7 @@ import torch
 from tests.conftest import write_npz
 from tests.toy_codes import register_toy, save_toy, unregister_toy
 from vae_demo.app.common import Context
+from vae_demo.app.figures import latent as latent_figures
 from vae_demo.models.base import code_usage
 from vae_demo.services import codes, latent
 from vae_demo.services.errors import UserInputError
@@ -85,7 +86,7 @@ def test_codebook_map_counts_the_stored_codes(toy):
     use = codes.codebook_use(e, images)
     assert use.source == "stored with the checkpoint" and use.images == 40
     assert use.counts.sum() == 40 * 16 and 0 < use.used <= 1 and 1 <= use.perplexity <= 8
-    fig = codes.codebook_figure(e, use, selected=2)
+    fig = latent_figures.codebook_figure(e, use, selected=2)
     assert len(fig.data[0].x) == 8  # one dot per code
     sizes = np.asarray(fig.data[0].marker.size)
     assert sizes[np.argmax(use.counts)] == sizes.max()  # sized by use

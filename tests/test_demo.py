@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from tests.conftest import write_npz
+from vae_demo.app.figures import latent as latent_figures
 from vae_demo.checkpoints import load_checkpoint, save_checkpoint
 from vae_demo.corruptions import KINDS, corrupt
 from vae_demo.metrics import psnr
@@ -343,7 +344,7 @@ def test_map_has_one_point_per_stored_encoding(registry, test_images):
         assert m.xy.shape == (len(stored), 2)
         assert len(m.labels) == len(stored)
         assert m.method == ("native" if e.latent_dim == 2 else "pca")
-        fig = latent.map_figure(m, [str(i) for i in range(10)], point=(0.0, 0.0))
+        fig = latent_figures.map_figure(m, [str(i) for i in range(10)], point=(0.0, 0.0))
         n_points = sum(len(t.x) for t in fig.data if t.name != "decoded point")
         assert n_points == len(stored)
         assert any(t.name == "decoded point" for t in fig.data)
@@ -809,7 +810,7 @@ def test_a_model_trained_in_the_app_goes_to_the_user_folder_not_the_repository(e
 
 
 def test_train_curves_put_the_kl_on_its_own_axis():
-    from vae_demo.app.tabs.train import curves_figure
+    from vae_demo.app.figures.train import curves_figure
 
     vae = [{"epoch": e, "train_loss": 300 - e, "train_recon": 290 - e, "train_kl": 10 + e, "test_loss": 301 - e,
             "test_recon": 291 - e, "test_kl": 10 + e, "test_psnr": 15 + e} for e in (1, 2)]
@@ -829,10 +830,10 @@ def test_train_curves_put_the_kl_on_its_own_axis():
 def test_map_classes_have_ten_colours_a_projector_can_tell_apart(registry, test_images):
     e = registry.get("t_conv_vae_z3")
     m = latent.latent_map(e, test_images)
-    fig = latent.map_figure(m, [str(i) for i in range(10)])
+    fig = latent_figures.map_figure(m, [str(i) for i in range(10)])
     colours = {t.name: t.marker.color for t in fig.data if t.name != "decoded point"}
     assert len(set(colours.values())) == len(colours)
-    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in latent.CLASS_COLORS]
+    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in latent_figures.CLASS_COLORS]
     closest = min(math.dist(a, b) for i, a in enumerate(rgb) for b in rgb[i + 1:])
     assert len(rgb) == 10 and closest > 60  # plotly's default gives classes 4 and 9 two oranges 43 apart
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vae_demo import make_sample
+from vae_demo.app.figures import inside as inside_figures
 from vae_demo.data import POOL_FILE, load_sample
 from vae_demo.services import inside
 from vae_demo.services.errors import UserInputError
@@ -80,7 +81,7 @@ def test_the_matching_pair_and_the_normality_of_their_codes(registry, mnist):
     assert np.all(np.abs(n_vae["mean"]) < 1.5)
     a, b = inside.prior_draws(ae, 6, seed=2), inside.prior_draws(vae, 6, seed=2)
     assert a.shape == b.shape == (6, 1, 28, 28)
-    fig = inside.histogram_figure({"AE": np.zeros((5, 16)), "VAE": np.ones((5, 16))})
+    fig = inside_figures.histogram_figure({"AE": np.zeros((5, 16)), "VAE": np.ones((5, 16))})
     assert sum(t.name == "N(0, 1)" for t in fig.data) == 4 and sum(t.name == "VAE" for t in fig.data) == 4
 
 
@@ -101,7 +102,7 @@ def test_ae_vs_vae_offers_each_latent_size_with_a_pair_smallest_first(registry, 
     with torch.no_grad():
         n_ae, n_vae = (inside.code_normality(e.model.embed(mnist).numpy()) for e in (ae, vae))
     assert n_vae["ks_mean"] < n_ae["ks_mean"]
-    fig = inside.histogram_figure({"AE": np.zeros((5, 2)), "VAE": np.ones((5, 2))})
+    fig = inside_figures.histogram_figure({"AE": np.zeros((5, 2)), "VAE": np.ones((5, 2))})
     assert sum(t.name == "N(0, 1)" for t in fig.data) == 2  # one panel per dim, no empty ones
 
     ctx = Context(registry, TestImages("__no_data__"), JobManager(registry))
@@ -372,9 +373,9 @@ def test_no_label_sits_over_a_picture_in_the_step_and_blurry_views(registry, mni
     for key in pictures:
         assert by_id[f"{key}-head"].value.startswith("**"), key  # the heading, as text above it
     w = inside.walkthrough(registry.get("mnist_conv_vae_z16"), mnist[:1])
-    fig = inside.posterior_figure(w)
+    fig = inside_figures.posterior_figure(w)
     legend = fig.layout.legend
     assert legend.yref == "container" and legend.y == 1 and legend.yanchor == "top"  # in the top margin
     assert fig.layout.title.text.startswith("posterior") and fig.layout.margin.t >= 36
-    elbo = inside.elbo_figure(w)
+    elbo = inside_figures.elbo_figure(w)
     assert elbo.layout.legend.x > 1 and elbo.layout.title.text.startswith("the loss")  # legend right of the bars

@@ -288,7 +288,8 @@ def test_train_shows_curves_and_reconstructions_on_screen_and_a_new_page_starts_
 
 
 def test_train_and_test_curves_of_a_term_share_its_colour():
-    from vae_demo.app.tabs.train import CORRUPTION_CHOICES, curves_figure
+    from vae_demo.app.figures.train import curves_figure
+    from vae_demo.app.tabs.train import CORRUPTION_CHOICES
 
     assert "autoencoder" not in CORRUPTION_CHOICES[0][0]  # any kind of model is trained on clean images
     history = [{"epoch": e, "train_loss": 300 - e, "train_recon": 290 - e, "train_kl": 10 + e, "test_loss": 301 - e,

@@ -76,7 +76,8 @@ def test_a_vqvae_checkpoint_stores_its_test_codes_and_reloads_exactly(data_dir, 
 def test_the_train_tab_trains_it_and_plots_its_terms(data_dir):
     """The Train tab's path (make_config from the tab's controls, then training): the VQ-VAE's own settings
     come from its declarations, and the curves split its small terms onto their own axis."""
-    from vae_demo.app.tabs.train import loss_terms, model_controls
+    from vae_demo.app.figures.train import loss_terms
+    from vae_demo.app.tabs.train import model_controls
     from vae_demo.services.jobs import make_config
     from vae_demo.training import train
 

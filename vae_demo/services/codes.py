@@ -200,42 +200,6 @@ def codebook_points(entry: ModelEntry) -> tuple[np.ndarray, str]:
     return xy, f"PCA of the {len(book)} code vectors ({book.shape[1]}-D; {explained:.0%} of their variance)"
 
 
-def codebook_figure(entry: ModelEntry, use: CodebookUse, selected: int | None = None):
-    """Plotly: the codebook as a scatter (one dot per code, its area and colour by its use; hover tells the
-    code and its share of the cells; ``selected`` ringed) beside every code's share, most used first (a
-    long flat tail: the codebook is used evenly; a few tall bars and zeros: it collapsed)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    xy, note = codebook_points(entry)
-    share = use.counts / max(use.counts.sum(), 1)
-    size = 6 + 40 * np.sqrt(share / max(share.max(), 1e-12))
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=["the codebook: each dot a code vector", "each code's share of the cells"])
-    fig.add_trace(go.Scatter(
-        x=xy[:, 0], y=xy[:, 1], mode="markers", name="codes",
-        marker={"size": size, "color": share, "colorscale": "Viridis", "showscale": False,
-                "line": {"width": 0.5, "color": "#333"}},
-        customdata=np.stack([np.arange(len(xy)), 100 * share], 1),
-        hovertemplate="code %{customdata[0]:.0f}: %{customdata[1]:.2f}% of cells<extra></extra>",
-    ), row=1, col=1)
-    if selected is not None and 0 <= selected < len(xy):
-        fig.add_trace(go.Scatter(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name=f"code {selected}",
-                                 marker={"symbol": "circle-open", "size": 30, "line": {"width": 3, "color": "red"}}),
-                      row=1, col=1)
-    order = codes_by_use(use)
-    fig.add_trace(go.Bar(x=list(range(1, len(order) + 1)), y=100 * share[order], name="share",
-                         marker={"color": "#4c78a8"}, customdata=order,
-                         hovertemplate="code %{customdata}: %{y:.2f}% of cells<extra></extra>"), row=1, col=2)
-    fig.update_xaxes(title_text=f"PC 1 ({note.split('(', 1)[1].rstrip(')')})", row=1, col=1)
-    fig.update_yaxes(title_text="PC 2", row=1, col=1)
-    fig.update_xaxes(title_text="codes, most used first", row=1, col=2)
-    fig.update_yaxes(title_text="% of cells", row=1, col=2)
-    fig.update_layout(height=520, template="plotly_white", margin={"l": 40, "r": 10, "t": 50, "b": 40},
-                      showlegend=False, font={"size": 13})
-    return fig
-
-
 def use_text(entry: ModelEntry, use: CodebookUse) -> str:
     k = entry.model.codebook_size
     h, w = entry.model.code_grid

@@ -248,40 +248,6 @@ def _compute_map(entry: ModelEntry, images, method: str) -> LatentMap:
                      f"t-SNE of {n} codes (no inverse: a position decodes its nearest point)")
 
 
-# One colour per class, ten that stay apart (Tableau 10): plotly's default sequence gives classes 4 and 9
-# two oranges a projector cannot tell apart.
-CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-
-
-def map_figure(m: LatentMap, class_names, point: tuple[float, float] | None = None, title: str = ""):
-    """Plotly scatter, one trace per class (hover shows the class), plus a crosshair at ``point``."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for c in np.unique(m.labels):
-        sel = m.labels == c
-        name = class_names[int(c)] if 0 <= int(c) < len(class_names) else str(c)
-        fig.add_trace(go.Scattergl(
-            x=m.xy[sel, 0], y=m.xy[sel, 1], mode="markers", name=name,
-            marker={"size": 4, "opacity": 0.7, "color": CLASS_COLORS[int(c) % len(CLASS_COLORS)]},
-            hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
-        ))
-    if point is not None:
-        x, y = point
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name="decoded point",
-                                 marker={"symbol": "cross-thin-open", "size": 26, "line": {"width": 3, "color": "black"}},
-                                 hovertemplate="decoded point (%{x:.2f}, %{y:.2f})<extra></extra>"))
-        fig.add_hline(y=y, line_width=1, line_dash="dot", line_color="black")
-        fig.add_vline(x=x, line_width=1, line_dash="dot", line_color="black")
-    x0, x1, y0, y1 = m.extent
-    axis = {"native": ("z[0]", "z[1]"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[m.method]
-    fig.update_layout(title=title or m.note, xaxis_title=axis[0], yaxis_title=axis[1], height=520,
-                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"itemsizing": "constant"},
-                      xaxis={"range": [x0, x1]}, yaxis={"range": [y0, y1]}, template="plotly_white")
-    return fig
-
-
 @torch.no_grad()
 def manifold_grid(entry: ModelEntry, m: LatentMap, k: int = 15) -> np.ndarray:
     """Decode a k×k grid of map positions over the map's extent (top row = largest y)."""

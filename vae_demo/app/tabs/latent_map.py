@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from vae_demo.app.common import Context, explain, keep_in_page, safe
+from vae_demo.app.figures import latent as figures
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.data import dataset_info
 from vae_demo.services import codes, latent, webdecode
@@ -64,7 +65,7 @@ def build(ctx: Context) -> None:
         return e, latent.latent_map(e, ctx.images, how)
 
     def _figure(dataset, e, m, px, py):
-        return latent.map_figure(m, dataset_info(dataset).class_names, (px, py),
+        return figures.map_figure(m, dataset_info(dataset).class_names, (px, py),
                                  title=f"{e.name}: {len(m.xy)} test images")
 
     @safe
@@ -81,7 +82,7 @@ def build(ctx: Context) -> None:
                 x0 = s.floats(slice(0, 1))
                 g = codes.image_codes(e, x0)
                 example = codes.grid_view(e, codes.decode_grid(e, g), g)
-            return (codes.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
+            return (figures.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
                     gr.update(visible=False), gr.update(value=example, label="Test image #0 as codes"),
                     gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False), None)
         e, m = _map(dataset, name, how)

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from vae_demo.app.common import LATEX, Context, as_tensor, safe, slider_moves
+from vae_demo.app.figures import inside as inside_figures
+from vae_demo.app.figures import latent as latent_figures
 from vae_demo.app.registry import Registry, Tab
 from vae_demo.data import DATASETS
 from vae_demo.services import inside, latent
@@ -92,7 +94,7 @@ def _build_step(ctx: Context) -> None:
 
     def _outputs(e, x, w):
         top = int(w.order[0])
-        return (display(x[0], STEP_SIZE), inside.posterior_figure(w), inside.elbo_figure(w),
+        return (display(x[0], STEP_SIZE), inside_figures.posterior_figure(w), inside_figures.elbo_figure(w),
                 display(w.x_hat, STEP_SIZE), {"eps": w.eps.tolist(), "dim": top}, x.numpy(),
                 gr.update(value=round(float(w.eps[top]), 2), label=f"ε of z[{top}], the busiest dim "
                           f"(σ = {w.sigma[top]:.2f}: how far one step of ε moves z)"),
@@ -187,7 +189,7 @@ def _build_pair(ctx: Context) -> None:
 
         for e, kind in ((ae, "autoencoder"), (vae, "VAE")):
             m = latent.latent_map(e, ctx.images, "auto")
-            fig = latent.map_figure(m, dataset_info(dataset).class_names)
+            fig = latent_figures.map_figure(m, dataset_info(dataset).class_names)
             fig.update_layout(height=250, showlegend=False, title=None, margin={"l": 40, "r": 10, "t": 30, "b": 30})
             figs.append(gr.update(value=fig, label=f"{kind} {e.name}: {m.note}"))
             draws.append(display(grid(inside.prior_draws(e, 16, int(s or 0)), 8, pad=1), 520))  # 2x: crisp
@@ -196,7 +198,7 @@ def _build_pair(ctx: Context) -> None:
         text = (f"z = {ae.latent_dim}, {len(next(iter(codes.values())))} test images. Distance of the codes from "
                 "N(0, 1) per dim (Kolmogorov-Smirnov, 0 = identical, 1 = disjoint), averaged: "
                 + "; ".join(f"{k}: **{v:.2f}**" for k, v in ks.items()) + ".")
-        return figs[0], figs[1], draws[0], draws[1], inside.histogram_figure(codes, height=210), text
+        return figs[0], figs[1], draws[0], draws[1], inside_figures.histogram_figure(codes, height=210), text
 
     outs = [ae_map, vae_map, ae_draws, vae_draws, hist, info]
 
