@@ -10,6 +10,7 @@ import gradio as gr
 import torch
 
 from vae_demo.app.common import Context, safe
+from vae_demo.services import latent
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.inputs import number
 
@@ -47,5 +48,20 @@ def register(ctx: Context) -> None:
         x = x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)  # (H, W) or (H, W, 3)
         return x.numpy().round(4).tolist()
 
+    @safe
+    def interpolate(dataset: str, model: str, a: int, b: int, steps: int) -> dict:
+        """Test images #a → #b in N steps: the pixel blend, the linear and the spherical latent paths as strips
+        (grey levels 0-255, the steps side by side) and how far apart the codes are."""
+        e = ctx.registry.get(model, dataset, latent_code=True)
+        n = int(number(steps, "Steps N", whole=True, lo=2, hi=24))
+        xa = ctx.images.image(dataset, a)[0]
+        xb = ctx.images.image(dataset, b)[0]
+        rows = latent.interpolate(e, xa, xb, n)
+        d = latent.path_difference(e, xa, xb, rows)
+        strips = {k: latent.path_strip(rows[k], height=1).tolist() for k in ("pixel", "linear", "slerp")}
+        return {**strips, **{k: round(float(v), 4) for k, v in d.items()}}
+
     gr.api(encode, api_name="encode", api_description="A test image's code: dataset, model, index → z (numbers).")
+    gr.api(interpolate, api_name="interpolate",
+           api_description="Test images #a → #b in N steps: the three paths as strips, and the codes' angle.")
     gr.api(decode, api_name="decode", api_description="A code's image: dataset, model, z → pixels in [0, 1] (rows).")

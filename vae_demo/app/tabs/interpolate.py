@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -38,16 +39,6 @@ code, so the frames change in jumps, cell by cell, rather than smoothly.
 
 GIF_DIR = Path(tempfile.gettempdir()) / "vae_demo_gifs"
 
-# Steps N let go: draw in the page once more, then tell the server whether it did (the last input), so the
-# server writes only the GIF and the numbers, or, when the page could not, the strips as well
-RELEASE_JS = """
-async (dataset, name, a, b, n, web) => {
-  const D = window.vaeDecoder;
-  return [dataset, name, a, b, n, D ? await D.paintPath(web, n) : false];
-}
-"""
-
-
 def _prune_old_gifs(max_age_s: float = 3600) -> None:
     """GIFs are per request; drop ones older than an hour so a long-running Space does not fill up."""
     now = time.time()
@@ -59,7 +50,42 @@ def _prune_old_gifs(max_age_s: float = 3600) -> None:
             pass
 
 
-def _end(end: str, index: int):
+@dataclass
+class End:
+    """The controls of one end of the path (A or B)."""
+
+    x: gr.State  # its image, numpy (1, C, H, W)
+    img: gr.Image
+    idx: gr.Number
+    cls: gr.Dropdown
+    up: gr.UploadButton
+    cur: gr.Button
+
+
+@dataclass
+class InterpUI:
+    """The tab's components."""
+
+    model: gr.Dropdown
+    steps: gr.Slider
+    go: gr.Button
+    rand: gr.Button
+    a: End
+    b: End
+    pixel: gr.Image
+    lin: gr.Image
+    sph: gr.Image
+    gif: gr.Image
+    download: gr.DownloadButton
+    info: gr.Markdown
+    web: gr.JSON  # webdecode.page_path: both codes, for the page to draw the strips; hidden by CSS
+
+    @property
+    def outs(self) -> list:
+        return [self.pixel, self.lin, self.sph, self.gif, self.download, self.info, self.web]
+
+
+def _end(end: str, index: int) -> End:
     """The controls of one end of the path: its image, a test image by number or class, an upload, and the
     image picked in the restore tab (where one can also be drawn)."""
     e = end.lower()
@@ -73,141 +99,187 @@ def _end(end: str, index: int):
     up = gr.UploadButton(f"Upload {end}", file_count="single", type="filepath", size="sm",
                          elem_id=f"interp-{e}-upload")
     cur = gr.Button(f"{end} = picked in “Corrupt & restore”", size="sm")
-    return img, idx, cls, up, cur
+    return End(gr.State(None), img, idx, cls, up, cur)
 
 
-def build(ctx: Context) -> None:
+def _strips() -> dict:
+    # each strip's name as a heading, not a label drawn over its first frames
+    gr.Markdown("**pixel blend** $(1-t)\\,x_A + t\\,x_B$", latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+    pixel = gr.Image(label="pixel blend", show_label=False, type="numpy", interactive=False, format="png",
+                     buttons=[], elem_id="interp-pixel")
+    gr.Markdown("**latent, linear**")
+    lin = gr.Image(label="latent, linear", show_label=False, type="numpy", interactive=False, format="png",
+                   buttons=[], elem_id="interp-linear")
+    gr.Markdown("**latent, spherical (slerp)**")
+    sph = gr.Image(label="latent, spherical (slerp)", show_label=False, type="numpy", interactive=False,
+                   format="png", buttons=[], elem_id="interp-slerp")
+    return {"pixel": pixel, "lin": lin, "sph": sph}
+
+
+def layout() -> InterpUI:
     # on a 1280×720 screen the three strips (the picture) start at the top of the tab, beside the controls
     with gr.Row():
         with gr.Column(scale=1, min_width=400):
             # custom values: API callers may name any model (the registry checks it, with a clear message)
-            model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model",
-                                allow_custom_value=True)
+            model = gr.Dropdown(label="Model", choices=[], elem_id="interp-model", allow_custom_value=True)
             steps = gr.Slider(2, 24, value=8, step=1, label="Steps N", elem_id="interp-steps")
             with gr.Row():
                 go = gr.Button("Interpolate", variant="primary", elem_id="interp-go", min_width=120)
                 rand = gr.Button("Random pair", elem_id="interp-random", min_width=120)
             with gr.Row():
                 with gr.Column(min_width=150):
-                    a_img, a_idx, a_cls, a_up, a_cur = _end("A", 0)
+                    a = _end("A", 0)
                 with gr.Column(min_width=150):
-                    b_img, b_idx, b_cls, b_up, b_cur = _end("B", 1)
+                    b = _end("B", 1)
         with gr.Column(scale=2, elem_id="interp-strips"):
-            # each strip's name as a heading, not a label drawn over its first frames
-            gr.Markdown("**pixel blend** $(1-t)\\,x_A + t\\,x_B$",
-                        latex_delimiters=[{"left": "$", "right": "$", "display": False}])
-            pixel = gr.Image(label="pixel blend", show_label=False, type="numpy", interactive=False, format="png",
-                             buttons=[], elem_id="interp-pixel")
-            gr.Markdown("**latent, linear**")
-            lin = gr.Image(label="latent, linear", show_label=False, type="numpy", interactive=False, format="png",
-                           buttons=[], elem_id="interp-linear")
-            gr.Markdown("**latent, spherical (slerp)**")
-            sph = gr.Image(label="latent, spherical (slerp)", show_label=False, type="numpy", interactive=False,
-                           format="png", buttons=[], elem_id="interp-slerp")
+            strips = _strips()
     with gr.Row():
         gif = gr.Image(label="latent path, animated", type="filepath", interactive=False, height=240,
                        buttons=[], elem_id="interp-gif")
         download = gr.DownloadButton("Download the GIF", value=None, elem_id="interp-download")
         info = gr.Markdown("", elem_id="interp-info")
     gr.HTML('<span id="interp-where"></span>', elem_classes="explain", padding=False)
-    web = gr.JSON(None, elem_id="interp-web", show_label=False)  # webdecode.page_path; hidden by CSS
+    web = gr.JSON(None, elem_id="interp-web", show_label=False)
     explain(EXPLAIN)
-    xa = gr.State(None)
-    xb = gr.State(None)
+    return InterpUI(model, steps, go, rand, a, b, gif=gif, download=download, info=info, web=web, **strips)
+
+
+def path_text(e, rows, d) -> str:
+    """What the numbers say about the two latent paths."""
+    alike = d["max_pixel_diff"] < 0.1
+    return (f"{len(rows['linear'])} steps with {e.name}. The codes are **{d['angle_deg']:.0f}° apart**: the "
+            f"linear path's midpoint has **{d['midpoint_norm']:.2f}×** their norm, and the two latent paths "
+            f"differ by at most {d['max_pixel_diff']:.2f} in pixel value"
+            + (" (so they look alike here)." if alike else ".")
+            + " The GIF plays the spherical path, one frame per step."
+            + (" This model's code is discrete: both paths move the encoder's vectors before quantisation and "
+               "snap each step to the nearest codes, so frames change cell by cell." if e.model.discrete else ""))
+
+
+class InterpHandlers:
+    """The tab's handlers; each returns its outputs by component."""
+
+    def __init__(self, ctx: Context, ui: InterpUI):
+        self.ctx, self.ui = ctx, ui
+
+    @staticmethod
+    def shown(end: End, x, idx=None) -> dict:
+        out = {end.x: x.numpy(), end.img: display(x[0], 160)}
+        return out if idx is None else {**out, end.idx: idx}
+
+    def end_handlers(self, end: End) -> dict:
+        """For one end: its image by number, by class, from the restore tab, or from an upload."""
+        images = self.ctx.images
+
+        @safe
+        def by_index(dataset, i):
+            x, _, _ = images.image(dataset, i)
+            return self.shown(end, x)
+
+        @safe
+        def by_class(dataset, label):
+            if label is None or label == "":
+                return gr.skip()
+            i = images.random_index(dataset, label=label)  # the service checks the class
+            x, i, _ = images.image(dataset, i)
+            return self.shown(end, x, i)
+
+        @safe
+        def from_current(dataset, x):
+            return self.shown(end, as_tensor(x, dataset))
+
+        @safe
+        def from_upload(dataset, path):
+            u = load_user_image(path, dataset_info(dataset).image_shape)
+            gr.Info(f"Upload fitted: {u.note}")
+            return self.shown(end, u.x)
+
+        return {"by_index": by_index, "by_class": by_class, "from_current": from_current, "from_upload": from_upload}
 
     @safe
-    def by_index(dataset, i):
-        x, _, _ = ctx.images.image(dataset, i)
-        return x.numpy(), display(x[0], 160)
+    def random_pair(self, dataset):
+        images = self.ctx.images
+        i = images.random_index(dataset)
+        j = images.random_index(dataset, exclude=i)  # two different images
+        return {**self.shown(self.ui.a, images.image(dataset, i)[0], i),
+                **self.shown(self.ui.b, images.image(dataset, j)[0], j)}
 
     @safe
-    def by_class(dataset, label):
-        if label is None or label == "":
-            return gr.skip(), gr.skip(), gr.skip()
-        i = ctx.images.random_index(dataset, label=label)  # the service checks the class
-        x, i, _ = ctx.images.image(dataset, i)
-        return x.numpy(), display(x[0], 160), i
-
-    @safe
-    def random_pair(dataset):
-        i = ctx.images.random_index(dataset)
-        j = ctx.images.random_index(dataset, exclude=i)  # two different images
-        a, b = by_index(dataset, i), by_index(dataset, j)
-        return (*a, i, *b, j)
-
-    @safe
-    def from_current(dataset, x):
-        t = as_tensor(x, dataset)
-        return t.numpy(), display(t[0], 160)
-
-    @safe
-    def from_upload(dataset, path):
-        u = load_user_image(path, dataset_info(dataset).image_shape)
-        gr.Info(f"Upload fitted: {u.note}")
-        return u.x.numpy(), display(u.x[0], 160)
-
-    @safe
-    def run(dataset, name, x_a, x_b, n, page_drew=False):
+    def run(self, dataset, name, x_a, x_b, n, page_drew=False):
         """The strips, the GIF, the numbers and what the page needs to redraw the strips itself; when the
         page has already drawn the strips (``page_drew`` True, after Steps N is let go), not the strips."""
-        e = ctx.registry.get(name, dataset, latent_code=True)
+        ui = self.ui
+        e = self.ctx.registry.get(name, dataset, latent_code=True)
         ta, tb = as_tensor(x_a, dataset), as_tensor(x_b, dataset)
         rows = latent.interpolate(e, ta, tb, n)
         GIF_DIR.mkdir(parents=True, exist_ok=True)
         _prune_old_gifs()
         path = write_gif(latent.gif_frames(rows["slerp"]), GIF_DIR / f"latent_path_{uuid.uuid4().hex[:10]}.gif",
                          bounce=False)
-        d = latent.path_difference(e, ta, tb, rows)
-        alike = d["max_pixel_diff"] < 0.1
-        text = (f"{len(rows['linear'])} steps with {e.name}. The codes are **{d['angle_deg']:.0f}° apart**: the "
-                f"linear path's midpoint has **{d['midpoint_norm']:.2f}×** their norm, and the two latent paths "
-                f"differ by at most {d['max_pixel_diff']:.2f} in pixel value"
-                + (" (so they look alike here)." if alike else ".")
-                + " The GIF plays the spherical path, one frame per step."
-                + (" This model's code is discrete: both paths move the encoder's vectors before quantisation and "
-                   "snap each step to the nearest codes, so frames change cell by cell." if e.model.discrete else ""))
-        strips = (gr.skip(),) * 3 if page_drew is True else tuple(
-            latent.path_strip(rows[k]) for k in ("pixel", "linear", "slerp"))
-        return (*strips, str(path), gr.update(value=str(path)), text, webdecode.page_path(e, ta, tb))
+        out = {ui.gif: str(path), ui.download: gr.update(value=str(path)),
+               ui.info: path_text(e, rows, latent.path_difference(e, ta, tb, rows)),
+               ui.web: webdecode.page_path(e, ta, tb)}
+        if page_drew is not True:
+            out.update({ui.pixel: latent.path_strip(rows["pixel"]), ui.lin: latent.path_strip(rows["linear"]),
+                        ui.sph: latent.path_strip(rows["slerp"])})
+        return out
 
-    @safe
-    def on_dataset(dataset):
+    def classes(self, dataset) -> dict:
         names = dataset_info(dataset).class_names
         choices = [(n, i) for i, n in enumerate(names)]
-        return gr.update(choices=choices, value=None), gr.update(choices=choices, value=None)
+        return {self.ui.a.cls: gr.update(choices=choices, value=None), self.ui.b.cls: gr.update(choices=choices,
+                                                                                               value=None)}
 
-    def relist(dataset, current):
-        return ctx.model_dropdown_update(dataset, current)
+    @safe
+    def relist(self, dataset, current):
+        return self.ctx.model_dropdown_update(dataset, current)
 
-    outs = [pixel, lin, sph, gif, download, info, web]
-    run_inputs = [ctx.dataset, model, xa, xb, steps]
-    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
+    @safe
+    def initial(self, dataset, i, j, current, n):
+        """A dataset (or the page) opened: the models, the classes, A and B by number and their path."""
+        ui = self.ui
+        models = self.ctx.model_dropdown_update(dataset, current)
+        out = {ui.model: models, **self.classes(dataset)}
+        if self.ctx.images.get(dataset) is None:  # offline: nothing to show yet, and no warning at page load
+            return out
+        images = self.ctx.images
+        out.update({**self.shown(ui.a, images.image(dataset, i)[0]), **self.shown(ui.b, images.image(dataset, j)[0])})
+        name = models.get("value") if isinstance(models, dict) else None
+        if name:
+            path = self.run(dataset, name, out[ui.a.x], out[ui.b.x], n)
+            if path.get("__type__") is None:  # not a skip: the path was drawn
+                out.update(path)
+        return out
+
+
+def wire(ctx: Context, ui: InterpUI, h: InterpHandlers) -> None:
+    run_inputs = [ctx.dataset, ui.model, ui.a.x, ui.b.x, ui.steps]
+    gr.on(ctx.model_triggers(), h.relist, [ctx.dataset, ui.model], ui.model, show_progress="hidden")
     # a new A or B, however it is picked, redraws the strips, the GIF and the numbers for the new pair (and
     # gives the page the new codes for Steps N): the strips never show another pair than A and B
-    ends = [(a_idx.submit, by_index, a_idx, [xa, a_img]), (b_idx.submit, by_index, b_idx, [xb, b_img]),
-            (a_cls.input, by_class, a_cls, [xa, a_img, a_idx]), (b_cls.input, by_class, b_cls, [xb, b_img, b_idx]),
-            (a_cur.click, from_current, ctx.current, [xa, a_img]), (b_cur.click, from_current, ctx.current, [xb, b_img]),
-            (a_up.upload, from_upload, a_up, [xa, a_img]), (b_up.upload, from_upload, b_up, [xb, b_img]),
-            (rand.click, random_pair, None, [xa, a_img, a_idx, xb, b_img, b_idx])]
-    for trigger, fn, value, targets in ends:
-        trigger(fn, [ctx.dataset] + ([value] if value is not None else []), targets).success(run, run_inputs, outs)
-    go.click(run, run_inputs, outs)
-    web.change(None, web, None, js=keep_in_page("vaeInterpWeb"))  # Steps N dragged draws with it
-    steps.release(run, [*run_inputs, web], outs, js=RELEASE_JS, show_progress="hidden", trigger_mode="always_last")
+    for end in (ui.a, ui.b):
+        fns = h.end_handlers(end)
+        for trigger, fn, value, targets in [(end.idx.submit, fns["by_index"], end.idx, [end.x, end.img]),
+                                            (end.cls.input, fns["by_class"], end.cls, [end.x, end.img, end.idx]),
+                                            (end.cur.click, fns["from_current"], ctx.current, [end.x, end.img]),
+                                            (end.up.upload, fns["from_upload"], end.up, [end.x, end.img])]:
+            trigger(fn, [ctx.dataset, value], targets).success(h.run, run_inputs, ui.outs)
+    pair = [ui.a.x, ui.a.img, ui.a.idx, ui.b.x, ui.b.img, ui.b.idx]
+    ui.rand.click(h.random_pair, ctx.dataset, pair).success(h.run, run_inputs, ui.outs)
+    ui.go.click(h.run, run_inputs, ui.outs)
+    ui.web.change(None, ui.web, None, js=keep_in_page("vaeInterpWeb"))  # Steps N dragged draws with it
+    # Steps N let go: the page draws once more and says whether it did (interpolate.js released), so the server
+    # writes only the GIF and the numbers, or, when the page could not, the strips as well
+    ui.steps.release(h.run, [*run_inputs, ui.web], ui.outs, js="(...a) => window.vaeDemo.interpolate.released(...a)",
+                     show_progress="hidden", trigger_mode="always_last")
+    initial_outputs = [ui.model, ui.a.cls, ui.b.cls, ui.a.x, ui.a.img, ui.b.x, ui.b.img, *ui.outs]
+    ctx.dataset.change(h.initial, [ctx.dataset, ui.a.idx, ui.b.idx, ui.model, ui.steps], initial_outputs)
+    ctx.load_events.append((h.initial, [ctx.dataset, ui.a.idx, ui.b.idx, ui.model, ui.steps], initial_outputs))
 
-    def initial(dataset, i, j, current, n):
-        if ctx.images.get(dataset) is None:  # offline: nothing to show yet, and no warning at page load
-            return (relist(dataset, current), *on_dataset(dataset), *(gr.skip() for _ in range(4 + len(outs))))
-        a, b = by_index(dataset, i), by_index(dataset, j)
-        models = relist(dataset, current)
-        name = models.get("value") if isinstance(models, dict) else None
-        result = run(dataset, name, a[0], b[0], n) if name and a[0] is not None and b[0] is not None \
-            else tuple(gr.skip() for _ in outs)
-        return (models, *on_dataset(dataset), *a, *b, *result)
 
-    initial_outputs = [model, a_cls, b_cls, xa, a_img, xb, b_img, *outs]
-    ctx.dataset.change(initial, [ctx.dataset, a_idx, b_idx, model, steps], initial_outputs)
-    ctx.load_events.append((initial, [ctx.dataset, a_idx, b_idx, model, steps], initial_outputs))
+def build(ctx: Context) -> None:
+    ui = layout()
+    wire(ctx, ui, InterpHandlers(ctx, ui))
 
 
 TAB = Tab("interpolate", "Interpolation", build, css=TAB_FILES / "interpolate.css", script=TAB_FILES / "interpolate.js")

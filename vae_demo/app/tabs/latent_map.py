@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from vae_demo.app.common import Context, explain, keep_in_page, safe
@@ -32,7 +34,25 @@ DECODED_NOTE = "**Decoded at the crosshair**"
 CODES_NOTE = "**Test image #0 as codes**: each cell names one dot of the map"
 
 
-def build(ctx: Context) -> None:
+@dataclass
+class MapUI:
+    """The tab's components."""
+
+    model: gr.Dropdown
+    method: gr.Radio
+    plot: gr.Plot
+    info: gr.Markdown
+    x: gr.Slider
+    y: gr.Slider
+    decoded_note: gr.Markdown
+    decoded: gr.Image
+    web: gr.JSON  # webdecode.page_map: what the page needs to decode; hidden by CSS
+    server_decode: gr.Button  # what a move clicks when the page cannot decode
+    manifold_note: gr.Markdown
+    manifold: gr.Image
+
+
+def layout() -> MapUI:
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
@@ -52,88 +72,117 @@ def build(ctx: Context) -> None:
             decoded_note = gr.Markdown(DECODED_NOTE, elem_id="map-decoded-note")
             decoded = gr.Image(label="Decoded at the crosshair", show_label=False, type="numpy", interactive=False,
                                height=260, format="png", elem_id="map-decoded", buttons=[])
-            web = gr.JSON(None, elem_id="map-web", show_label=False)  # webdecode.page_map; hidden by CSS
+            web = gr.JSON(None, elem_id="map-web", show_label=False)
             server_decode = gr.Button("decode on the server", elem_id="map-server-decode")
             # no label or buttons drawn over the picture: they hid its top row
             manifold_note = gr.Markdown("**Decoded manifold over the map** (top row: largest y)", visible=False)
             manifold = gr.Image(label="Decoded manifold over the map", show_label=False, type="numpy",
                                 interactive=False, format="png", elem_id="map-manifold", visible=False, buttons=[])
     explain(EXPLAIN)
+    return MapUI(model, method, plot, info, x, y, decoded_note, decoded, web, server_decode, manifold_note, manifold)
 
-    def _map(dataset, name, how):
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        return e, latent.latent_map(e, ctx.images, how)
 
-    def _figure(dataset, e, m, px, py):
+class MapHandlers:
+    """The tab's handlers; each returns its outputs by component."""
+
+    def __init__(self, ctx: Context, ui: MapUI):
+        self.ctx, self.ui = ctx, ui
+
+    def latent_map(self, dataset, name, how):
+        e = self.ctx.registry.get(name, dataset, latent_code=True)
+        return e, latent.latent_map(e, self.ctx.images, how)
+
+    @staticmethod
+    def figure(dataset, e, m, px, py):
         return figures.map_figure(m, dataset_info(dataset).class_names, (px, py),
-                                 title=f"{e.name}: {len(m.xy)} test images")
+                                  title=f"{e.name}: {len(m.xy)} test images")
+
+    def codebook(self, e) -> dict:
+        """A discrete code: the codebook is the map, and the picture a test image as its code grid."""
+        ui = self.ui
+        use = codes.codebook_use(e, self.ctx.images)
+        s = self.ctx.images.get(e.dataset)
+        example = None
+        if s is not None and len(s):  # a test image's code: each cell is one of the dots
+            g = codes.image_codes(e, s.floats(slice(0, 1)))
+            example = codes.grid_view(e, codes.decode_grid(e, g), g)
+        hidden = gr.update(visible=False)
+        return {ui.plot: figures.codebook_figure(e, use), ui.info: codes.use_text(e, use), ui.x: hidden, ui.y: hidden,
+                ui.decoded: gr.update(value=example, label="Test image #0 as codes"),
+                ui.manifold: gr.update(value=None, visible=False), ui.manifold_note: hidden, ui.method: hidden,
+                ui.web: None}
 
     @safe
-    def on_model(dataset, name, how):
+    def on_model(self, dataset, name, how):
+        ui = self.ui
         if not name:
-            return None, f"No model for {dataset} yet: train one in the Train tab.", gr.update(), gr.update(), None, \
-                gr.update(visible=False), gr.update(visible=False), gr.update(), None
-        e = ctx.registry.get(name, dataset, latent_code=True)
-        if e.model.discrete:  # the codebook is the map
-            use = codes.codebook_use(e, ctx.images)
-            s = ctx.images.get(dataset)
-            example = None
-            if s is not None and len(s):  # a test image's code: each cell is one of the dots
-                x0 = s.floats(slice(0, 1))
-                g = codes.image_codes(e, x0)
-                example = codes.grid_view(e, codes.decode_grid(e, g), g)
-            return (figures.codebook_figure(e, use), codes.use_text(e, use), gr.update(visible=False),
-                    gr.update(visible=False), gr.update(value=example, label="Test image #0 as codes"),
-                    gr.update(value=None, visible=False), gr.update(visible=False), gr.update(visible=False), None)
-        e, m = _map(dataset, name, how)
+            return {ui.plot: None, ui.info: f"No model for {dataset} yet: train one in the Train tab.",
+                    ui.decoded: None, ui.manifold: gr.update(visible=False),
+                    ui.manifold_note: gr.update(visible=False), ui.web: None}
+        e = self.ctx.registry.get(name, dataset, latent_code=True)
+        if e.model.discrete:
+            return self.codebook(e)
+        e, m = self.latent_map(dataset, name, how)
         x0, x1, y0, y1 = m.extent
         cx, cy = round((x0 + x1) / 2, 2), round((y0 + y1) / 2, 2)
-        step_x = step_y = 0.01  # round steps: the number boxes show 2 decimals, not -1.841394140625
         show_grid = m.method != "tsne"
-        grid_img = latent.manifold_grid(e, m) if show_grid else None
         text = (f"{m.note}. {len(m.xy)} points, one per test image (codes {m.source}); "
                 "click the map or drag x/y to move the crosshair"
                 + ("; the manifold on the right decodes a 15×15 grid over this extent." if show_grid else "."))
-        return (_figure(dataset, e, m, cx, cy), text,
-                gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=step_x, visible=True),
-                gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=step_y, visible=True),
-                gr.update(value=latent.decode(e, m.latent_at(cx, cy)), label="Decoded at the crosshair"),
-                gr.update(value=grid_img, visible=show_grid), gr.update(visible=show_grid), gr.update(visible=True),
-                webdecode.page_map(e, m))
+        # round steps: the number boxes show 2 decimals, not -1.841394140625
+        return {ui.plot: self.figure(dataset, e, m, cx, cy), ui.info: text,
+                ui.x: gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=0.01, visible=True),
+                ui.y: gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=0.01, visible=True),
+                ui.decoded: gr.update(value=latent.decode(e, m.latent_at(cx, cy)), label="Decoded at the crosshair"),
+                ui.manifold: gr.update(value=latent.manifold_grid(e, m) if show_grid else None, visible=show_grid),
+                ui.manifold_note: gr.update(visible=show_grid), ui.method: gr.update(visible=True),
+                ui.web: webdecode.page_map(e, m)}
 
-    def heading(name):
+    def heading(self, name):
         """What the picture on the right is: a decoded position, or (a discrete code) a test image's code grid.
         Silent: a model that does not fit is reported once, by on_model."""
         try:
-            e = ctx.registry.get(name)
+            e = self.ctx.registry.get(name)
         except UserInputError:
             return DECODED_NOTE
-        return CODES_NOTE if getattr(e.model, "discrete", False) else DECODED_NOTE
+        return CODES_NOTE if e.model.discrete else DECODED_NOTE
 
     @safe
-    def on_move(dataset, name, how, px, py):
-        e, m = _map(dataset, name, how)
+    def map_decode(self, dataset, name, how, px, py):
+        e, m = self.latent_map(dataset, name, how)
         return latent.decode(e, m.latent_at(px, py))
 
     @safe
-    def on_release(dataset, name, how, px, py):
-        e, m = _map(dataset, name, how)
-        return _figure(dataset, e, m, px, py)
+    def on_release(self, dataset, name, how, px, py):
+        e, m = self.latent_map(dataset, name, how)
+        return self.figure(dataset, e, m, px, py)
 
-    def relist(dataset, current):
-        return ctx.model_dropdown_update(dataset, current, prefer_2d=True)  # a native map first
+    @safe
+    def relist(self, dataset, current):
+        return self.ctx.model_dropdown_update(dataset, current, prefer_2d=True)  # a native map first
 
-    gr.on(ctx.model_triggers(), safe(relist), [ctx.dataset, model], model, show_progress="hidden")
-    gr.on([model.change, method.change], on_model, [ctx.dataset, model, method],
-          [plot, info, x, y, decoded, manifold, manifold_note, method, web], show_progress="minimal")
-    model.change(safe(heading), model, decoded_note, show_progress="hidden", api_visibility="private")
-    web.change(None, web, None, js=keep_in_page("vaeMapWeb"))  # the pointer's hover decodes with it
-    server_decode.click(on_move, [ctx.dataset, model, method, x, y], decoded, show_progress="hidden",
-                        trigger_mode="always_last", concurrency_limit=None)  # its API name stays on_move
-    for s in (x, y):
-        s.release(on_release, [ctx.dataset, model, method, x, y], plot, show_progress="hidden",
-                  trigger_mode="always_last")
-    ctx.load_events.append((relist, [ctx.dataset, model], [model]))
+
+def wire(ctx: Context, ui: MapUI, h: MapHandlers) -> None:
+    quiet = {"show_progress": "hidden"}
+    gr.on(ctx.model_triggers(), h.relist, [ctx.dataset, ui.model], ui.model, **quiet)
+    gr.on([ui.model.change, ui.method.change], h.on_model, [ctx.dataset, ui.model, ui.method],
+          [ui.plot, ui.info, ui.x, ui.y, ui.decoded, ui.manifold, ui.manifold_note, ui.method, ui.web],
+          show_progress="minimal")
+    ui.model.change(safe(h.heading), ui.model, ui.decoded_note, **quiet)
+    ui.web.change(None, ui.web, None, js=keep_in_page("vaeMapWeb"))  # the pointer's hover decodes with it
+    ui.server_decode.click(h.map_decode, [ctx.dataset, ui.model, ui.method, ui.x, ui.y], ui.decoded,
+                           trigger_mode="always_last", concurrency_limit=None, api_name="map_decode",
+                           api_description="The latent map decoded at (x, y): dataset, model, projection, x, y → "
+                                           "the image.", **quiet)
+    for s in (ui.x, ui.y):
+        s.release(h.on_release, [ctx.dataset, ui.model, ui.method, ui.x, ui.y], ui.plot, trigger_mode="always_last",
+                  **quiet)
+    ctx.load_events.append((h.relist, [ctx.dataset, ui.model], [ui.model]))
+
+
+def build(ctx: Context) -> None:
+    ui = layout()
+    wire(ctx, ui, MapHandlers(ctx, ui))
 
 
 TAB = Tab("map", "Latent map", build, css=TAB_FILES / "map.css", script=TAB_FILES / "map.js")

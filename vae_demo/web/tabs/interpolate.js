@@ -3,6 +3,12 @@
 // a time and no Gradio event per move (onSlide); nothing is asked of the server until the slider is let go.
 (() => {
   const D = window.vaeDecoder;
+  // Steps N let go: draw in the page once more, then tell the server whether it did (the event's last input),
+  // so the server writes only the GIF and the numbers, or, when the page could not, the strips as well
+  async function released(dataset, name, a, b, n, web) {
+    return [dataset, name, a, b, n, D ? await D.paintPath(web, n) : false];
+  }
+  window.vaeDemo.interpolate = {released};
   if (!D) return;
   D.onSlide('#interp-steps', async () => {
     const n = document.querySelector('#interp-steps input[type=range]').value;
