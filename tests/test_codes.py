@@ -119,7 +119,8 @@ def tab_handler(ctx, tab, name: str):
 
     def positional(*args):  # the handler's outputs by component, in the event's output order
         out = d.fn(*args)
-        return [out.get(c, gr.skip()) for c in d.outputs] if isinstance(out, dict) else out
+        return [out.get(c, gr.skip()) for c in d.outputs] if isinstance(out, dict) and "__type__" not in out \
+            else out
 
     return positional
 

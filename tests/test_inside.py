@@ -240,7 +240,14 @@ def _inside_page(registry, images):
         ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
         inside_tab.build(ctx)
     by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
-    fns = {d.fn.__name__: d.fn for d in demo.fns.values()}
+    def positional(d):  # a handler's outputs by component, in its event's output order
+        def call(*args):
+            out = d.fn(*args)
+            return [out.get(c, gr.skip()) for c in d.outputs] if isinstance(out, dict) and "__type__" not in out \
+                else out
+        return call
+
+    fns = {d.fn.__name__: positional(d) for d in demo.fns.values() if d.fn is not None}
     return ctx, by_id, fns
 
 

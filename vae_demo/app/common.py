@@ -56,8 +56,7 @@ class Context:
         choices = [(e.label, e.name) for e in entries]
         names = [n for _, n in choices]
         vaes = sorted((e for e in entries if e.is_vae and not e.is_restorer),  # a plain β = 1 VAE first
-                      key=lambda e: (not (prefer_2d and e.latent_dim == 2), e.yours,
-                                     e.meta.get("hparams", {}).get("beta", 1.0) != 1.0, e.name))
+                      key=lambda e: (not (prefer_2d and e.latent_dim == 2), e.yours, not e.is_plain_vae, e.name))
         value = current if current in names else (vaes[0].name if vaes else names[0] if names else None)
         info = None if names else f"no model with a latent code for {dataset} yet: train one in the Train tab"
         return gr.update(choices=choices, value=value, info=info)
@@ -238,6 +237,15 @@ def as_tensor(x, dataset: str) -> torch.Tensor:
     if t.ndim != 4 or tuple(t.shape[1:]) != image_shape(dataset):
         raise UserInputError(f"the current image does not fit {dataset}: pick or upload one again")
     return t
+
+
+def test_image(ctx: Context, dataset: str, index) -> torch.Tensor:
+    """Test image #index of ``dataset`` (1, C, H, W), the index clamped to the split."""
+    s = ctx.images.get(dataset)
+    if s is None or not len(s):
+        raise UserInputError(f"no test images of {dataset} here: pick, upload or draw one in Corrupt & restore")
+    i = int(min(max(int(np.nan_to_num(float(index or 0))), 0), len(s) - 1))
+    return s.floats(slice(i, i + 1))
 
 
 def default_dataset(registry: ModelRegistry, images: TestImages) -> str:

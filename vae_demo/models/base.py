@@ -152,6 +152,7 @@ def build_model(kind: str, image_shape, latent_dim: int, **hparams) -> Autoencod
 class Autoencoder(nn.Module):
     kind = "autoencoder"
     generative = False  # True for models with a prior to sample from
+    gaussian_posterior = False  # True: posterior() is a GaussianPosterior (μ, σ, KL per dim)
     trainable = True  # False for closed-form models (PCA)
     has_latent_code = True  # False when encode() gives feature maps, not a vector z (U-Net)
     nested_code = False  # True when the first d dims are the best d-dim code (PCA): the app can truncate it
@@ -277,6 +278,7 @@ class Autoencoder(nn.Module):
 
 class VAE(Autoencoder):
     generative = True
+    gaussian_posterior = True
     family = "VAE"
     SETTINGS = (Setting("beta", "float", "weight of the KL term (β-VAE): 1 is the ELBO; above 1 trades sharpness "
                         "for a smoother, more disentangled latent space", lo=0, hi=1000, label="β (KL weight)",

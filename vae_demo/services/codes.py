@@ -35,7 +35,7 @@ def view_size(entry: ModelEntry) -> int:
 
 
 def require_discrete(entry: ModelEntry) -> None:
-    if not getattr(entry.model, "discrete", False):
+    if not entry.model.discrete:
         raise UserInputError(f"model {entry.name} has a continuous code, not a grid of codebook indices: "
                              "use the sliders")
 

@@ -26,8 +26,7 @@ SCORE_IMAGES = 2000  # test images whose scores make the histogram the app compa
 
 
 def require_vae(entry: ModelEntry) -> None:
-    if not (entry.has_latent_code and getattr(entry.model, "generative", False)
-            and hasattr(entry.model.posterior(torch.zeros(1, *entry.model.image_shape)), "kl_per_dim")):
+    if not (entry.has_latent_code and entry.model.gaussian_posterior):
         raise UserInputError(f"model {entry.name} is not a VAE (no Gaussian posterior to show): pick a VAE")
 
 
@@ -79,7 +78,7 @@ def walkthrough(entry: ModelEntry, x: torch.Tensor, eps=None, seed: int = 0) -> 
     uninformed = float(model.recon_loss(torch.zeros_like(logits), x)[0])  # sigmoid(0) = 0.5 everywhere
     kl = q.kl_per_dim()[0].double().numpy()
     return Walkthrough(mu.numpy(), std.numpy(), e, z.numpy(), kl, np.argsort(-kl, kind="stable"), recon,
-                       uninformed, float(getattr(model, "beta", 1.0)), torch.sigmoid(logits)[0].float(),
+                       uninformed, float(model.beta), torch.sigmoid(logits)[0].float(),
                        "binary cross-entropy" if model.recon == "bce" else "squared error")
 
 
@@ -98,8 +97,8 @@ def matching_pair(entries: list[ModelEntry], latent_dim: int | None = None) -> t
     """An autoencoder and a VAE of one dataset with the same latent size, both trained on clean images
     (a β = 1 VAE preferred), or None."""
     clean = [e for e in entries if e.has_latent_code and not e.is_restorer and e.model.trainable
-             and not getattr(e.model, "discrete", False)]
-    vaes = sorted((e for e in clean if e.is_vae), key=lambda e: (getattr(e.model, "beta", 1.0) != 1.0, e.yours, e.name))
+             and not e.model.discrete]
+    vaes = sorted((e for e in clean if e.is_vae), key=lambda e: (e.beta != 1.0, e.yours, e.name))
     aes = [e for e in clean if not e.is_vae]
     for v in vaes:
         for a in aes:

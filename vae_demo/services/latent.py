@@ -90,7 +90,7 @@ def latent_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
     - AE: the variance of the test encodings.
     """
     entry.require_latent_code()
-    if getattr(entry.model, "discrete", False):
+    if entry.model.discrete:
         raise UserInputError(f"model {entry.name} has a discrete code (a grid of codebook indices), not dims to "
                              "slide: pick it in the Latent sliders tab to edit its code grid")
     return _cached(entry, "stats", lambda: _compute_stats(entry, images))
@@ -214,7 +214,7 @@ def latent_map(entry: ModelEntry, images: TestImages | None, method: str = "auto
     if method not in MAP_METHODS:
         raise UserInputError(f"unknown projection {str(method)[:20]!r}; choose auto, pca or tsne")
     entry.require_latent_code()
-    if getattr(entry.model, "discrete", False):
+    if entry.model.discrete:
         raise UserInputError(f"model {entry.name} has a discrete code: its map is the codebook's")
     if method == "auto":
         method = "native" if entry.latent_dim == 2 else "pca"

@@ -77,7 +77,7 @@ class ModelEntry:
     @property
     def has_latent_code(self) -> bool:
         """A vector z the latent tabs can drive (False for the U-Net restorer: feature maps only)."""
-        return bool(getattr(self.model, "has_latent_code", True))
+        return bool(self.model.has_latent_code)
 
     def require_latent_code(self) -> None:
         """UserInputError unless this model has a vector z (the latent tabs' one check)."""
@@ -87,12 +87,22 @@ class ModelEntry:
 
     @property
     def is_vae(self) -> bool:
-        return bool(getattr(self.model, "generative", False))
+        return bool(self.model.generative)
+
+    @property
+    def beta(self) -> float | None:
+        """A VAE's KL weight (1: the ELBO); None for a model with no KL term."""
+        return float(self.model.beta) if self.is_vae else None
+
+    @property
+    def is_plain_vae(self) -> bool:
+        """The textbook VAE: β = 1, trained on clean images (what the latent and Inside views prefer)."""
+        return self.is_vae and self.beta == 1.0 and not self.is_restorer
 
     @property
     def is_pca(self) -> bool:
         """Its code is nested (PCA): the first d dims are its best d-dim code, so it can be truncated to any d."""
-        return bool(getattr(self.model, "nested_code", False))
+        return bool(self.model.nested_code)
 
     @property
     def corruption(self) -> str:
@@ -111,7 +121,7 @@ class ModelEntry:
         """What it is, in a word or two: restorer (its corruption), PCA, VAE or autoencoder."""
         if self.is_restorer:
             return f"restorer ({self.corruption})"
-        return getattr(self.model, "family", self.kind)
+        return self.model.family or self.kind
 
     @property
     def short_label(self) -> str:
@@ -121,13 +131,12 @@ class ModelEntry:
     @property
     def label(self) -> str:
         """Dropdown text: name and what it is."""
-        desc = getattr(self.model, "description", self.kind) or self.kind
+        desc = self.model.description or self.kind
         extra = f", restorer trained on {self.corruption}" if self.is_restorer else ""
-        if getattr(self.model, "mask_input", False):
+        if self.model.mask_input:
             extra += ", told the damage mask when 'mask-aware' is on"
-        beta = self.meta.get("hparams", {}).get("beta")
-        if self.is_vae and beta not in (None, 1, 1.0):
-            extra += f", β={beta:g}"
+        if self.is_vae and self.beta != 1.0:
+            extra += f", β={self.beta:g}"
         size = ""
         if self.has_latent_code and self.model.discrete:  # its code is a grid of indices, not z numbers
             h, w = self.model.code_grid

@@ -205,13 +205,13 @@ def default_models(registry: ModelRegistry, dataset: str) -> list[str]:
     autoencoder/VAE (the point: it is no denoiser), and the best classical restorer. Models trained in
     the app ("yours") are not in it; the picker adds them."""
     entries = [e for e in registry.entries(dataset) if not e.yours]
-    restorers = [e for e in entries if e.is_restorer and not getattr(e.model, "mask_input", False)]
+    restorers = [e for e in entries if e.is_restorer and not e.model.mask_input]
     plain = [e for e in entries if not e.is_restorer and not e.is_pca and e.has_latent_code]
     out = []
     if restorers:
         out.append(max(restorers, key=lambda e: (_mean_restore_psnr(e), e.name)).name)
     if plain:
-        beta1 = [e for e in plain if e.meta.get("hparams", {}).get("beta", 1.0) in (1, 1.0)] or plain
+        beta1 = [e for e in plain if e.beta in (None, 1.0)] or plain  # no KL term, or the ELBO
         out.append(max(beta1, key=lambda e: (e.is_vae, e.meta.get("metrics", {}).get("test_psnr", 0.0), e.name)).name)
     return out + [CLASSICAL]
 

@@ -76,3 +76,20 @@ def histogram_figure(codes_by_model: dict[str, np.ndarray], dims: int = 4, heigh
                       margin={"l": 30, "r": 10, "t": 52, "b": 20}, legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(range=[-5, 5])  # top margin: the dims' titles clear the label Gradio puts over the plot
     return fig
+
+
+def anomaly_figure(ref: np.ndarray, score: float, dataset: str):
+    """Plotly: the test split's reconstruction errors as a histogram, this image's marked."""
+    import plotly.graph_objects as go
+
+
+    hi = max(float(np.percentile(ref, 99.5)), score) * 1.05
+    fig = go.Figure(go.Histogram(x=np.clip(ref, 0, hi), nbinsx=50, name=f"{dataset} test images",
+                                 marker={"color": "#4c78a8"}))
+    fig.add_vline(x=score, line_width=3, line_color="#e45756")
+    fig.add_annotation(x=score, yref="paper", y=1.0, text="this image", showarrow=False, font={"color": "#e45756"},
+                       xanchor="left")
+    fig.update_layout(height=380, template="plotly_white", margin={"l": 40, "r": 10, "t": 30, "b": 40},
+                      xaxis_title="reconstruction error (the model's own loss term)", yaxis_title="test images",
+                      showlegend=False, font={"size": 13})
+    return fig

@@ -7,6 +7,8 @@ controls, each panel 7× its pixels with its name, PSNR and SSIM as page text; w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from vae_demo.app.common import Context, as_tensor, explain, image_shape, safe, slider_moves
@@ -45,8 +47,34 @@ becomes inpainting. The green frame only ever compares restorers given the same 
 """
 
 
-def build(ctx: Context) -> None:
-    default_dataset = ctx.start_dataset
+@dataclass
+class RestoreUI:
+    """The tab's components."""
+
+    kind: gr.Radio
+    mask_aware: gr.Checkbox
+    severity: gr.Slider
+    severity_reset: gr.Button  # ours, not Gradio's ↺: back to the chosen corruption's default
+    models: gr.Dropdown
+    pca_dims: gr.Slider
+    row: gr.HTML
+    note: gr.Markdown
+    gallery: gr.Gallery
+    source: gr.Markdown
+    index: gr.Number
+    rand: gr.Button
+    seed: gr.Number
+    upload: gr.UploadButton
+    draw_tab: gr.Row
+    sketch: gr.Sketchpad
+    use_sketch: gr.Button
+    summary: gr.Markdown
+    picks: gr.State  # dataset -> the models this visitor chose for its row
+    origin: gr.State  # how the row captions the original: test image #i, your upload, …
+
+
+def _controls(ctx: Context) -> dict:
+    """The corruption, its severity and the models in the row."""
     with gr.Row(equal_height=True):
         kind = gr.Radio([(KIND_LABELS[k], k) for k in KINDS], value="gaussian", label="Corruption", show_label=False,
                         elem_id="restore-kind", container=False, scale=4)
@@ -59,198 +87,242 @@ def build(ctx: Context) -> None:
         severity = gr.Slider(lo, hi, value=default_severity("gaussian"), step=step, label="Severity (noise σ)",
                              elem_id="restore-severity", scale=2, buttons=[])
         severity_reset = gr.Button("↺", size="sm", scale=0, min_width=44, elem_id="restore-severity-reset")
-        models = gr.Dropdown(model_choices(ctx.registry, default_dataset), multiselect=True,
-                             value=default_models(ctx.registry, default_dataset), label="Models in the row",
+        models = gr.Dropdown(model_choices(ctx.registry, ctx.start_dataset), multiselect=True,
+                             value=default_models(ctx.registry, ctx.start_dataset), label="Models in the row",
                              elem_id="restore-models", scale=4)
         pca_dims = gr.Slider(1, 64, value=64, step=1, label="PCA: keep the first d components",
                              elem_id="restore-pca-dims", visible=False, scale=2)
-    row = gr.HTML("", elem_id="restore-row", min_height=PANEL_SCALE * 28 + 70)
+    return {"kind": kind, "mask_aware": mask_aware, "severity": severity, "severity_reset": severity_reset,
+            "models": models, "pca_dims": pca_dims}
+
+
+def _test_images(ctx: Context) -> dict:
+    gallery = gr.Gallery(label="Click a test image", columns=5, height=230, format="png", allow_preview=False,
+                         elem_id="restore-gallery", show_label=False)
+    source = gr.Markdown(ctx.images.describe(ctx.start_dataset), elem_id="restore-source")
+    with gr.Row():
+        index = gr.Number(label="Image #", value=0, precision=0, minimum=0, elem_id="restore-index")
+        rand = gr.Button("Random test image", elem_id="restore-random")
+        seed = gr.Number(label="Corruption seed", value=0, precision=0, elem_id="restore-seed")
+    return {"gallery": gallery, "source": source, "index": index, "rand": rand, "seed": seed}
+
+
+def _drawing(ctx: Context) -> dict:
+    # the pad right under the row it feeds, the button beside it: on a 1280×720 screen a drawing and its
+    # restorations are seen together
+    with gr.Row(visible=image_shape(ctx.start_dataset)[1] == 28) as draw_tab:
+        sketch = gr.Sketchpad(label="Draw with the mouse or a finger, then press “Use the drawing”",
+                              show_label=False, type="numpy", canvas_size=(280, 280), height=300,
+                              scale=3, min_width=290, elem_id="restore-sketch",
+                              brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+        with gr.Column(scale=1, min_width=130):
+            gr.Markdown("Draw a digit or a garment with the mouse or a finger, then press")
+            use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
+    gr.Markdown("Drawing is for the 28×28 datasets (mnist and fashion-mnist).", elem_classes="explain")
+    return {"draw_tab": draw_tab, "sketch": sketch, "use_sketch": use_sketch}
+
+
+def layout(ctx: Context) -> RestoreUI:
+    parts = _controls(ctx)
+    parts["row"] = gr.HTML("", elem_id="restore-row", min_height=PANEL_SCALE * 28 + 70)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            note = gr.Markdown("", elem_id="restore-note")
+            parts["note"] = gr.Markdown("", elem_id="restore-note")
             with gr.Tabs():
                 with gr.Tab("Test images"):
-                    gallery = gr.Gallery(label="Click a test image", columns=5, height=230, format="png",
-                                         allow_preview=False, elem_id="restore-gallery", show_label=False)
-                    source = gr.Markdown(ctx.images.describe(default_dataset), elem_id="restore-source")
-                    with gr.Row():
-                        index = gr.Number(label="Image #", value=0, precision=0, minimum=0, elem_id="restore-index")
-                        rand = gr.Button("Random test image", elem_id="restore-random")
-                        seed = gr.Number(label="Corruption seed", value=0, precision=0, elem_id="restore-seed")
+                    parts.update(_test_images(ctx))
                 with gr.Tab("Upload"):
-                    upload = gr.UploadButton("Upload an image file", file_count="single", type="filepath",
-                                             elem_id="restore-upload")
+                    parts["upload"] = gr.UploadButton("Upload an image file", file_count="single", type="filepath",
+                                                      elem_id="restore-upload")
                     gr.Markdown("PNG, JPEG, GIF, BMP, WebP … any size: it is fitted to the model's size, "
                                 "keeping its aspect ratio.")
                 with gr.Tab("Draw"):
-                    # the pad right under the row it feeds, the button beside it: on a 1280×720 screen
-                    # a drawing and its restorations are seen together
-                    with gr.Row(visible=image_shape(default_dataset)[1] == 28) as draw_tab:
-                        sketch = gr.Sketchpad(label="Draw with the mouse or a finger, then press “Use the drawing”",
-                                              show_label=False, type="numpy", canvas_size=(280, 280), height=300,
-                                              scale=3, min_width=290, elem_id="restore-sketch",
-                                              brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
-                        with gr.Column(scale=1, min_width=130):
-                            gr.Markdown("Draw a digit or a garment with the mouse or a finger, then press")
-                            use_sketch = gr.Button("Use the drawing", elem_id="restore-use-sketch")
-                    gr.Markdown("Drawing is for the 28×28 datasets (mnist and fashion-mnist).", elem_classes="explain")
+                    parts.update(_drawing(ctx))
         with gr.Column(scale=1, min_width=320):
-            summary = gr.Markdown("", elem_id="restore-summary")
+            parts["summary"] = gr.Markdown("", elem_id="restore-summary")
             explain(EXPLAIN)
-    picks = gr.State({})  # dataset -> the models this visitor chose for its row
-    origin = gr.State("test image #0")  # how the row captions the original: test image #i, your upload, …
+    return RestoreUI(**parts, picks=gr.State({}), origin=gr.State("test image #0"))
 
-    # --- handlers: plain calls into vae_demo.services ---
+
+def _highlight(i):
+    """The gallery's highlight follows the image, however it was picked (none when it is not shown)."""
+    # (None would leave the old highlight: the page keeps its selection then; -1 is no thumbnail)
+    return gr.update(selected_index=i if i is not None and 0 <= i < GALLERY_IMAGES else -1)
+
+
+class RestoreHandlers:
+    """The tab's handlers: plain calls into vae_demo.services, each returning its outputs by component."""
+
+    def __init__(self, ctx: Context, ui: RestoreUI):
+        self.ctx, self.ui = ctx, ui
+
     @safe
-    def update_row(dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None, origin=None):
+    def update_row(self, dataset, x, kind_, sev, seed_, mask, dims=None, chosen=None, origin=None):
+        ui = self.ui
         if x is None:
             check_settings(dataset, kind_, sev, seed_, mask, dims)
-            return "", "Pick a test image, upload one, or draw one."
-        panels, text = restore_row(ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
+            return {ui.row: "", ui.summary: "Pick a test image, upload one, or draw one."}
+        panels, text = restore_row(self.ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
                                    pca_dims=dims, models=chosen, source=origin)
         table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
             f"| {p.name} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
-        return row_html(panels, PANEL_SCALE * image_shape(dataset)[-1]), text + "\n\n" + table
+        return {ui.row: row_html(panels, PANEL_SCALE * image_shape(dataset)[-1]), ui.summary: text + "\n\n" + table}
 
-    def _show(x, text, origin):
-        """The picked image, the line that says what it is, and how the row's original is captioned."""
-        return x.numpy(), text, origin
+    def show(self, x, text, origin, i=None) -> dict:
+        """The picked image, the line that says what it is, how the row's original is captioned, the highlight."""
+        out = {self.ctx.current: x.numpy(), self.ui.note: text, self.ui.origin: origin,
+               self.ui.gallery: _highlight(i)}
+        return out if i is None else {**out, self.ui.index: i}
 
-    def _highlight(i):
-        """The gallery's highlight follows the image, however it was picked (none when it is not shown)."""
-        # (None would leave the old highlight: the page keeps its selection then; -1 is no thumbnail)
-        return gr.update(selected_index=i if i is not None and 0 <= i < GALLERY_IMAGES else -1)
-
-    def _pca_visible(dataset, chosen):
-        return gr.update(visible=any(e.is_pca and e.name in (chosen or []) for e in ctx.registry.entries(dataset)))
+    def pca_visible(self, dataset, chosen):
+        entries = self.ctx.registry.entries(dataset)
+        return gr.update(visible=any(e.is_pca and e.name in (chosen or []) for e in entries))
 
     @safe
-    def pick_index(dataset, i):
-        x, i, label = ctx.images.image(dataset, i)
-        s = ctx.images.get(dataset)
-        return (*_show(x, f"Input: test image #{i}, **{s.class_names[label]}**", f"test image #{i}"), i,
-                _highlight(i))
+    def pick_index(self, dataset, i):
+        x, i, label = self.ctx.images.image(dataset, i)
+        s = self.ctx.images.get(dataset)
+        return self.show(x, f"Input: test image #{i}, **{s.class_names[label]}**", f"test image #{i}", i)
 
     @safe
-    def pick_random(dataset, current):
-        return pick_index(dataset, ctx.images.random_index(dataset, exclude=current))
+    def pick_random(self, dataset, current):
+        return self.pick_index(dataset, self.ctx.images.random_index(dataset, exclude=current))
 
     @safe
-    def pick_gallery(dataset, evt: gr.EventData):  # not SelectData: an API call may come without event data
+    def pick_gallery(self, dataset, evt: gr.EventData):  # not SelectData: an API call may come without event data
         data = evt._data if isinstance(evt._data, dict) else {}
-        return pick_index(dataset, data.get("index"))
+        return self.pick_index(dataset, data.get("index"))
 
     @safe
-    def from_upload(dataset, path):
+    def from_upload(self, dataset, path):
         u = load_user_image(path, image_shape(dataset))
         gr.Info(f"Upload fitted: {u.note}")
-        return (*_show(u.x, f"Input: your upload ({u.note})", "your upload"), _highlight(None))
+        return self.show(u.x, f"Input: your upload ({u.note})", "your upload")
 
     @safe
-    def from_sketch(dataset, value):
+    def from_sketch(self, dataset, value):
         empty = "the canvas is empty: draw something on it first, then press “Use the drawing”"
         u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS, missing=empty)
         if float(u.x.max()) < 0.05:  # nothing drawn: the image on screen stays
             raise UserInputError(empty)
-        return (*_show(u.x, "Input: your drawing (inverted to white on black like the dataset)", "your drawing"),
-                _highlight(None))
+        return self.show(u.x, "Input: your drawing (inverted to white on black like the dataset)", "your drawing")
 
-    def _models_update(dataset, remembered):
-        names = {v for _, v in model_choices(ctx.registry, dataset)}
-        chosen = [m for m in (remembered or {}).get(dataset, []) if m in names] or default_models(ctx.registry, dataset)
-        return gr.update(choices=model_choices(ctx.registry, dataset), value=chosen), chosen
+    def chosen_models(self, dataset, remembered) -> list:
+        names = {v for _, v in model_choices(self.ctx.registry, dataset)}
+        return ([m for m in (remembered or {}).get(dataset, []) if m in names]
+                or default_models(self.ctx.registry, dataset))
+
+    def models_update(self, dataset, chosen):
+        return gr.update(choices=model_choices(self.ctx.registry, dataset), value=chosen)
 
     @safe
-    def on_dataset(dataset, remembered):
+    def test_images(self, dataset, remembered):
+        """A dataset chosen: its gallery, the drawing pad where it fits, the models, and test image #0 shown."""
+        ui, images = self.ui, self.ctx.images
         shape = image_shape(dataset)
-        items = ctx.images.gallery(dataset, GALLERY_IMAGES)
-        draw_visible = gr.update(visible=shape[1] == 28)
-        about = ctx.images.describe(dataset)
-        picker, chosen = _models_update(dataset, remembered)
-        if items:
-            x, i, label = ctx.images.image(dataset, 0)
-            name = ctx.images.get(dataset).class_names[label]
-            return (items, about, draw_visible, picker,
-                    _pca_visible(dataset, chosen), *_show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}"),
-                    i)  # the image # box says which image the row shows
-        return [], about, draw_visible, picker, _pca_visible(dataset, chosen), None, (
-            f"No {dataset} test images on this machine (see the banner at the top): upload an image"
-            + (" or draw one." if shape[1] == 28 else ".")), None, gr.skip()
+        chosen = self.chosen_models(dataset, remembered)
+        items = images.gallery(dataset, GALLERY_IMAGES)
+        out = {ui.gallery: items, ui.source: images.describe(dataset), ui.draw_tab: gr.update(visible=shape[1] == 28),
+               ui.models: self.models_update(dataset, chosen), ui.pca_dims: self.pca_visible(dataset, chosen)}
+        if not items:
+            return {**out, self.ctx.current: None, ui.note: (
+                f"No {dataset} test images on this machine (see the banner at the top): upload an image"
+                + (" or draw one." if shape[1] == 28 else "."))}
+        x, i, label = images.image(dataset, 0)
+        name = images.get(dataset).class_names[label]
+        shown = self.show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}", i)
+        shown.pop(ui.gallery)  # the gallery output is the plain list (the API's); its highlight comes after
+        return {**out, **shown}
 
     @safe
-    def on_models(dataset, chosen, remembered):
+    def on_models(self, dataset, chosen, remembered):
         """The visitor changed the row: remember it for this dataset."""
         remembered = dict(remembered or {})
         remembered[dataset] = list(chosen or [])
-        return remembered, _pca_visible(dataset, chosen)
+        return {self.ui.picks: remembered, self.ui.pca_dims: self.pca_visible(dataset, chosen)}
 
     @safe
-    def on_models_changed(dataset, remembered):
+    def on_models_changed(self, dataset, remembered):
         """A checkpoint was trained or rescanned: re-list the picker, keeping the visitor's choice."""
-        return _models_update(dataset, remembered)[0]
+        return self.models_update(dataset, self.chosen_models(dataset, remembered))
 
     @safe
-    def on_data_changed(dataset):
+    def on_data_changed(self, dataset):
         """A background download brought in a whole test split: re-list the gallery, keep the image on screen."""
-        return ctx.images.gallery(dataset, GALLERY_IMAGES), ctx.images.describe(dataset)
+        return {self.ui.gallery: self.ctx.images.gallery(dataset, GALLERY_IMAGES),
+                self.ui.source: self.ctx.images.describe(dataset)}
 
     @safe
-    def on_kind(kind_, dataset):
+    def choose_corruption(self, kind_, dataset):
         lo, hi, step = severity_range(kind_, image_shape(dataset)[-1])
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
                          label=f"Severity ({SEVERITY[kind_][0]})")
 
-    row_inputs = [ctx.dataset, ctx.current, kind, severity, seed, mask_aware, pca_dims, models, origin]
-    row_outputs = [row, summary]
-    # the row's values reach restore_row as sent (preprocess=False): the service checks each one, the
-    # severity against the chosen kind's own range (the slider's range in this session may still be
-    # another kind's: an API caller need not choose the corruption first)
-    raw = {"preprocess": False}
-    shown = [ctx.current, note, origin]
+    @safe
+    def initial(self, dataset, remembered):
+        """At page load: the dataset's images and a full row at once."""
+        out = self.test_images(dataset, remembered)
+        if out.get("__type__"):  # skipped: the dataset's message was shown
+            return out
+        x = out.get(self.ctx.current)
+        if x is None:
+            return {**out, self.ui.row: "", self.ui.summary: "Pick a test image, upload one, or draw one."}
+        row = self.update_row(dataset, x, "gaussian", default_severity("gaussian"), 0, False, None,
+                              self.chosen_models(dataset, remembered), out[self.ui.origin])
+        return {**out, **row}
 
-    ds_event = ctx.dataset.change(on_dataset, [ctx.dataset, picks],
-                                  [gallery, source, draw_tab, models, pca_dims, *shown, index], show_progress="hidden",
-                                  api_name="test_images")
-    ds_event.then(update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
+
+def wire(ctx: Context, ui: RestoreUI, h: RestoreHandlers) -> None:
+    quiet = {"show_progress": "hidden"}
+    row_inputs = [ctx.dataset, ctx.current, ui.kind, ui.severity, ui.seed, ui.mask_aware, ui.pca_dims, ui.models,
+                  ui.origin]
+    # the row's values reach restore_row as sent (preprocess=False): the service checks each one, the severity
+    # against the chosen kind's own range (the slider's range in this session may still be another kind's: an
+    # API caller need not choose the corruption first)
+    redraw = {"fn": h.update_row, "inputs": row_inputs, "outputs": [ui.row, ui.summary], "preprocess": False}
+    shown = [ctx.current, ui.note, ui.origin]
+    picked = [*shown, ui.index, ui.gallery]
+    ds_event = ctx.dataset.change(h.test_images, [ctx.dataset, ui.picks], [ui.gallery, ui.source, ui.draw_tab,
+                                  ui.models, ui.pca_dims, *shown, ui.index], api_name="test_images",
+                                  api_description="A dataset's gallery of test images (and test image #0 shown).",
+                                  **quiet)
+    ds_event.then(**redraw, **quiet)
     # the new dataset's gallery highlights image #0, the one now shown (its API output stays the plain list)
-    ds_event.then(lambda: _highlight(0), None, gallery, show_progress="hidden", api_visibility="private")
-    ctx.data_version.change(on_data_changed, ctx.dataset, [gallery, source], show_progress="hidden")
-    ctx.models_version.change(on_models_changed, [ctx.dataset, picks], models, show_progress="hidden").then(
-        update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
-    models.input(on_models, [ctx.dataset, models, picks], [picks, pca_dims], show_progress="hidden").then(
-        update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
-    picked = [*shown, index, gallery]
-    gallery.select(pick_gallery, ctx.dataset, picked).then(update_row, row_inputs, row_outputs, **raw)
-    rand.click(pick_random, [ctx.dataset, index], picked, api_name="pick_random").then(
-        update_row, row_inputs, row_outputs, **raw)
-    index.submit(pick_index, [ctx.dataset, index], picked).then(update_row, row_inputs, row_outputs, **raw)
-    upload.upload(from_upload, [ctx.dataset, upload], [*shown, gallery]).then(update_row, row_inputs, row_outputs,
-                                                                              **raw)
-    use_sketch.click(from_sketch, [ctx.dataset, sketch], [*shown, gallery]).then(update_row, row_inputs, row_outputs,
-                                                                                 **raw)
+    ds_event.then(lambda: _highlight(0), None, ui.gallery, **quiet)
+    ctx.data_version.change(h.on_data_changed, ctx.dataset, [ui.gallery, ui.source], **quiet)
+    ctx.models_version.change(h.on_models_changed, [ctx.dataset, ui.picks], ui.models, **quiet).then(**redraw, **quiet)
+    ui.models.input(h.on_models, [ctx.dataset, ui.models, ui.picks], [ui.picks, ui.pca_dims], **quiet).then(
+        **redraw, **quiet)
+    ui.gallery.select(h.pick_gallery, ctx.dataset, picked).then(**redraw)
+    ui.rand.click(h.pick_random, [ctx.dataset, ui.index], picked, api_name="pick_random",
+                  api_description="A random test image (not the one shown) as the row's input.").then(**redraw)
+    ui.index.submit(h.pick_index, [ctx.dataset, ui.index], picked, api_name="pick_index",
+                    api_description="Test image #i as the row's input.").then(**redraw)
+    ui.upload.upload(h.from_upload, [ctx.dataset, ui.upload], [*shown, ui.gallery], api_name="from_upload",
+                     api_description="An image file, fitted to the dataset's size, as the row's input.").then(**redraw)
+    ui.use_sketch.click(h.from_sketch, [ctx.dataset, ui.sketch], [*shown, ui.gallery], api_name="from_sketch",
+                        api_description="A drawing (the sketch pad's value) as the row's input.").then(**redraw)
     # a corruption chosen and the severity's ↺ take the same path: the kind's range and default, then the row
-    for trigger, api_name in ((kind.change, "choose_corruption"), (severity_reset.click, "reset_severity")):
-        trigger(on_kind, [kind, ctx.dataset], severity, show_progress="hidden", api_name=api_name).then(
-            update_row, row_inputs, row_outputs, show_progress="hidden", **raw)
+    ui.kind.change(h.choose_corruption, [ui.kind, ctx.dataset], ui.severity, api_name="choose_corruption",
+                   api_description="A corruption chosen: its severity range and default.", **quiet).then(
+        **redraw, **quiet)
+    ui.severity_reset.click(h.choose_corruption, [ui.kind, ctx.dataset], ui.severity, **quiet).then(**redraw, **quiet)
     # live: every slider move re-runs the row (a drag, a typed number; the PCA slider's ↺ too: slider_moves; the
     # severity has our ↺ instead of Gradio's); always_last drops stale intermediate positions
-    for moves, api_name in (([severity.input], "restore"), (slider_moves(pca_dims), "restore_pca")):
-        gr.on(moves, update_row, row_inputs, row_outputs, show_progress="hidden",
-              trigger_mode="always_last", concurrency_limit=None, api_name=api_name, **raw)
-    for comp in (seed, mask_aware):
-        comp.change(update_row, row_inputs, row_outputs, show_progress="hidden", trigger_mode="always_last", **raw)
-
+    gr.on([ui.severity.input], **redraw, trigger_mode="always_last", concurrency_limit=None, api_name="restore",
+          api_description="The row: dataset, corruption, severity, seed, mask-aware, PCA d, models → panels (HTML) "
+                          "and their PSNR/SSIM.", **quiet)
+    gr.on(slider_moves(ui.pca_dims), **redraw, trigger_mode="always_last", concurrency_limit=None, **quiet)
+    for comp in (ui.seed, ui.mask_aware):
+        comp.change(**redraw, trigger_mode="always_last", **quiet)
     # initial content, computed at load so the page shows a full row at once
-    def initial(dataset, remembered):
-        out = on_dataset(dataset, remembered)
-        if not isinstance(out, tuple) or out[5] is None:
-            return (*out, "", "Pick a test image, upload one, or draw one.")
-        chosen = _models_update(dataset, remembered)[1]
-        rows = update_row(dataset, out[5], "gaussian", default_severity("gaussian"), 0, False, None, chosen, out[7])
-        return (*out, *rows)
+    ctx.load_events.append((h.initial, [ctx.dataset, ui.picks], [ui.gallery, ui.source, ui.draw_tab, ui.models,
+                                                                  ui.pca_dims, *shown, ui.index, ui.row, ui.summary]))
 
-    ctx.load_events.append((initial, [ctx.dataset, picks],
-                            [gallery, source, draw_tab, models, pca_dims, *shown, index, *row_outputs]))
+
+def build(ctx: Context) -> None:
+    ui = layout(ctx)
+    wire(ctx, ui, RestoreHandlers(ctx, ui))
 
 
 # restore.js: the drawing pad opens with its brush picked
