@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -91,9 +92,36 @@ def model_controls() -> dict[str, Setting]:
     return {name: s for name, s in all_model_settings().items() if s.ui}
 
 
-def build(ctx: Context) -> None:
-    shown = model_controls()
-    d = train_defaults()  # on ZeroGPU: settings that fit an anonymous visitor's daily GPU quota
+@dataclass
+class TrainUI:
+    """The tab's components."""
+
+    settings: gr.Accordion
+    model: gr.Dropdown
+    latent_dim: gr.Slider
+    corruption: gr.Dropdown
+    epochs: gr.Number
+    batch: gr.Number
+    lr: gr.Number
+    limit: gr.Number
+    controls: list  # the model settings' controls, in model_controls() order
+    start: gr.Button
+    stop: gr.Button
+    bar: gr.Markdown  # where the progress bar shows
+    status: gr.Markdown
+    quota: gr.Markdown  # on ZeroGPU: what the visitor's GPU quota buys
+    curves: gr.Plot
+    recon: gr.Image
+    mine: gr.State  # the name of the job this page started: another page's job is labelled as such
+
+    @property
+    def inputs(self) -> list:
+        """What a run is made of (after the dataset)."""
+        return [self.model, self.latent_dim, self.corruption, self.epochs, self.batch, self.lr, self.limit,
+                *self.controls]
+
+
+def _settings(d: dict) -> dict:
     first = MODELS[d["model"]]
     # the settings fold away when Train is pressed: on a 1280×720 screen the progress, the loss curves and
     # the reconstructions are then all in view (the settings open again with a click)
@@ -101,27 +129,33 @@ def build(ctx: Context) -> None:
         with gr.Row():
             model = gr.Dropdown([(f"{k} — {cls.description}", k) for k, cls in MODELS.items()], value=d["model"],
                                 label="Model", elem_id="train-model", scale=5)  # room for the longest name
-            latent_dim = gr.Slider(1, 128, value=d["latent_dim"], step=1, label="Latent size", elem_id="train-latent", scale=4,
-                                   info="z's size; a discrete code: each code vector's; unet: its coarsest level's "
-                                        "channels")
+            latent_dim = gr.Slider(1, 128, value=d["latent_dim"], step=1, label="Latent size", elem_id="train-latent",
+                                   scale=4, info="z's size; a discrete code: each code vector's; unet: its coarsest "
+                                                 "level's channels")
             corruption = gr.Dropdown(CORRUPTION_CHOICES, value=d["corruption"], label="Corruption (denoising)",
                                      elem_id="train-corruption", scale=3)
         with gr.Row():
             epochs = gr.Number(value=d["epochs"], precision=0, minimum=1, maximum=max_epochs(),
                                label=f"Epochs (at most {max_epochs()} here)", elem_id="train-epochs")
-            batch = gr.Number(value=d["batch_size"], precision=0, minimum=1, maximum=4096, label="Batch size", elem_id="train-batch")
+            batch = gr.Number(value=d["batch_size"], precision=0, minimum=1, maximum=4096, label="Batch size",
+                              elem_id="train-batch")
             lr = gr.Number(value=d["lr"], minimum=1e-6, maximum=1, label="Learning rate", elem_id="train-lr")
             limit = gr.Number(value=d["train_limit"], precision=0, minimum=0, label="Training images (0 = all)",
                               elem_id="train-limit")
         with gr.Row():  # the chosen kind's own settings, from its declarations
             controls = [setting_control(s, [k for k, c in MODELS.items() if c.takes(name)], first.takes(name))
-                        for name, s in shown.items()]
+                        for name, s in model_controls().items()]
+    return {"settings": settings, "model": model, "latent_dim": latent_dim, "corruption": corruption,
+            "epochs": epochs, "batch": batch, "lr": lr, "limit": limit, "controls": controls}
+
+
+def _results() -> dict:
     with gr.Row(equal_height=True):
         start = gr.Button("Train", variant="primary", elem_id="train-start", scale=1)
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=1)
-        bar = gr.Markdown("", elem_id="train-progress", min_height=40, scale=2)  # where the progress bar shows
+        bar = gr.Markdown("", elem_id="train-progress", min_height=40, scale=2)
     status = gr.Markdown(idle_text(), elem_id="train-status")
-    quota = gr.Markdown("", elem_id="train-quota", visible=gpu.on_zerogpu())  # what the visitor's GPU quota buys
+    quota = gr.Markdown("", elem_id="train-quota", visible=gpu.on_zerogpu())
     with gr.Row():
         # the figure has its titles: no label drawn over it
         curves = gr.Plot(label="Loss curves", show_label=False, elem_id="train-curves", scale=3)
@@ -131,22 +165,43 @@ def build(ctx: Context) -> None:
             recon = gr.Image(label="Test images (top) and reconstructions (bottom), after each epoch",
                              show_label=False, type="numpy", interactive=False, format="png", buttons=[],
                              elem_id="train-recon")
+    return {"start": start, "stop": stop, "bar": bar, "status": status, "quota": quota, "curves": curves,
+            "recon": recon}
+
+
+def layout() -> TrainUI:
+    d = train_defaults()  # on ZeroGPU: settings that fit an anonymous visitor's daily GPU quota
+    parts = {**_settings(d), **_results()}
     explain(EXPLAIN)
-    mine = gr.State(None)  # the name of the job this page started: another page's job is labelled as such
+    return TrainUI(**parts, mine=gr.State(None))
 
-    def _outputs(s: JobState, version, elsewhere: bool):
-        return (status_text(s, elsewhere), curves_figure(s.history) if s.history else None,
-                s.grid if s.grid is not None else gr.skip(), version, gr.skip())
 
-    def follow(started=None, progress=gr.Progress()):  # noqa: B008  (gradio injects the tracker through this default)
+class TrainHandlers:
+    """The tab's handlers, over the job manager (services/jobs.py); each returns its outputs by component."""
+
+    def __init__(self, ctx: Context, ui: TrainUI):
+        self.ctx, self.ui = ctx, ui
+        self.shown = list(model_controls())
+
+    def state(self, s: JobState, version, elsewhere: bool) -> dict:
+        ui = self.ui
+        out = {ui.status: status_text(s, elsewhere), ui.curves: curves_figure(s.history) if s.history else None}
+        if s.grid is not None:
+            out[ui.recon] = s.grid
+        if version is not None:
+            out[self.ctx.models_version] = version
+        return out
+
+    def follow(self, started=None, progress=gr.Progress()):  # noqa: B008  (gradio injects the tracker this way)
         """Stream the running job's state to this page until it ends. ``started``: the job this page started.
         A page that started none shows nothing of a job that has ended (a fresh page is a fresh start; the
         checkpoint is listed as "yours" in every tab), and a job still running elsewhere, labelled as such."""
+        ui, jobs = self.ui, self.ctx.jobs
         last_epochs = -1
-        s = ctx.jobs.snapshot()
+        s = jobs.snapshot()
         elsewhere = not (started and s.name == started)
         if elsewhere and not s.running:
-            yield idle_text(), None, None, gr.skip(), gr.skip()
+            yield {ui.status: idle_text(), ui.curves: None, ui.recon: None}
             return
         watched = s.running
         while s.running:
@@ -159,68 +214,79 @@ def build(ctx: Context) -> None:
                 progress(None, desc=s.message)
             if len(s.history) != last_epochs:
                 last_epochs = len(s.history)
-                yield _outputs(s, gr.skip(), elsewhere)
+                yield self.state(s, None, elsewhere)
             else:
-                yield status_text(s, elsewhere), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield {ui.status: status_text(s, elsewhere)}
             time.sleep(0.5)
-            s = ctx.jobs.snapshot()
+            s = jobs.snapshot()
         if watched and s.status == "failed":
             gr.Warning(s.message)
         elif watched and s.status in ("done", "stopped"):
             gr.Info(s.message)
-        yield _outputs(s, ctx.registry.version, elsewhere)
+        yield self.state(s, self.ctx.registry.version, elsewhere)
+
+    def config(self, dataset, model_, z, corr, ep, bs, lr_, lim, settings):
+        return make_config(dataset, model_, z, corr, ep, bs, lr_, lim, hparams=dict(zip(self.shown, settings)))
 
     @safe
-    def on_start(dataset, model_, z, corr, ep, bs, lr_, lim, *settings):
+    def train(self, dataset, model_, z, corr, ep, bs, lr_, lim, *settings):
         """Train ``model_``; ``settings``: the model settings' controls, in the order the tab shows them. The
         settings fold away, so the curves and the reconstructions are in view."""
-        cfg, notes = make_config(dataset, model_, z, corr, ep, bs, lr_, lim, hparams=dict(zip(shown, settings)))
-        s = ctx.jobs.start(cfg, notes=notes)
-        return status_text(s), s.name, gr.update(open=False)
+        cfg, notes = self.config(dataset, model_, z, corr, ep, bs, lr_, lim, settings)
+        s = self.ctx.jobs.start(cfg, notes=notes)
+        return {self.ui.status: status_text(s), self.ui.mine: s.name, self.ui.settings: gr.update(open=False)}
 
-    def on_model(kind):
+    def on_model(self, kind):
         """Only the settings this kind takes (its declarations say which), each at this kind's default: no
         control that does nothing, and no hidden value left from another kind."""
         cls = MODELS.get(kind)
         if cls is None:
-            return tuple(gr.skip() for _ in shown)
+            return gr.skip()
         taken = cls.settings()
-        return tuple(gr.update(visible=name in taken, value=(taken.get(name) or s).default) for name, s in shown.items())
+        return {c: gr.update(visible=name in taken, value=(taken.get(name) or s).default)
+                for c, (name, s) in zip(self.ui.controls, model_controls().items())}
 
-    def on_stop():
-        if ctx.jobs.stop():
-            gr.Info(f"Stopping {ctx.jobs.stop_note()}; the last finished epoch stays saved.")
+    def stop_training(self):
+        if self.ctx.jobs.stop():
+            gr.Info(f"Stopping {self.ctx.jobs.stop_note()}; the last finished epoch stays saved.")
         else:
             gr.Info("No training job is running.")
 
-    train_inputs = [ctx.dataset, model, latent_dim, corruption, epochs, batch, lr, limit, *controls]
-
-    def on_settings(dataset, model_, z, corr, ep, bs, lr_, lim, *settings, request: gr.Request = None):
+    def on_settings(self, dataset, model_, z, corr, ep, bs, lr_, lim, *settings, request: gr.Request = None):
         """On ZeroGPU, before a run: about how much training the visitor's daily GPU quota buys with these
         settings (services/jobs.quota_estimate); a setting it cannot take is said, not raised."""
         try:
-            cfg, _ = make_config(dataset, model_, z, corr, ep, bs, lr_, lim, hparams=dict(zip(shown, settings)))
+            cfg, _ = self.config(dataset, model_, z, corr, ep, bs, lr_, lim, settings)
         except UserInputError as err:
             return str(err)
         e = quota_estimate(cfg, visitor_key(request))
         return e.text if e else ""
 
-    if gpu.on_zerogpu():  # off a Space nothing changes: no estimate, no event
-        gr.on([ctx.dataset.change, *(c.change for c in train_inputs[1:])], on_settings, train_inputs, quota,
-              show_progress="hidden", api_visibility="private")
-        ctx.load_events.append((on_settings, train_inputs, [quota]))
-    ended = start.click(on_start, train_inputs, [status, mine, settings],
-                concurrency_limit=None, api_name="train").then(
-        follow, mine, [status, curves, recon, ctx.models_version, bar], concurrency_limit=None,
-        show_progress_on=[bar], api_name="follow_training")  # returns when the job has ended
-    if gpu.on_zerogpu():  # the run spent quota: what is left buys less
-        ended.then(on_settings, train_inputs, quota, show_progress="hidden", api_visibility="private")
-    stop.click(on_stop, None, None, concurrency_limit=None, api_name="stop_training")
-    model.change(on_model, model, controls, show_progress="hidden", api_visibility="private")
 
+def wire(ctx: Context, ui: TrainUI, h: TrainHandlers) -> None:
+    train_inputs = [ctx.dataset, *ui.inputs]
+    followed = [ui.status, ui.curves, ui.recon, ctx.models_version, ui.bar]
+    if gpu.on_zerogpu():  # off a Space nothing changes: no estimate, no event
+        gr.on([ctx.dataset.change, *(c.change for c in ui.inputs)], h.on_settings, train_inputs, ui.quota,
+              show_progress="hidden")
+        ctx.load_events.append((h.on_settings, train_inputs, [ui.quota]))
+    ended = ui.start.click(h.train, train_inputs, [ui.status, ui.mine, ui.settings], concurrency_limit=None,
+                           api_name="train", api_description="Start training a model (one job at a time) → its "
+                                                             "status.").then(
+        h.follow, ui.mine, followed, concurrency_limit=None, show_progress_on=[ui.bar], api_name="follow_training",
+        api_description="Stream the training job's status, curves and reconstructions until it ends.")
+    if gpu.on_zerogpu():  # the run spent quota: what is left buys less
+        ended.then(h.on_settings, train_inputs, ui.quota, show_progress="hidden")
+    ui.stop.click(h.stop_training, None, None, concurrency_limit=None, api_name="stop_training",
+                  api_description="Stop the training job after its current batch (the last epoch stays saved).")
+    ui.model.change(h.on_model, ui.model, ui.controls, show_progress="hidden")
     # a page opened (or reloaded) while a job runs follows it too, labelled as another page's job
-    ctx.load_events.append((follow, [mine], [status, curves, recon, ctx.models_version, bar],
-                            {"show_progress": "full", "show_progress_on": [bar]}))
+    ctx.load_events.append((h.follow, [ui.mine], followed, {"show_progress": "full", "show_progress_on": [ui.bar]}))
+
+
+def build(ctx: Context) -> None:
+    ui = layout()
+    wire(ctx, ui, TrainHandlers(ctx, ui))
 
 
 TAB = Tab("train", "Train", build, css=TAB_FILES / "train.css")
