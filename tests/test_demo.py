@@ -39,8 +39,8 @@ from vae_demo.services.jobs import JobManager, make_config
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import clean_seed, default_severity, make_spec, restore_row
 from vae_demo.services.testdata import TestImages, data_banner
-from vae_demo.train import run
 from vae_demo.training import TrainConfig, TrainingError
+from vae_demo.training.run import run
 
 MNIST = (1, 28, 28)
 TINY_MODELS = [  # name, dataset, model, latent, corruption
@@ -434,7 +434,7 @@ def test_training_job_adds_checkpoint_to_registry(env, tmp_path):
 
 
 def test_training_job_failure_is_reported(env, tmp_path, monkeypatch):
-    import vae_demo.train as train_mod
+    import vae_demo.training.run as train_mod
 
     def boom(*a, **k):
         raise TrainingError("loss became nan in epoch 1; try a smaller learning rate")

@@ -9,8 +9,8 @@ from vae_demo.models.base import MODELS, Autoencoder
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.jobs import make_config
 from vae_demo.settings import Setting
-from vae_demo.train import build_parser, canonical_command, config_from_args, default_name
-from vae_demo.training import TrainConfig, make_model
+from vae_demo.train import build_parser, config_from_args
+from vae_demo.training import TrainConfig, canonical_command, default_name, make_model
 
 
 class Widened(Autoencoder):

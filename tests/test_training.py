@@ -4,11 +4,12 @@ import math
 import pytest
 import torch
 
-from vae_demo import training
 from vae_demo.checkpoints import load_checkpoint
 from vae_demo.data import load_dataset
-from vae_demo.train import main, run
+from vae_demo.train import main
 from vae_demo.training import TrainConfig, TrainingError, train
+from vae_demo.training import loop as training
+from vae_demo.training.run import run
 
 
 def tiny(data_dir, **kw):
@@ -188,7 +189,7 @@ def test_stopping_early_leaves_the_previous_complete_checkpoint(data_dir, tmp_pa
 
 
 def test_bf16_autocast_on_cpu_trains_and_is_recorded(data_dir, tmp_path):
-    from vae_demo.train import canonical_command
+    from vae_demo.training import canonical_command
 
     cfg, tr, te = tiny(data_dir, model="mlp_vae", epochs=2, precision="bf16")
     res = train(cfg, tr, te)
@@ -260,3 +261,24 @@ def test_a_piece_stops_at_its_time_budget_and_keeps_the_epoch_in_progress(data_d
     assert (state.epoch, state.step) == (0, 4) and not state.done and state.perm is not None
     state = training.advance(state, cfg, tr, te, seconds=3.5)
     assert (state.epoch, state.step) == (1, 2) and len(state.history) == 1
+
+
+def test_a_train_tab_job_checks_its_config_once(data_dir, tmp_path, monkeypatch):
+    """The Train path validates its config once, where it is made (issue 27: it was checked in make_config, in the
+    run and in the Trainer); the job then trains and saves on it as given."""
+    from vae_demo.services.jobs import JobManager, make_config
+    from vae_demo.services.registry import ModelRegistry
+    from vae_demo.training.config import TrainConfig as Config
+
+    calls = []
+    real = Config.validate
+    monkeypatch.setattr(Config, "validate", lambda self: calls.append(self.model) or real(self))
+    cfg, _ = make_config("mnist", "mlp_vae", 2, "none", 1, 32, 1e-3, 64)
+    jobs = JobManager(ModelRegistry(tmp_path / "ck"), data_dir)
+    jobs.start(cfg, name="once")
+    s = jobs.wait(120)
+    assert s.status == "done", s.message
+    assert calls == ["mlp_vae"]  # made once, checked once: nothing downstream checks it again
+    with pytest.raises(ValueError, match="corruption"):  # a bad value is still refused, where it is made
+        make_config("mnist", "mlp_vae", 2, "smudge:3", 1, 32, 1e-3, 64)
+    assert calls == ["mlp_vae", "mlp_vae"]

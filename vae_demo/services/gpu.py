@@ -236,7 +236,7 @@ _DATA_LOCK = threading.Lock()
 
 def run_data(cfg: TrainConfig, data_dir=None, download: bool = False):
     """(train split, test split) for ``cfg``, cached for the run in progress (one dataset at a time)."""
-    from vae_demo.train import load_run_data
+    from vae_demo.training.run import load_run_data
 
     key = (cfg.dataset, str(data_dir))
     with _DATA_LOCK:

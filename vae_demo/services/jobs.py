@@ -2,7 +2,7 @@
 
 ``JobManager.start(cfg)`` validates the settings, caps the epochs (``$VAE_DEMO_MAX_EPOCHS``, default
 20) and the training images (``$VAE_DEMO_MAX_TRAIN_IMAGES``, default all), and runs
-:func:`vae_demo.train.run`, which saves the checkpoint after every epoch. On a ZeroGPU Space it trains
+:func:`vae_demo.training.run.run`, which saves the checkpoint after every epoch. On a ZeroGPU Space it trains
 instead in pieces, one bounded GPU call each (:mod:`vae_demo.services.gpu`), carrying the run's state
 from call to call and saving the checkpoint after each call that finished an epoch; each call's duration
 fits what the platform last reported of the visitor's quota, and a refusal ends the job saying what is
@@ -135,22 +135,25 @@ def make_config(dataset, model, latent_dim, corruption, epochs, batch_size, lr, 
             value = _num(value, s.title, s.lo if s.lo is not None else -math.inf,
                          s.hi if s.hi is not None else math.inf, integer=s.kind == "int")
         chosen[name] = value
-    cfg = TrainConfig(
+    try:
+        cfg = _config(dataset, model, latent_dim, e, batch_size, lr, corruption, limit, seed, chosen)
+    except ValueError as err:  # the config's own check, the one it gets
+        raise UserInputError(str(err)) from None
+    return cfg, notes
+
+
+def _config(dataset, model, latent_dim, epochs, batch_size, lr, corruption, limit, seed, hparams) -> TrainConfig:
+    return TrainConfig(
         dataset=str(dataset), model=str(model),
         latent_dim=_num(latent_dim, "latent size", 1, 512, integer=True),
-        epochs=e,
+        epochs=epochs,
         batch_size=_num(batch_size, "batch size", 1, 4096, integer=True),
         lr=_num(lr, "learning rate", 1e-6, 1.0),
         corruption=str(corruption or "none"),
         train_limit=limit,
         seed=_num(seed, "seed", 0, 2**31 - 1, integer=True),
-        hparams=chosen,
+        hparams=hparams,
     )
-    try:
-        cfg.validate()
-    except ValueError as err:
-        raise UserInputError(str(err)) from None
-    return cfg, notes
 
 
 @dataclass
@@ -219,7 +222,7 @@ class JobManager:
 
     def start(self, cfg: TrainConfig, name: str | None = None, notes: list[str] | None = None) -> JobState:
         """Start a job; UserInputError if one is running. Returns the first snapshot."""
-        from vae_demo.train import default_name
+        from vae_demo.training import default_name
 
         with self._lock:
             if self._state.running:
@@ -262,7 +265,7 @@ class JobManager:
         return self.snapshot()
 
     def _run(self, cfg: TrainConfig, name: str) -> None:
-        from vae_demo.train import run
+        from vae_demo.training.run import run
 
         # every core but one: the other tabs stay responsive while a job runs (UI handlers use one thread)
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
@@ -345,7 +348,7 @@ class JobManager:
         a refusal that says how much is left is answered by asking again for that much (or, for a duration
         above the platform's maximum, for half), once per refusal; any other refusal ends the job, saying
         what is left and what to do."""
-        from vae_demo.train import CheckpointWriter
+        from vae_demo.training.run import CheckpointWriter
 
         train_set, test_set = gpu.run_data(cfg, self.data_dir, download_allowed())
         writer = CheckpointWriter(cfg, name, train_set, test_set, self.registry.user_directory)
