@@ -16,6 +16,7 @@ from vae_demo.app.registry import Registry
 from vae_demo.services import versions, webdecode
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+CORE_SCRIPTS = ("graph.js", "decoder.js")  # the graph interpreter, then the in-page decoder over it (window.vaeDecoder)
 
 
 def page_css(tabs: Registry) -> str:
@@ -27,7 +28,7 @@ def page_config(tabs: Registry) -> dict:
     """What page.js is given (window.vaeDemoPage)."""
     return {
         "runtime": webdecode.runtime_base(),
-        "decoder": webdecode.file_url(WEB_DIR / "decoder.js"),
+        "core": [webdecode.file_url(WEB_DIR / f) for f in CORE_SCRIPTS],
         "scripts": [webdecode.file_url(t.script) for t in tabs.walk() if t.script is not None],
         "pollMs": int(versions.PAGE_POLL_S * 1000),
         "tabs": {t.id: t.config for t in tabs.walk() if t.config},

@@ -1,7 +1,7 @@
 // The page's start (Gradio runs this function once the page has loaded; app/page.py gives it `cfg`):
-// window.vaeDemoPage = cfg, the in-page decoder (decoder.js) started from the app's own files (no
+// window.vaeDemoPage = cfg, the in-page decoder (graph.js, decoder.js) started from the app's own files (no
 // outside host), then each tab's script (Tab.script) in order, and the poll that tells Gradio about new
-// checkpoints or test images. cfg: {runtime, decoder, scripts: [url], pollMs, tabs: {id: the tab's config}}.
+// checkpoints or test images. cfg: {runtime, core: [url], scripts: [url], pollMs, tabs: {id: the tab's config}}.
 (cfg) => {
   window.vaeDemoPage = cfg;
   window.vaeDemo = {
@@ -22,7 +22,7 @@
     document.head.appendChild(s);
   });
   (async () => {
-    await load(cfg.decoder);
+    for (const src of cfg.core) await load(src);
     if (window.vaeDecoder) window.vaeDecoder.start(cfg.runtime);
     for (const src of cfg.scripts) await load(src);
   })();
@@ -36,6 +36,6 @@
       const r = await fetch(el.dataset.url, {cache: 'no-store'});
       const v = r.ok ? await r.text() : seen;
       if (v !== seen) { seen = v; button.click(); }
-    } catch (err) { /* the server is away for a moment: try again at the next poll */ }
+    } catch { /* the server is away for a moment: try again at the next poll */ }
   }, cfg.pollMs);
 }
