@@ -24,7 +24,7 @@ import os  # noqa: E402
 
 def limit_malloc_arenas(n: int = 2) -> bool:
     """glibc gives threads their own malloc arenas, up to 8 per core. Gradio serves requests from a pool
-    of threads, and in the load test (``python -m vae_demo.loadtest``) the server's resident memory crept
+    of threads, and in the load test (``python -m vae_demo.bench.loadtest``) the server's resident memory crept
     up ~13 kB per request; with two arenas it stayed flat (+0.8 MB over 1,500 requests) and peaked
     a third lower. ``MALLOC_ARENA_MAX`` in the environment, if set, wins. No-op without glibc."""
     if os.environ.get("MALLOC_ARENA_MAX"):

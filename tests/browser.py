@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from vae_demo.bench_app import chromium_path
+from vae_demo.bench.latency import chromium_path
 
 
 def require_browser() -> None:
@@ -32,7 +32,7 @@ def chromium():
     require_browser()
     from playwright.sync_api import sync_playwright
 
-    from vae_demo.bench_app import open_browser
+    from vae_demo.bench.latency import open_browser
 
     with sync_playwright() as p:
         b = open_browser(p)

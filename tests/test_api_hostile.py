@@ -169,7 +169,7 @@ class App:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from tests.test_demo import make_tiny_world
-    from vae_demo.loadtest import Server
+    from vae_demo.bench.loadtest import Server
 
     data, ck = make_tiny_world(tmp_path_factory.mktemp("hostile"))
     old = os.environ.get("VAE_DEMO_MAX_TRAIN_IMAGES")

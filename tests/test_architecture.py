@@ -66,7 +66,7 @@ def served(tmp_path_factory):
     from vae_demo.app.page import launch_kwargs
     from vae_demo.app.tabs import TABS
     from vae_demo.app.tabs.inside import VIEWS
-    from vae_demo.bench_app import free_port
+    from vae_demo.bench.latency import free_port
     from vae_demo.services.gpu import queue_settings
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.registry import ModelRegistry

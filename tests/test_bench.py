@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.synthetic import make_data_dir
 from vae_demo import bench, classical
-from vae_demo.bench import app as app_section
+from vae_demo.bench import app_speed as app_section
 from vae_demo.bench import core
 from vae_demo.bench import report as bench_report
 from vae_demo.bench import restore as restore_section
@@ -262,7 +262,7 @@ def test_app_section_reads_bench_app_json_and_keeps_other_sections(world, tmp_pa
     assert report["sections"]["restore"] == world["report"]["sections"]["restore"]  # kept, not re-run
     md = out.read_text()
     assert "| app start | 900 ms | 3 | <= 3000 ms | PASS |" in md and "## Restoration quality" in md
-    # the JSON that `python -m vae_demo.bench_app` writes is read as its two figures
+    # the JSON that `python -m vae_demo.bench.latency` writes is read as its two figures
     (tmp_path / "app.json").write_text(json.dumps({
         "what": "latent-slider decode", "machine": {"cpu": "x86_64", "cores": 2},
         "untrained_weights": False, "handler_median_ms": {"a": 1.5, "b": 2.25}, "handler_median_ms_max": 2.25,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_demo.bench_app import launch
+from vae_demo.bench.latency import launch
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages
 

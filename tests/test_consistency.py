@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from tests.browser import chromium, require_browser
-from vae_demo.bench_app import launch
+from vae_demo.bench.latency import launch
 from vae_demo.services import inside, latent
 from vae_demo.services.images import display
 from vae_demo.services.registry import ModelRegistry

@@ -770,7 +770,7 @@ def test_restore_row_pca_dims(registry, test_images):
 def test_bench_app_handler_part(env, tmp_path):
     import json
 
-    from vae_demo import bench_app
+    from vae_demo.bench import latency as bench_app
 
     out = tmp_path / "bench_app.json"
     assert bench_app.main(["--no-browser", "--repeats", "5", "--checkpoint-dir", str(env[1]), "--out", str(out)]) == 0

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.browser import chromium, require_browser
-from vae_demo.bench_app import MOVE_JS, OBSERVE_JS, launch
+from vae_demo.bench.latency import MOVE_JS, OBSERVE_JS, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -79,7 +79,7 @@ def _tiny_training_data(folder: Path) -> Path:
 def server(tmp_path_factory):
     require_browser()
     import app
-    from vae_demo.bench_app import launch
+    from vae_demo.bench.latency import launch
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.registry import ModelRegistry
     from vae_demo.services.testdata import TestImages

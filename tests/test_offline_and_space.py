@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import synthetic_images
 from vae_demo import data
 from vae_demo.app.tabs.restore import GALLERY_IMAGES
-from vae_demo.bench_app import launch
+from vae_demo.bench.latency import launch
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages, data_banner, download_allowed
 

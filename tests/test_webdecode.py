@@ -284,7 +284,7 @@ def test_the_load_tests_browser_users_drag_with_no_server_decode(tmp_path):
     """The load test's browser phase, small: two pages drag, every move decoded in the page, no error, the
     three CPU windows reported, and no request to the server while dragging but the versions polls."""
     from tests.browser import require_browser
-    from vae_demo.loadtest import Server, browser_phase
+    from vae_demo.bench.loadtest import Server, browser_phase
 
     require_browser()
     ck = tmp_path / "ck"

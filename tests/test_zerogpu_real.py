@@ -1,9 +1,9 @@
 """ZeroGPU under the REAL ``spaces`` package (0.51.3), in ZeroGPU mode, on this CPU-only machine.
 
 Every test here runs the app (``app.py`` served by Gradio, driven through its API as the page drives it)
-or the app's training job (its JobManager, tests/zerogpu_job.py) in a subprocess with
+or the app's training job (its JobManager, vae_demo/bench/zerogpu/job.py) in a subprocess with
 ``SPACES_ZERO_GPU=true``: the package is imported after the CPU stand-ins for what a CUDA build of torch
-has (tests/zerogpu_cuda.py: the package's import-time fork check and its worker's CUDA init need them),
+has (vae_demo/bench/zerogpu/cuda.py: the package's import-time fork check and its worker's CUDA init need them),
 emulates CUDA outside GPU calls, forks its worker for each ``@spaces.GPU`` call, and talks to
 ``SPACES_ZERO_DEVICE_API_URL``: a loopback stand-in for the device API (tests/zerogpu_stub.DeviceAPI), which
 grants, queues (server-sent events), refuses (429 quota with what is left, 429 illegal duration, 503 no
@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_demo import make_tiny_world
-from tests.zerogpu_stub import (
+from vae_demo.bench.loadtest import RawClient, Server, burst
+from vae_demo.bench.zerogpu.standin import (
     DeviceAPI,
     app_command,
     children,
@@ -38,7 +39,6 @@ from tests.zerogpu_stub import (
     visitor_token,
     zerogpu_env,
 )
-from vae_demo.loadtest import RawClient, Server, burst
 
 pytestmark = pytest.mark.slow
 

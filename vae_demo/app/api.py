@@ -4,21 +4,43 @@ public calls (restore, interpolate, train, ...) are declared where they are wire
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 
 import gradio as gr
 import torch
 
-from vae_demo.app.common import Context, safe
-from vae_demo.services import latent
+from vae_demo.app.common import Context
+from vae_demo.services import interactive_threads, latent
 from vae_demo.services.errors import UserInputError
-from vae_demo.services.inputs import number
+from vae_demo.services.inputs import number, one_line
+
+log = logging.getLogger(__name__)
+
+
+def answers(fn):
+    """An API call's errors as its error message (one line): it has no page to show a warning in."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        interactive_threads()
+        try:
+            return fn(*args, **kwargs)
+        except UserInputError as err:
+            raise gr.Error(one_line(err), print_exception=False) from None
+        except Exception as err:
+            log.exception("API call %s failed", fn.__name__)
+            raise gr.Error(one_line(f"Something went wrong ({type(err).__name__}); the rest of the app still works."),
+                           print_exception=False) from None
+
+    return call
 
 
 def register(ctx: Context) -> None:
     """Inside the Blocks: the API-only endpoints."""
 
-    @safe
+    @answers
     def encode(dataset: str, model: str, index: int) -> list[float]:
         """Encode test image #index with a model that has a latent code: its code z (a VAE: the posterior mean)."""
         e = ctx.registry.get(model, dataset, latent_code=True)
@@ -32,7 +54,7 @@ def register(ctx: Context) -> None:
             z = e.model.embed(s.floats(slice(i, i + 1)))
         return [float(v) for v in z.reshape(-1)]
 
-    @safe
+    @answers
     def decode(dataset: str, model: str, z: list[float]) -> list:
         """Decode a code z (as long as the model's latent) → the image's pixels in [0, 1]: rows (grey) or rows of RGB."""
         e = ctx.registry.get(model, dataset, latent_code=True)
@@ -48,7 +70,7 @@ def register(ctx: Context) -> None:
         x = x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)  # (H, W) or (H, W, 3)
         return x.numpy().round(4).tolist()
 
-    @safe
+    @answers
     def interpolate(dataset: str, model: str, a: int, b: int, steps: int) -> dict:
         """Test images #a → #b in N steps: the pixel blend, the linear and the spherical latent paths as strips
         (grey levels 0-255, the steps side by side) and how far apart the codes are."""

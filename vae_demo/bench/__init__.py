@@ -21,8 +21,8 @@ Sections (``--only`` picks some; the others are kept from an earlier ``benchmark
 - ``nll``: importance-weighted test NLL of the MNIST conv VAE checkpoint(s) on binarized images.
 - ``speed``: the training speed bar (``python -m vae_demo.train ...`` in a subprocess).
 - ``app``: speed figures measured by the app, read from ``bench_app.json`` if present (as written by
-  ``python -m vae_demo.bench_app``, or in the generic schema below).
-- ``load``: the load test (``python -m vae_demo.loadtest``: 20 simulated users through the app's API
+  ``python -m vae_demo.bench.latency``, or in the generic schema below).
+- ``load``: the load test (``python -m vae_demo.bench.loadtest``: 20 simulated users through the app's API
   for 60 s with a training job running, then 2,000 more requests while memory is watched).
 
 ``--quick`` runs every section on small subsets (for development; its numbers are not results).
@@ -36,10 +36,10 @@ The ``app`` section also takes a generic JSON file, for figures that ``bench_app
                   "median": 850.0, "runs": 5, "bar": 3000, "bar_op": "<=", "notes": "..."}]}
 
 Only ``figures[].name``, ``unit`` and ``median`` are required. Add a figure by adding an entry;
-:func:`vae_demo.bench.app.render_app` shows every entry, with PASS/FAIL where a bar is given.
+:func:`vae_demo.bench.app_speed.render_app` shows every entry, with PASS/FAIL where a bar is given.
 """
 
-from vae_demo.bench import tune, restore, losses, codes, anomaly, sweep, nll, speed, app, load  # noqa: E402, F401, I001  (run order)
+from vae_demo.bench import tune, restore, losses, codes, anomaly, sweep, nll, speed, app_speed, load  # noqa: E402, F401, I001  (run order)
 from vae_demo.bench.cli import build_parser, main, make_ctx  # noqa: E402
 from vae_demo.bench.core import REGISTRY, Ctx  # noqa: E402
 

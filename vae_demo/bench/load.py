@@ -8,7 +8,7 @@ from vae_demo.bench.core import Ctx, fmt, md_table, register, section_head
 
 
 def run_load(ctx: Ctx) -> dict:
-    from vae_demo import loadtest
+    from vae_demo.bench import loadtest
 
     a = ctx.args
     if ctx.quick:

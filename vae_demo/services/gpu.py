@@ -32,7 +32,7 @@ returns the function unchanged (and without the ``spaces`` package the decorator
 and the training job runs in one go as it always has.
 
 Tests: tests/test_zerogpu_real.py runs the app and the job under the real package in ZeroGPU mode
-against a loopback stand-in for the device API (tests/zerogpu_stub.py); tests/test_zerogpu.py drives
+against a loopback stand-in for the device API (vae_demo/bench/zerogpu/standin.py); tests/test_zerogpu.py drives
 this module in-process with a fake ``spaces`` (tests/fake_spaces.py) where a test needs to reach
 inside a call.
 """

@@ -1,5 +1,5 @@
 """CPU stand-ins for what a CUDA build of torch has, so that the REAL ``spaces`` package runs in ZeroGPU mode
-on a CPU-only machine (tests only; tests/zerogpu_stub.py starts the processes that use it).
+on a CPU-only machine (tests only; vae_demo/bench/zerogpu/standin.py starts the processes that use it).
 
 Import this module, and let it finish importing, before ``spaces``; then call :func:`import_spaces`, which
 imports the package and points it at the GPU model to emulate. At import the package checks, in a forked

@@ -1,4 +1,4 @@
-"""How fast the app's latent sliders are: ``python -m vae_demo.bench_app`` → ``bench_app.json``.
+"""How fast the app's latent sliders are: ``python -m vae_demo.bench.latency`` → ``bench_app.json``.
 
 (a) the slider decode handler, exactly as the UI wires it, median ms on the CPU, per model;
 (b) in a real browser (Debian's Chromium, headless, via Playwright): the median and p95 ms from a slider
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 
 
@@ -48,15 +48,15 @@ def free_port() -> int:
 
 
 def launch(demo, port: int | None = None) -> str:
-    """Launch a built app in this process (background thread); returns its URL."""
-    import app
-
-    port = port or free_port()
+    """Launch a built app in this process (background thread), as ``python app.py`` does; returns its URL."""
+    from vae_demo.app.page import launch_kwargs
+    from vae_demo.app.tabs import TABS
     from vae_demo.services.gpu import queue_settings
 
-    demo.queue(**queue_settings())  # as app.py's main()
+    port = port or free_port()
+    demo.queue(**queue_settings())  # as the app's main()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.LAUNCH_KWARGS)
+                **launch_kwargs(TABS))
     return f"http://127.0.0.1:{port}"
 
 
@@ -246,7 +246,7 @@ def _ensure_model(directory: Path | None):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vae_demo.bench_app", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m vae_demo.bench.latency", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint-dir", default=None)
     ap.add_argument("--repeats", type=int, default=200, help="handler calls per model")
     ap.add_argument("--browser-repeats", type=int, default=60, help="slider moves timed per decode path")
@@ -254,7 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "bench_app.json"))
     args = ap.parse_args(argv)
 
-    import app
+    from vae_demo.app.build import build_app
     from vae_demo.app.common import Context
     from vae_demo.services.jobs import JobManager
     from vae_demo.services.testdata import TestImages
@@ -287,7 +287,7 @@ def main(argv=None) -> int:
         except ImportError:
             result["browser"] = {"skipped": "playwright not installed"}
         else:
-            demo = app.build_app(reg, images, ctx.jobs)
+            demo = build_app(reg, images, ctx.jobs)
             url = launch(demo)
             try:
                 # the dataset picker starts on a dataset with models; the picker prefers a VAE

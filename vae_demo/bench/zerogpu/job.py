@@ -1,5 +1,5 @@
 """A training job (the app's JobManager) under the REAL ``spaces`` package in ZeroGPU mode, driven over
-stdin/stdout: ``python -m tests.zerogpu_job`` (tests only; tests/zerogpu_stub.py starts it with the
+stdin/stdout: ``python -m vae_demo.bench.zerogpu.job`` (tests only; vae_demo/bench/zerogpu/standin.py starts it with the
 environment of a ZeroGPU Space pointed at a loopback stand-in for the device API).
 
 Commands, one JSON object a line (answers: one line each, ``@@`` then JSON): ``ping``; ``set`` (the
@@ -14,7 +14,7 @@ in this process and its workers (``shm_bytes``).
 
 from __future__ import annotations
 
-import tests.zerogpu_cuda as _cuda  # noqa: I001  (CPU stand-ins: finished importing before `spaces`)
+import vae_demo.bench.zerogpu.cuda as _cuda  # noqa: I001  (CPU stand-ins: finished importing before `spaces`)
 
 _cuda.import_spaces()
 

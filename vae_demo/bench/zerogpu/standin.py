@@ -11,9 +11,9 @@ the worker (its pid) and ``POST /release`` at the end (``fail`` when the call fa
 answers all of them, keeps a quota per visitor (charged the seconds each call held the GPU, as the
 platform charges use, not the declared duration) and records every request for the tests to read.
 
-:func:`app_command` runs ``app.py`` (with vae_demo.loadtest.Server) and :func:`job_process` a JobManager
-driven over stdin/stdout (tests/zerogpu_job.py), each as its own process with ``SPACES_ZERO_GPU=true``
-(:func:`zerogpu_env`) and the CPU stand-ins of tests/zerogpu_cuda.py imported before the package.
+:func:`app_command` runs ``app.py`` (with vae_demo.bench.loadtest.Server) and :func:`job_process` a JobManager
+driven over stdin/stdout (vae_demo/bench/zerogpu/job.py), each as its own process with ``SPACES_ZERO_GPU=true``
+(:func:`zerogpu_env`) and the CPU stand-ins of vae_demo/bench/zerogpu/cuda.py imported before the package.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 def visitor_token(user: str | None = None, ip: str = "10.0.0.1") -> str:
@@ -233,15 +233,15 @@ def zerogpu_env(api: DeviceAPI, home: Path, **extra) -> dict:
 
 def app_command() -> list[str]:
     """``python app.py``, with the CPU stand-ins and the real package imported first."""
-    code = ("import tests.zerogpu_cuda as c; c.import_spaces(); c.apply_gpu_env(); "
+    code = ("import vae_demo.bench.zerogpu.cuda as c; c.import_spaces(); c.apply_gpu_env(); "
             f"import runpy; runpy.run_path({str(REPO / 'app.py')!r}, run_name='__main__')")
     return [sys.executable, "-c", code]
 
 
 def job_process(api: DeviceAPI, home: Path, wrap: list[str] | None = None, **env) -> JobHost:
-    """A JobManager in its own process under the real package (tests/zerogpu_job.py), ``wrap``: a command
+    """A JobManager in its own process under the real package (vae_demo/bench/zerogpu/job.py), ``wrap``: a command
     prefix (``unshare -m …``)."""
-    cmd = (wrap or []) + [sys.executable, "-m", "tests.zerogpu_job"]
+    cmd = (wrap or []) + [sys.executable, "-m", "vae_demo.bench.zerogpu.job"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=zerogpu_env(api, home, **env), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=open(home / "job.log", "w"), text=True)  # noqa: SIM115
     host = JobHost(proc, home / "job.log")
@@ -250,7 +250,7 @@ def job_process(api: DeviceAPI, home: Path, wrap: list[str] | None = None, **env
 
 
 class JobHost:
-    """Talks to tests/zerogpu_job.py: one JSON command per line, one JSON answer per line."""
+    """Talks to vae_demo/bench/zerogpu/job.py: one JSON command per line, one JSON answer per line."""
 
     def __init__(self, proc: subprocess.Popen, log: Path):
         self.proc, self.log = proc, log

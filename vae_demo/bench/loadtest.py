@@ -1,4 +1,4 @@
-"""Load test of the app: ``python -m vae_demo.loadtest`` (the ``load`` section of ``python -m vae_demo.bench``).
+"""Load test of the app: ``python -m vae_demo.bench.loadtest`` (the ``load`` section of ``python -m vae_demo.bench``).
 
 It starts the app (``python app.py``) as its own process on loopback, with its own copy of the
 checkpoints folder, starts a training job in the Train tab (``--no-training``: leave it out), and
@@ -54,7 +54,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MEMORY_GROWTH_BAR_MB = 20.0  # "memory does not grow": at most this much over the memory phase
 TRAINING_JOB = ("mnist", "conv_vae", 16, "none", 1000, 128, 1e-3, 10000)  # the Train tab's run inputs
 
@@ -67,7 +67,7 @@ def training_job() -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vae_demo.loadtest", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m vae_demo.bench.loadtest", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--users", type=int, default=20, help="simulated users, one session each")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of the latency phase")
@@ -106,7 +106,7 @@ class Server:
                  command: list[str] | None = None, env: dict | None = None):
         """``command``: what runs the app (default ``python app.py``); ``env``: its environment (default
         this process's), to which the server settings are added."""
-        from vae_demo.bench_app import free_port
+        from vae_demo.bench.latency import free_port
 
         self.tmp = Path(tempfile.mkdtemp(prefix="vae_demo_load_"))
         self.ckpt = self.tmp / "checkpoints"
@@ -387,7 +387,7 @@ def browser_phase(server: Server, pages: int, seconds: float, log) -> dict:
     """``pages`` headless Chromium pages drag a latent slider for ``seconds`` (see the module doc)."""
     from playwright.sync_api import sync_playwright
 
-    from vae_demo.bench_app import chromium_path, open_browser
+    from vae_demo.bench.latency import chromium_path, open_browser
 
     if chromium_path() is None:
         return {"skipped": "chromium not found (apt-get install chromium)"}
@@ -471,7 +471,7 @@ def zerogpu_burst(checkpoint_dir: Path, data_dir, sizes=(16, 32, 64, 128, 200), 
     first size against Gradio's own queue there (the control)."""
     log = log or (lambda msg: None)
     try:
-        from tests.zerogpu_stub import DeviceAPI, app_command, zerogpu_env
+        from vae_demo.bench.zerogpu.standin import DeviceAPI, app_command, zerogpu_env
     except ImportError as err:
         return {"skipped": f"needs the repository's tests folder (the device API stand-in): {err}"}
     from vae_demo.services.gpu import queue_settings

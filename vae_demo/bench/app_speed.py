@@ -11,7 +11,7 @@ from vae_demo.bench.core import APP_JSON, Ctx, md_table, register, section_head
 # --- section: app (hooks) ------------------------------------------------------------------------
 
 def _figures_from_bench_app(data: dict) -> dict:
-    """``python -m vae_demo.bench_app``'s JSON (slider handler and browser timings) as figures."""
+    """``python -m vae_demo.bench.latency``'s JSON (slider handler and browser timings) as figures."""
     handler = data.get("handler_median_ms") or {}
     figures = [{
         "key": "slider_handler", "name": "latent-slider decode handler, slowest model (CPU)", "unit": "ms",
@@ -55,7 +55,7 @@ def _spread(b: dict) -> str:
 
 def load_app_figures(path: Path) -> dict:
     """Read and check the app's speed figures: the schema in the module doc, or the JSON that
-    ``python -m vae_demo.bench_app`` writes (converted to that schema)."""
+    ``python -m vae_demo.bench.latency`` writes (converted to that schema)."""
     data = json.loads(Path(path).read_text())
     if isinstance(data, dict) and "figures" not in data and "handler_median_ms" in data:
         data = _figures_from_bench_app(data)
@@ -90,7 +90,7 @@ def render_app(sec: dict) -> str:
     lines = section_head("App speed", sec)
     if not sec.get("source"):
         return "\n".join(lines + [f"Not supplied yet: the app's two speed figures are read from "
-                                  f"`{APP_JSON}` beside this file (written by `python -m vae_demo.bench_app`; "
+                                  f"`{APP_JSON}` beside this file (written by `python -m vae_demo.bench.latency`; "
                                   "other figures: the schema in `vae_demo/bench.py`).", ""])
     if sec.get("error"):
         return "\n".join(lines + [f"Could not read `{sec['source']}`: {sec['error']}", ""])
