@@ -144,10 +144,17 @@ def test_the_page_decodes_every_exported_model_as_pytorch_does(browser, server):
     page.close()
 
 
+# what the page drew itself, by kind (decoder.js announces each picture with a 'vae-painted' event)
+COUNT_PAINTS = """window.painted = {};
+document.addEventListener('vae-painted', (ev) => { window.painted[ev.detail.by] = (window.painted[ev.detail.by] || 0) + 1; },
+                          true);"""
+
+
 def _tab_page(browser, url, tab, init_script=None):
-    """A 1280×800 page of the app, on ``tab``."""
+    """A 1280×800 page of the app, on ``tab``, counting the pictures the page draws itself (``window.painted``)."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(60_000)
+    page.add_init_script(COUNT_PAINTS)
     if init_script:
         page.add_init_script(init_script)
     page.goto(url)
@@ -230,7 +237,7 @@ def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, mo
         page.wait_for_timeout(300)
         seen.append(_pixels(page, "#map-decoded"))
     assert np.abs(seen[0].astype(int) - seen[1]).mean() > 1  # two places, two images
-    assert page.evaluate("() => window.vaeDecoder.hover.frames") >= 2 and calls == []
+    assert page.evaluate("() => window.painted.hover || 0") >= 2 and calls == []
     page.close()
 
 
@@ -254,7 +261,7 @@ def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, se
     n = 12
     page.evaluate("""(v) => { const i = document.querySelector('#interp-steps input[type=range]');
         i.value = String(v); i.dispatchEvent(new Event('input', {bubbles: true})); }""", n)
-    page.wait_for_function("() => window.vaeDecoder.paintPath.count >= 1 && "
+    page.wait_for_function("() => (window.painted.path || 0) >= 1 && "
                            "document.querySelector('#interp-slerp img').src.startsWith('data:')")
     assert strips == [] and paths == []  # drawn with no server call at all
     assert "decoded in this browser" in page.locator("#interp-where").inner_text()
@@ -341,7 +348,7 @@ def test_the_code_grid_editor_decodes_a_new_code_in_the_page(browser, server, mo
     calls.clear()
     page.evaluate("""(v) => { const i = document.querySelector('#codes-code input[type=range]');
         i.value = String(v); i.dispatchEvent(new Event('input', {bubbles: true})); }""", new)
-    page.wait_for_function("() => window.vaeDecoder.paintCodes.count >= 1")
+    page.wait_for_function("() => (window.painted.codes || 0) >= 1")
     page.wait_for_function("t => document.querySelector('#codes-info').innerText.includes(t)", arg=f"holds code {new}")
     assert calls == []  # decoded and drawn in the page
     assert "Decoded in this browser" in page.locator("#sliders-where").inner_text()

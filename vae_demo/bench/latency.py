@@ -144,8 +144,10 @@ async (seconds) => {
   const gd = document.querySelector('#map-plot .js-plotly-plot');
   const drag = gd.querySelector('.nsewdrag');
   const r = drag.getBoundingClientRect();
-  const h = window.vaeDecoder.hover;
-  const n0 = h.frames, l0 = h.latencies.length, t0 = performance.now();
+  const latencies = [];  // each hover repaint says how long after its pointer event (decoder.js 'vae-painted')
+  const seen = (ev) => { if (ev.detail.by === 'hover') latencies.push(ev.detail.latency_ms); };
+  document.addEventListener('vae-painted', seen, true);
+  const t0 = performance.now();
   let i = 0;
   await new Promise((done) => {
     const step = () => {
@@ -158,8 +160,8 @@ async (seconds) => {
     step();
   });
   await new Promise((ok) => setTimeout(ok, 200));
-  return {frames: h.frames - n0, seconds: (performance.now() - t0) / 1000, events: i,
-          latencies: h.latencies.slice(l0)};
+  document.removeEventListener('vae-painted', seen, true);
+  return {frames: latencies.length, seconds: (performance.now() - t0) / 1000, events: i, latencies};
 }
 """
 

@@ -1,5 +1,5 @@
-// The in-page decoder: runs an exported decoder graph (vae_demo/export.py) with TensorFlow.js in
-// WebAssembly, so a slider move repaints without asking the server. window.vaeDecoder:
+// The in-page decoder: runs an exported decoder graph (vae_demo/export.py; the interpreter is graph.js) with
+// TensorFlow.js in WebAssembly, so a slider move repaints without asking the server. window.vaeDecoder:
 //   start(base)          load the vendored runtime from `base` (the app's own files); resolves to the
 //                        backend name, or to null when it cannot start (no WebAssembly): the page then
 //                        keeps decoding on the server
@@ -7,8 +7,9 @@
 //   decode(url, z)       → {pixels: Float32Array in [0, 1], c, h, w}; decodeMany(url, zs) → one each
 //   decodeCodes(url, grid)  a discrete code's (h, w) index grid → one image (graphs with `codes`)
 //   paint(img, out)      draw the pixels into an <img>, upscaled as the server's pictures are
-//   paintPath(web, n)    the interpolation tab's three strips for n steps, decoded and drawn in the page
-//   paintCodes(web, grid, cell)  the code-grid editor's image and picture for a discrete code's grid
+//   painted(img, by)     announce a picture the page drew ('vae-painted'); ready(url, ...els): can it decode?
+//   put, native, upscaled  pixels into RGBA / a canvas / a canvas upscaled (nearest), for the tabs' own drawing
+//   decodeOrAsk(url, z, img, button)  decode and paint, else click the tab's button that asks the server
 //   onSlide(within, fn)  run fn on every move of the sliders inside `within`, one run at a time
 (() => {
   if (window.vaeDecoder) return;
@@ -119,8 +120,15 @@
   // draw the pixels into an <img>, upscaled as the server's images are (services/images.display: a whole
   // factor, the longer side about 224 px), so the page's picture is the server's, pixel for pixel
   const DISPLAY_SIZE = 224;
-  function paint(img, out, size = DISPLAY_SIZE) {
+  function paint(img, out, size = DISPLAY_SIZE, by = 'decode', detail = {}) {
     img.src = upscaled(native(out), Math.max(1, Math.floor(size / Math.max(out.h, out.w)))).toDataURL();
+    painted(img, by, detail);
+  }
+
+  // Every picture the page draws itself says so: a 'vae-painted' event (bubbling, detail {by: decode | hover |
+  // path | codes, ...}) on its <img>, for whoever wants to know (the tests, the latency benchmark).
+  function painted(img, by, detail = {}) {
+    img.dispatchEvent(new CustomEvent('vae-painted', {bubbles: true, detail: {by, ...detail}}));
   }
 
   // Can the page decode with `url` into the elements `els`? → {backend} or {why not} (?decode=server, no
@@ -133,95 +141,6 @@
       : els.some((e) => !e) ? 'no image yet' : null;
     return why ? {why} : {backend};
   }
-
-  // --- the code-grid editor (a discrete code): services/codes.grid_view, drawn in the page ---
-  // Decode `grid` here, paint the image into #sliders-image and the editor's picture (the image upscaled,
-  // the cells' borders, each cell's code, `cell` outlined) into #codes-grid. web: webdecode.page_codes.
-  async function paintCodes(web, grid, cell) {
-    const img = document.querySelector('#sliders-image img'), view = document.querySelector('#codes-grid img');
-    const {backend, why} = await ready(web && web.url, img, view);
-    if (why) return {page: false, why};
-    let out;
-    try { out = await decodeCodes(web.url, grid); } catch (err) {
-      return {page: false, why: 'in-page decoding failed: ' + (err && err.message || err)};
-    }
-    paint(img, out);
-    const size = web.view, [gh, gw] = web.grid, ch = size / gh, cw = size / gw;
-    const cv = upscaled(native(out), size / out.h);  // view_size: a whole factor
-    const ctx = cv.getContext('2d');
-    ctx.fillStyle = 'rgba(90, 160, 255, 0.59)';
-    for (let r = 0; r <= gh; r++) ctx.fillRect(0, Math.round(r * ch), size, 1);
-    for (let c = 0; c <= gw; c++) ctx.fillRect(Math.round(c * cw), 0, 1, size);
-    const px = web.font_px;  // services/codes.CODE_FONT_PX, sent with the page copy
-    ctx.font = px + 'px sans-serif';
-    ctx.textBaseline = 'top';
-    grid.forEach((row, r) => row.forEach((k, c) => {
-      const text = String(k), x0 = Math.floor(c * cw + 2), y0 = Math.floor(r * ch + 1);
-      ctx.fillStyle = 'rgba(0, 0, 0, 0.59)';
-      ctx.fillRect(x0, y0, ctx.measureText(text).width + 4, px + 3);
-      ctx.fillStyle = 'rgb(255, 255, 120)';
-      ctx.fillText(text, x0 + 2, y0 + 1);
-    }));
-    if (cell) {
-      ctx.strokeStyle = 'rgb(255, 140, 0)';
-      ctx.lineWidth = 3;
-      ctx.strokeRect(cell[1] * cw + 1.5, cell[0] * ch + 1.5, cw - 2, ch - 2);
-    }
-    view.src = cv.toDataURL();
-    paintCodes.count += 1;
-    return {page: true, backend};
-  }
-  paintCodes.count = 0;
-
-  // --- interpolation: latent.interpolate and latent.path_strip, in the page ---
-  function lerp(a, b, t) { return a.map((v, i) => (1 - t) * v + t * b[i]); }
-  function slerp(a, b, t) {  // latent.slerp: linear when the codes are nearly parallel
-    let ab = 0, aa = 0, bb = 0;
-    a.forEach((v, i) => { ab += v * b[i]; aa += v * v; bb += b[i] * b[i]; });
-    const omega = Math.acos(Math.min(1, Math.max(-1, ab / Math.max(Math.sqrt(aa) * Math.sqrt(bb), 1e-12))));
-    if (omega < 1e-4) return lerp(a, b, t);
-    const so = Math.sin(omega), wa = Math.sin((1 - t) * omega) / so, wb = Math.sin(t * omega) / so;
-    return a.map((v, i) => wa * v + wb * b[i]);
-  }
-
-  // frames in rows of `columns` with 1-pixel grey gaps, each upscaled (nearest) to about `height` pixels
-  function paintStrip(img, frames, columns, height) {
-    const {h, w} = frames[0], pad = 1, grey = Math.floor(0.35 * 255 + 0.5);
-    const cols = Math.max(1, Math.min(columns, frames.length)), rows = Math.ceil(frames.length / cols);
-    const W = cols * (w + pad) + pad, H = rows * (h + pad) + pad, f = Math.max(1, Math.floor(height / h));
-    const small = document.createElement('canvas');
-    small.width = W; small.height = H;
-    const data = small.getContext('2d').createImageData(W, H);
-    for (let i = 0; i < W * H; i++) data.data.set([grey, grey, grey, 255], 4 * i);
-    frames.forEach((fr, i) => put(data, W, fr, pad + (i % cols) * (w + pad), pad + Math.floor(i / cols) * (h + pad)));
-    small.getContext('2d').putImageData(data, 0, 0);
-    img.src = upscaled(small, f).toDataURL();
-  }
-
-  // The three paths from A to B for n steps (web: webdecode.page_path), drawn into the tab's strips.
-  // Resolves to true when the page drew them, false when it cannot (the server draws them then).
-  let pathTurn = 0;
-  async function paintPath(web, n) {
-    const turn = ++pathTurn;
-    const imgs = ['#interp-pixel img', '#interp-linear img', '#interp-slerp img'].map((s) => document.querySelector(s));
-    if ((await ready(web && web.url, ...imgs)).why) return false;
-    n = Math.round(Math.min(24, Math.max(2, Number(n) || 8)));
-    const ts = Array.from({length: n}, (_, i) => i / (n - 1));
-    const [c, h, w] = web.shape;
-    try {
-      const linear = await decodeMany(web.url, ts.map((t) => lerp(web.za, web.zb, t)));
-      const spherical = await decodeMany(web.url, ts.map((t) => slerp(web.za, web.zb, t)));
-      if (turn !== pathTurn) return true;  // a newer step count is being drawn
-      const pixel = ts.map((t) => ({pixels: lerp(web.xa, web.xb, t), c, h, w}));
-      [pixel, linear, spherical].forEach((frames, k) => paintStrip(imgs[k], frames, web.columns, web.height));
-      paintPath.count += 1;
-      return true;
-    } catch (err) {
-      state.error = String(err && err.message || err);
-      return false;
-    }
-  }
-  paintPath.count = 0;
 
   // Decode z into img in the page; when it cannot (?decode=server, no runtime, no exported decoder, an
   // error), click the tab's hidden button that asks the server. Resolves to {page, backend} or {page, why}.
@@ -269,48 +188,7 @@
     }, true);
   }
 
-  // a latent-map position → z (webdecode.page_map): center + x·axes[0] + y·axes[1]
-  function mapLatent(web, x, y) {
-    return web.center.map((c, d) => c + x * web.axes[0][d] + y * web.axes[1][d]);
-  }
 
-  // The pointer over the latent map decodes where it is, at most once per frame (robz.github.io/mnist-vae
-  // does the same): no click, no server. window.vaeMapWeb is set by the map tab for the model shown.
-  let pending = null, busy = false;
-  hover.frames = 0;
-  hover.latencies = [];
-  function hover(ev) {
-    const web = window.vaeMapWeb;
-    const box = document.querySelector('#map-plot');
-    if (!web || !web.url || !state.backend || !box || !box.contains(ev.target)) return;
-    const gd = box.querySelector('.js-plotly-plot');
-    const drag = gd && gd.querySelector('.nsewdrag');
-    if (!drag || !gd._fullLayout) return;
-    const r = drag.getBoundingClientRect();
-    if (ev.clientX < r.left || ev.clientX > r.right || ev.clientY < r.top || ev.clientY > r.bottom) return;
-    pending = [gd._fullLayout.xaxis.p2d(ev.clientX - r.left), gd._fullLayout.yaxis.p2d(ev.clientY - r.top), web,
-               ev.timeStamp];
-    if (busy) return;
-    busy = true;
-    requestAnimationFrame(async () => {
-      try {
-        while (pending) {
-          const [x, y, w, t] = pending;
-          pending = null;
-          const img = document.querySelector('#map-decoded img');
-          if (img) {
-            paint(img, await decode(w.url, mapLatent(w, x, y)));
-            hover.frames += 1;
-            hover.latencies.push(performance.now() - t);  // pointer event → new pixels handed to the <img>
-            if (hover.latencies.length > 1000) hover.latencies.shift();
-          }
-        }
-      } catch (err) { state.error = String(err && err.message || err); }
-      busy = false;
-    });
-  }
-  document.addEventListener('pointermove', hover, true);
-
-  window.vaeDecoder = {start, load, decode, decodeMany, decodeCodes, paint, paintPath, paintCodes, decodeOrAsk,
-                      onSlide, prefetch, mapLatent, state, hover};
+  window.vaeDecoder = {start, load, decode, decodeMany, decodeCodes, paint, painted, put, native, upscaled, ready,
+                      decodeOrAsk, onSlide, prefetch, state, DISPLAY_SIZE};
 })();

@@ -4,6 +4,44 @@
 // server. window.vaeSlidersWeb is this tab's webdecode.page_decoder for the model shown.
 (() => {
   const D = window.vaeDecoder;
+  // --- the code-grid editor (a discrete code): services/codes.grid_view, drawn in the page ---
+  // Decode `grid` here, paint the image into #sliders-image and the editor's picture (the image upscaled,
+  // the cells' borders, each cell's code, `cell` outlined) into #codes-grid. web: webdecode.page_codes.
+  async function paintCodes(web, grid, cell) {
+    const img = document.querySelector('#sliders-image img'), view = document.querySelector('#codes-grid img');
+    const {backend, why} = await D.ready(web && web.url, img, view);
+    if (why) return {page: false, why};
+    let out;
+    try { out = await D.decodeCodes(web.url, grid); } catch (err) {
+      return {page: false, why: 'in-page decoding failed: ' + (err && err.message || err)};
+    }
+    D.paint(img, out);
+    const size = web.view, [gh, gw] = web.grid, ch = size / gh, cw = size / gw;
+    const cv = D.upscaled(D.native(out), size / out.h);  // view_size: a whole factor
+    const ctx = cv.getContext('2d');
+    ctx.fillStyle = 'rgba(90, 160, 255, 0.59)';
+    for (let r = 0; r <= gh; r++) ctx.fillRect(0, Math.round(r * ch), size, 1);
+    for (let c = 0; c <= gw; c++) ctx.fillRect(Math.round(c * cw), 0, 1, size);
+    const px = web.font_px;  // services/codes.CODE_FONT_PX, sent with the page copy
+    ctx.font = px + 'px sans-serif';
+    ctx.textBaseline = 'top';
+    grid.forEach((row, r) => row.forEach((k, c) => {
+      const text = String(k), x0 = Math.floor(c * cw + 2), y0 = Math.floor(r * ch + 1);
+      ctx.fillStyle = 'rgba(0, 0, 0, 0.59)';
+      ctx.fillRect(x0, y0, ctx.measureText(text).width + 4, px + 3);
+      ctx.fillStyle = 'rgb(255, 255, 120)';
+      ctx.fillText(text, x0 + 2, y0 + 1);
+    }));
+    if (cell) {
+      ctx.strokeStyle = 'rgb(255, 140, 0)';
+      ctx.lineWidth = 3;
+      ctx.strokeRect(cell[1] * cw + 1.5, cell[0] * ch + 1.5, cw - 2, ch - 2);
+    }
+    view.src = cv.toDataURL();
+    D.painted(view, 'codes');
+    return {page: true, backend};
+  }
+
   const R = window.vaeDemoPage.tabs.sliders.range;
   const say = (r, what) => {  // where the picture was decoded
     const where = document.querySelector('#sliders-where');
@@ -25,7 +63,7 @@
     if (ok) {
       g = grid.map((row) => row.slice());
       g[cell[0]][cell[1]] = k;
-      r = await D.paintCodes(web, g, cell);
+      r = await paintCodes(web, g, cell);
     }
     say(r, 'code change');
     if (!r.page) { document.querySelector('#codes-server-decode').click(); return [grid, info]; }
