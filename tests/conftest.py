@@ -5,40 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from tests.helpers.images import write_npz
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def synthetic_images(n: int, shape, seed: int = 0) -> np.ndarray:
-    """Blob-like uint8 images (N, H, W) or (N, H, W, 3): learnable structure, not noise."""
-    rng = np.random.default_rng(seed)
-    h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w]
-    out = np.zeros((n, h, w) + tuple(shape[2:]), dtype=np.float64)
-    for i in range(n):
-        cy, cx = rng.uniform(h * 0.3, h * 0.7), rng.uniform(w * 0.3, w * 0.7)
-        r = rng.uniform(3, h / 4)
-        blob = np.exp(-(((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r)))
-        if len(shape) == 3:
-            blob = blob[..., None] * rng.uniform(0.3, 1.0, size=3)
-        out[i] = blob
-    return (out * 255).round().astype(np.uint8)
-
-
-def write_npz(folder: Path, file: str, shape, n_train=96, n_test=48, seed=0) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    path = folder / file
-    np.savez_compressed(
-        path,
-        x_train=synthetic_images(n_train, shape, seed),
-        y_train=rng.integers(0, 10, n_train).astype(np.uint8),
-        x_test=synthetic_images(n_test, shape, seed + 1),
-        y_test=rng.integers(0, 10, n_test).astype(np.uint8),
-    )
-    return path
 
 
 @pytest.fixture(autouse=True)

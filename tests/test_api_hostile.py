@@ -3,7 +3,7 @@ public API with raw JSON (NaN and ±inf included), the way the page and gradio_c
 ``/gradio_api/queue/join`` plus the event stream, and the queue-less ``/gradio_api/run/predict``.
 
 One server for the module (a subprocess, so its memory can be read from /proc), on the tiny
-synthetic world of test_demo.make_tiny_world. One test per finding of issue 14, then a property
+synthetic world of tests/helpers/world.py. One test per finding of issue 14, then a property
 test over every public endpoint. Each test also checks that the app still answers a normal request.
 """
 
@@ -168,7 +168,7 @@ class App:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from tests.test_demo import make_tiny_world
+    from tests.helpers.world import make_tiny_world
     from vae_demo.bench.loadtest import Server
 
     data, ck = make_tiny_world(tmp_path_factory.mktemp("hostile"))

@@ -119,7 +119,7 @@ def test_readme_gradio_client_example_runs(served):
 
 
 def test_toy_tab_and_view_appear_in_the_page(served):
-    from tests.browser import chromium
+    from tests.helpers.browser import chromium
 
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 720})

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.synthetic import make_data_dir
+from tests.helpers.images import make_data_dir
 from vae_demo import bench, classical
 from vae_demo.bench import app_speed as app_section
 from vae_demo.bench import core
@@ -404,7 +404,6 @@ def test_anomaly_section_scores_the_other_datasets_images(world, tmp_path):
 
 
 def test_the_app_section_reads_the_in_page_and_server_decode_figures_side_by_side(tmp_path):
-    from vae_demo.bench import app as app_section
     from vae_demo.bench.load import render_load
 
     (tmp_path / "app.json").write_text(json.dumps({

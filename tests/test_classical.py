@@ -10,7 +10,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from tests.synthetic import smooth_colour, strokes
+from tests.helpers.images import smooth_colour, strokes
 from vae_demo import classical, metrics
 from vae_demo.corruptions import MIX_RANGES, corrupt, parse_spec
 

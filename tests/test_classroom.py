@@ -10,49 +10,19 @@ come from ``VAE_DEMO_SCREENSHOT_DIR=docs/screenshots python -m pytest tests/test
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from vae_demo.bench.latency import launch
-from vae_demo.services.registry import ModelRegistry
+from tests.helpers import classroom
+from tests.helpers.classroom import ROOT, app_with
 from vae_demo.services.testdata import TestImages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def _shots(tmp_path_factory) -> Path:
-    d = Path(os.environ.get("VAE_DEMO_SCREENSHOT_DIR") or tmp_path_factory.mktemp("shots"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def _app(tmp_path_factory, images: TestImages):
-    import app
-
-    registry = ModelRegistry(ROOT / "checkpoints", user_directory=tmp_path_factory.mktemp("user_ck"))
-    demo = app.build_app(registry, images)
-    return demo, launch(demo), registry
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from tests.browser import chromium
-
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    os.environ["VAE_DEMO_DOWNLOAD"] = "0"
-    demo, url, registry = _app(tmp_path_factory, TestImages(tmp_path_factory.mktemp("no_data")))
-    yield {"url": url, "registry": registry, "shots": _shots(tmp_path_factory)}
-    demo.close()
-    os.environ.pop("VAE_DEMO_DOWNLOAD", None)
+browser, server = classroom.browser, classroom.server  # module fixtures: one app, one Chromium
 
 
 def _page(browser, url, width=1280, height=720):
@@ -130,7 +100,7 @@ def test_a_large_screen_shows_the_same_row(browser, server):
 def test_interpolation_from_two_uploads_with_no_test_images(browser, tmp_path_factory, tmp_path):
     os.environ["VAE_DEMO_DOWNLOAD"] = "0"
     nothing = tmp_path_factory.mktemp("nothing")
-    demo, url, _ = _app(tmp_path_factory, TestImages(nothing, sample_path=nothing / "no_sample.npz"))
+    demo, url, _ = app_with(tmp_path_factory, TestImages(nothing, sample_path=nothing / "no_sample.npz"))
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.set_default_timeout(60_000)

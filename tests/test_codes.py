@@ -1,5 +1,5 @@
 """The app's support for any model whose interface declares a discrete code, tested with a toy model
-(tests/toy_codes.py): the code-grid editor's handlers, the codebook map, stored test codes, and the
+(tests/helpers/toy_codes.py): the code-grid editor's handlers, the codebook map, stored test codes, and the
 sliders/map tabs switching to them."""
 
 from pathlib import Path
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import write_npz
-from tests.toy_codes import register_toy, save_toy, unregister_toy
+from tests.helpers.images import write_npz
+from tests.helpers.tabs import tab_handler
+from tests.helpers.toy_codes import register_toy, save_toy, unregister_toy
 from vae_demo.app.common import Context
 from vae_demo.app.figures import latent as latent_figures
 from vae_demo.models.base import code_usage
@@ -106,23 +107,6 @@ def test_the_continuous_views_refuse_a_discrete_code_with_a_message(toy):
     assert rows["linear"].shape == (5, 1, 28, 28)  # through the pre-quantised vectors, snapped per step
     levels = set(np.round(rows["linear"].numpy().ravel(), 4).tolist())
     assert levels <= set(np.round(e.model.levels.detach().numpy().ravel(), 4).tolist())
-
-
-def tab_handler(ctx, tab, name: str):
-    """The handler called ``name`` of ``tab``'s page (built for this test), as Gradio would call it."""
-    import gradio as gr
-
-    with gr.Blocks() as demo:
-        ctx.current, ctx.dataset, ctx.models_version = gr.State(None), gr.Radio(["mnist"], value="mnist"), gr.State(0)
-        tab.build(ctx)
-    d = next(d for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == name)
-
-    def positional(*args):  # the handler's outputs by component, in the event's output order
-        out = d.fn(*args)
-        return [out.get(c, gr.skip()) for c in d.outputs] if isinstance(out, dict) and "__type__" not in out \
-            else out
-
-    return positional
 
 
 def test_the_sliders_tab_shows_the_code_editor_for_a_discrete_model(toy):

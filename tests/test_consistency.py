@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import chromium, require_browser
+from tests.helpers.browser import chromium, require_browser
 from vae_demo.bench.latency import launch
 from vae_demo.services import inside, latent
 from vae_demo.services.images import display

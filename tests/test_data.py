@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import synthetic_images
+from tests.helpers.images import synthetic_images
 from vae_demo import data
 from vae_demo.data import DataNotFoundError, load_dataset, write_idx
 
@@ -148,7 +148,7 @@ def test_shipped_sample_is_the_first_test_images_of_the_real_data(shared_data):
 
 def test_make_sample_prefers_the_exact_official_files_and_records_where_they_came_from(tmp_path):
     # a Keras npz with one set of images, and torchvision's raw IDX files (the official format) with another
-    from tests.conftest import write_npz
+    from tests.helpers.images import write_npz
     from vae_demo import make_sample
 
     write_npz(tmp_path, "mnist.npz", (28, 28), n_train=8, n_test=70, seed=1)

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import write_npz
+from tests.helpers.world import TINY_MODELS, make_tiny_world
 from vae_demo.app.figures import latent as latent_figures
 from vae_demo.checkpoints import load_checkpoint, save_checkpoint
 from vae_demo.corruptions import KINDS, corrupt
@@ -39,35 +39,9 @@ from vae_demo.services.jobs import JobManager, make_config
 from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.restore import clean_seed, default_severity, make_spec, restore_row
 from vae_demo.services.testdata import TestImages, data_banner
-from vae_demo.training import TrainConfig, TrainingError
-from vae_demo.training.run import run
+from vae_demo.training import TrainingError
 
 MNIST = (1, 28, 28)
-TINY_MODELS = [  # name, dataset, model, latent, corruption
-    ("t_mlp_vae_z2", "mnist", "mlp_vae", 2, "none"),
-    ("t_conv_vae_z3", "mnist", "conv_vae", 3, "none"),
-    ("t_conv_ae_z3", "mnist", "conv_ae", 3, "none"),  # the VAE's autoencoder twin (AE vs VAE)
-    ("t_conv_ae_z3_noise", "mnist", "conv_ae", 3, "gaussian:0.5"),  # ... and its denoising twin (filters)
-    ("t_conv_ae_z4_mix", "mnist", "conv_ae", 4, "mix"),
-    ("t_pca_z8", "mnist", "pca", 8, "none"),
-    ("t_cifar_vae_z4", "cifar10", "conv_vae", 4, "none"),
-    ("t_unet_mix", "mnist", "unet", 8, "mix"),
-]
-
-
-def make_tiny_world(root: Path) -> tuple[Path, Path]:
-    """(data dir, checkpoint dir) with tiny data and one-epoch checkpoints. Shared with test_e2e."""
-    data, ck = root / "data", root / "ck"
-    write_npz(data, "mnist.npz", (28, 28), n_train=128, n_test=64, seed=0)
-    write_npz(data, "fashion_mnist.npz", (28, 28), n_train=128, n_test=64, seed=10)
-    write_npz(data, "cifar10.npz", (32, 32, 3), n_train=128, n_test=64, seed=20)
-    for name, ds, model, z, corr in TINY_MODELS:
-        cfg = TrainConfig(dataset=ds, model=model, latent_dim=z, epochs=1, batch_size=32, corruption=corr,
-                          train_limit=128, device="cpu")
-        run(cfg, name, data, download=False, checkpoint_dir=ck, progress=False)
-    return data, ck
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     return make_tiny_world(tmp_path_factory.mktemp("world"))
@@ -464,7 +438,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def _job_fails_in_epoch_2(env, tmp_path, monkeypatch, fault):
     """Train 3 epochs next to an existing checkpoint; ``fault(epoch)`` is called at every batch."""
-    import vae_demo.training as training_mod
+    import vae_demo.training.loop as training_mod  # where the loop looks up evaluate
 
     ck = tmp_path / "ck"
     shutil.copytree(env[1], ck)

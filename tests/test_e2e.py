@@ -1,7 +1,7 @@
 """End to end: the real app in Debian's Chromium (headless, Playwright), one test per tab.
 
 The app runs in this process on a free localhost port, on tiny synthetic data and one-epoch
-checkpoints (see test_demo.make_tiny_world). Each test does the tab's main action and checks that
+checkpoints (see tests/helpers/world.py). Each test does the tab's main action and checks that
 the visible result changed, then saves a screenshot. Screenshots go to ``$VAE_DEMO_SCREENSHOT_DIR``
 if set (e.g. ``docs/screenshots`` when run against the real checkpoints and data for the README:
 ``VAE_DEMO_E2E_CHECKPOINTS=checkpoints VAE_DEMO_DATA=../shared/data``), else to a temp folder.
@@ -11,7 +11,6 @@ Skipped with a clear message when Playwright or Chromium is missing, unless CI i
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import chromium, require_browser
+from tests.helpers.browser import chromium, move_slider, pixels, require_browser, srcs, wait_change
 from vae_demo.bench.latency import MOVE_JS, OBSERVE_JS, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     require_browser()
-    from tests.test_demo import make_tiny_world
+    from tests.helpers.world import make_tiny_world
 
     real = os.environ.get("VAE_DEMO_E2E_CHECKPOINTS")
     old = {k: os.environ.get(k) for k in ("VAE_DEMO_DATA", "VAE_DEMO_CHECKPOINTS", "VAE_DEMO_MAX_EPOCHS")}
@@ -37,7 +36,7 @@ def server(tmp_path_factory):
         data = Path(os.environ.get("VAE_DEMO_DATA", "data"))
     else:
         data, ck = make_tiny_world(tmp_path_factory.mktemp("e2e"))
-        from tests.toy_codes import register_toy, save_toy
+        from tests.helpers.toy_codes import register_toy, save_toy
         from vae_demo.services.testdata import TestImages as _T
 
         register_toy()  # a model with a discrete code, for the code-grid editor (unregistered at the end)
@@ -55,7 +54,7 @@ def server(tmp_path_factory):
     shots.mkdir(parents=True, exist_ok=True)
     yield {"url": url, "registry": registry, "shots": shots, "real": bool(real)}
     demo.close()
-    from tests.toy_codes import unregister_toy
+    from tests.helpers.toy_codes import unregister_toy
 
     unregister_toy()
     for k, v in old.items():
@@ -82,59 +81,23 @@ def page(browser, server):
     ctx.close()
 
 
-def _srcs(page, selector: str) -> list[str]:
-    return page.eval_on_selector_all(f"{selector} img", "els => els.map(e => e.getAttribute('src'))")
-
-
-def _img_src(page, selector: str) -> str | None:
-    srcs = _srcs(page, selector)
-    return srcs[0] if srcs else None
-
-
-def _wait_change(page, selector: str, before, timeout=30_000):
-    page.wait_for_function(
-        """([sel, before]) => {
-            const imgs = [...document.querySelectorAll(sel + ' img')].map(e => e.getAttribute('src'));
-            return imgs.length > 0 && JSON.stringify(imgs) !== JSON.stringify(before);
-        }""", arg=[selector, before], timeout=timeout)
-
-
-def _pixels(page, selector: str) -> np.ndarray:
-    """The rendered image's pixels, fetched the way the page fetches them."""
-    src = _img_src(page, selector)
-    data = page.evaluate("""async (src) => {
-        const r = await fetch(src); const b = new Uint8Array(await r.arrayBuffer());
-        return Array.from(b); }""", src)
-    return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("L"))
-
-
-def _move_slider(page, selector: str, value: float):
-    page.evaluate("""([sel, v]) => {
-        const input = document.querySelector(sel + ' input[type=range]');
-        input.value = String(v);
-        input.dispatchEvent(new Event('input', {bubbles: true}));
-        input.dispatchEvent(new Event('change', {bubbles: true}));
-        input.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
-    }""", [selector, value])
-
-
 def _tab(page, name: str):
     page.get_by_role("tab", name=name).click()
 
 
 def test_restore_tab(page, server):
-    before = _srcs(page, "#restore-row")
+    before = srcs(page, "#restore-row")
     assert len(before) >= 3  # original, corrupted and at least one model
     row_text = page.locator("#restore-summary").inner_text()
     assert "PSNR" in row_text and "SSIM" in row_text
-    _move_slider(page, "#restore-severity", 0.6)
-    _wait_change(page, "#restore-row", before)
-    after = _srcs(page, "#restore-row")
+    move_slider(page, "#restore-severity", 0.6)
+    wait_change(page, "#restore-row", before)
+    after = srcs(page, "#restore-row")
     assert after[1] != before[1]  # the corrupted panel changed
     # a new test image by the random button
-    before = _srcs(page, "#restore-row")
+    before = srcs(page, "#restore-row")
     page.locator("#restore-random").click()
-    _wait_change(page, "#restore-row", before)
+    wait_change(page, "#restore-row", before)
     page.wait_for_timeout(1500)  # (the README's restore screenshot comes from tests/test_classroom.py)
 
 
@@ -143,12 +106,12 @@ def test_sliders_tab(page, server):
     page.locator("#sliders-image img").wait_for()
     page.locator("#sliders-z0 input[type=range]").wait_for()
     page.wait_for_timeout(500)
-    a = _pixels(page, "#sliders-image")
+    a = pixels(page, "#sliders-image")
     page.evaluate(OBSERVE_JS)
     for v in (2.5, -2.5):
         before = page.evaluate(MOVE_JS, ["#sliders-z0", v])
         page.wait_for_function("n => window.__imgChanges.length > n", arg=before, timeout=30_000)
-        b = _pixels(page, "#sliders-image")
+        b = pixels(page, "#sliders-image")
         if not np.array_equal(a, b):
             break
     assert not np.array_equal(a, b), "moving the first slider did not change the decoded image"
@@ -168,22 +131,22 @@ def test_code_grid_editor(page, server):
     page.wait_for_function("() => document.querySelector('#codes-code').innerText.includes('Code of cell')")
     assert not page.locator("#sliders-z0").is_visible()  # no sliders for a discrete code
     page.wait_for_timeout(500)
-    image_before = _pixels(page, "#sliders-image")
-    grid_before = _srcs(page, "#codes-grid")
+    image_before = pixels(page, "#sliders-image")
+    grid_before = srcs(page, "#codes-grid")
     box = page.locator("#codes-grid img").bounding_box()
     page.mouse.click(box["x"] + 0.9 * box["width"], box["y"] + 0.3 * box["height"])  # top right: not the middle
     h, w = e.model.code_grid
     row, col = int(0.3 * h), int(0.9 * w)
     page.wait_for_function("t => document.querySelector('#codes-code').innerText.includes(t)",
                            arg=f"cell (row {row}, col {col})")
-    _wait_change(page, "#codes-grid", grid_before)  # the selected cell is outlined
+    wait_change(page, "#codes-grid", grid_before)  # the selected cell is outlined
     current = int(float(page.locator("#codes-code input[type=number]").input_value()))
     new = (current + e.model.codebook_size // 2) % e.model.codebook_size
-    before = _srcs(page, "#sliders-image")
-    _move_slider(page, "#codes-code", new)
-    _wait_change(page, "#sliders-image", before)
+    before = srcs(page, "#sliders-image")
+    move_slider(page, "#codes-code", new)
+    wait_change(page, "#sliders-image", before)
     page.wait_for_timeout(300)
-    assert not np.array_equal(image_before, _pixels(page, "#sliders-image")), "the new code changed nothing"
+    assert not np.array_equal(image_before, pixels(page, "#sliders-image")), "the new code changed nothing"
     assert f"holds code **{new}**".replace("**", "") in page.locator("#codes-info").inner_text()
     page.screenshot(path=str(server["shots"] / "code_grid.png"))
     # the latent map of a discrete code is its codebook: one dot per code
@@ -209,16 +172,16 @@ def test_inside_one_image_step_by_step(page, server):
     page.locator("#step-posterior .js-plotly-plot").wait_for()
     page.wait_for_function("() => document.querySelector('#step-numbers').innerText.includes('Loss for this draw')")
     text = page.locator("#step-numbers").inner_text()
-    before = _srcs(page, "#step-decoded")
+    before = srcs(page, "#step-decoded")
     page.locator("#step-resample").click()
     page.wait_for_function("t => document.querySelector('#step-numbers').innerText !== t", arg=text)
-    _wait_change(page, "#step-decoded", before)
+    wait_change(page, "#step-decoded", before)
     assert page.locator("#step-seed input").input_value() == "1"
     text = page.locator("#step-numbers").inner_text()
-    before = _srcs(page, "#step-decoded")
-    _move_slider(page, "#step-eps", 2.5)  # the busiest dim's ε: z moves, the image repaints
+    before = srcs(page, "#step-decoded")
+    move_slider(page, "#step-eps", 2.5)  # the busiest dim's ε: z moves, the image repaints
     page.wait_for_function("t => document.querySelector('#step-numbers').innerText !== t", arg=text)
-    _wait_change(page, "#step-decoded", before)
+    wait_change(page, "#step-decoded", before)
     box = page.locator("#step-decoded img").bounding_box()
     assert box["height"] >= 196  # readable from the back of a classroom
 
@@ -283,12 +246,12 @@ def test_latent_map_tab(page, server):
     name = label.split(" — ")[0]
     stored = len(server["registry"].get(name).ckpt.extras["test_latents"])
     assert n_points == stored
-    before = _srcs(page, "#map-decoded")
+    before = srcs(page, "#map-decoded")
     x_max = page.evaluate("() => document.querySelector('#map-x input[type=range]').max")
-    _move_slider(page, "#map-x", float(x_max))
-    _wait_change(page, "#map-decoded", before)
+    move_slider(page, "#map-x", float(x_max))
+    wait_change(page, "#map-decoded", before)
     # a click on the map moves the crosshair there (page script → x/y sliders → decode)
-    before = _srcs(page, "#map-decoded")
+    before = srcs(page, "#map-decoded")
     x_before = page.locator("#map-x input[type=number]").input_value()
     page.wait_for_timeout(1000)  # the slider's release re-draws the plot (new crosshair)
     drag = page.locator("#map-plot .nsewdrag").first
@@ -296,7 +259,7 @@ def test_latent_map_tab(page, server):
     r = drag.bounding_box()
     assert r is not None
     page.mouse.click(r["x"] + r["width"] * 0.25, r["y"] + r["height"] * 0.5)
-    _wait_change(page, "#map-decoded", before)
+    wait_change(page, "#map-decoded", before)
     assert page.locator("#map-x input[type=number]").input_value() != x_before
     page.screenshot(path=str(server["shots"] / "latent_map.png"))
 
@@ -306,9 +269,9 @@ def test_interpolation_tab(page, server, tmp_path):
     page.locator("#interp-go").click()
     page.locator("#interp-gif img").wait_for()
     page.locator("#interp-slerp img").wait_for()
-    before = _srcs(page, "#interp-linear")
+    before = srcs(page, "#interp-linear")
     page.locator("#interp-random").click()
-    _wait_change(page, "#interp-linear", before)
+    wait_change(page, "#interp-linear", before)
     page.wait_for_timeout(500)
     with page.expect_download(timeout=30_000) as dl:
         page.locator("#interp-download").click()

@@ -88,7 +88,7 @@ def test_the_matching_pair_and_the_normality_of_their_codes(registry, mnist):
 def test_ae_vs_vae_offers_each_latent_size_with_a_pair_smallest_first(registry, mnist):
     """The committed MNIST pairs: z = 2 (MLPs, a map with no projection) and z = 16 (conv); the tab opens
     on z = 16, offers both, and names the models it shows."""
-    from tests.test_codes import tab_handler
+    from tests.helpers.tabs import tab_handler
     from vae_demo.app.common import Context
     from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager
@@ -195,7 +195,7 @@ def test_most_active_ranks_first_layer_units_by_their_mean_output():
 
 def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
     """On the committed checkpoints (whose JSON holds the anomaly benchmark, with its date and command)."""
-    from tests.test_codes import tab_handler
+    from tests.helpers.tabs import tab_handler
     from vae_demo.app.common import Context
     from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager
@@ -209,7 +209,7 @@ def test_the_anomaly_view_quotes_the_benchmarks_auc(registry):
 
 
 def test_the_step_view_takes_the_image_picked_in_the_restore_tab(registry, mnist):
-    from tests.test_codes import tab_handler
+    from tests.helpers.tabs import tab_handler
     from vae_demo.app.common import Context
     from vae_demo.app.tabs import inside as inside_tab
     from vae_demo.services.jobs import JobManager

@@ -3,17 +3,11 @@ import math
 import pytest
 import torch
 
-from tests.conftest import synthetic_images
+from tests.helpers.images import batch
 from vae_demo.models import MODELS, build_model
 from vae_demo.models.base import VAE
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
-
-
-def batch(shape, n=64, seed=0):
-    hw = shape[1:] + ((3,) if shape[0] == 3 else ())
-    x = torch.from_numpy(synthetic_images(n, hw, seed)).float() / 255
-    return x.permute(0, 3, 1, 2).contiguous() if shape[0] == 3 else x.unsqueeze(1)
 
 
 @pytest.mark.parametrize("shape", SHAPES)

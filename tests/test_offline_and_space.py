@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_images
+from tests.helpers.images import synthetic_images
 from vae_demo import data
 from vae_demo.app.tabs.restore import GALLERY_IMAGES
 from vae_demo.bench.latency import launch
@@ -111,14 +111,14 @@ def test_on_a_space_the_full_split_replaces_the_sample_without_a_restart_or_a_bl
 
 
 def test_off_a_space_nothing_is_downloaded(tmp_path, monkeypatch):
-    import app
+    from vae_demo.app import launch as app_launch
 
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("VAE_DEMO_DOWNLOAD", raising=False)
     monkeypatch.setattr(data, "_download", lambda info, root: pytest.fail("downloaded off a Space"))
     images = TestImages(tmp_path / "data")
-    monkeypatch.setattr(app, "warm_up", lambda *a: None)
-    app.after_launch(ModelRegistry(tmp_path / "ck"), images)
+    monkeypatch.setattr(app_launch, "warm_up", lambda *a: None)
+    app_launch.after_launch(ModelRegistry(tmp_path / "ck"), images)
     assert images.downloads == {} and images.get("mnist").sample
 
 
@@ -128,7 +128,7 @@ def test_off_a_space_nothing_is_downloaded(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_offline_the_restore_tab_map_and_interpolation_work_for_every_dataset(tmp_path, monkeypatch):
     import app
-    from tests.browser import chromium
+    from tests.helpers.browser import chromium
     from vae_demo.services.restore import default_models, default_severity, restore_row
 
     monkeypatch.delenv("SPACE_ID", raising=False)

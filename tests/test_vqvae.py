@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tests.test_models import batch
+from tests.helpers.images import batch
 from vae_demo.checkpoints import load_checkpoint
 from vae_demo.data import load_dataset
 from vae_demo.models import MODELS, build_model

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests import test_classroom
+from tests.helpers import classroom
 from vae_demo import export
 from vae_demo.services import latent, webdecode
 from vae_demo.services.registry import ModelRegistry
@@ -103,9 +103,7 @@ def test_the_export_command_reports_every_checkpoint(tmp_path, capsys):
 
 # --- in Chromium ---------------------------------------------------------------------------------------
 
-# the classroom tests' browser and app: the committed checkpoints, the shipped sample only
-browser, server = test_classroom.browser, test_classroom.server
-
+browser, server = classroom.browser, classroom.server  # the classroom's app and browser (module fixtures)
 
 @pytest.fixture
 def server_slides(monkeypatch):
@@ -171,24 +169,24 @@ def _sliders(browser, url, init_script=None):
 
 
 def _move(page, value):
-    from tests.test_e2e import _move_slider
+    from tests.helpers.browser import move_slider
 
-    _move_slider(page, "#sliders-z0", value)
+    move_slider(page, "#sliders-z0", value)
 
 
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_slider_move_repaints_in_the_page_with_no_server_decode(browser, server, server_slides):
-    from tests.test_e2e import _pixels
+    from tests.helpers.browser import pixels
 
     page = _sliders(browser, server["url"])
     page.wait_for_function("() => window.vaeDecoder && window.vaeDecoder.state.backend === 'wasm'")
-    before = _pixels(page, "#sliders-image")
+    before = pixels(page, "#sliders-image")
     for v in (1.5, -2.0, 2.5):
         _move(page, v)
         page.wait_for_function("() => document.querySelector('#sliders-image img').src.startsWith('data:')")
         page.wait_for_timeout(300)
-    after = _pixels(page, "#sliders-image")  # painted as the server paints: 28×28 upscaled 8×, nearest
+    after = pixels(page, "#sliders-image")  # painted as the server paints: 28×28 upscaled 8×, nearest
     assert after.shape == before.shape == (224, 224)
     assert (after[::8, ::8].repeat(8, 0).repeat(8, 1) == after).all()  # whole 8×8 blocks: sharp, not smoothed
     assert np.abs(after.astype(int) - before).mean() > 1  # the image changed
@@ -200,15 +198,15 @@ def test_a_slider_move_repaints_in_the_page_with_no_server_decode(browser, serve
 @pytest.mark.browser
 @pytest.mark.slow
 def test_without_webassembly_the_sliders_decode_on_the_server_and_say_so(browser, server, server_slides):
-    from tests.test_e2e import _pixels, _srcs, _wait_change
+    from tests.helpers.browser import pixels, srcs, wait_change
 
     page = _sliders(browser, server["url"], init_script="delete window.WebAssembly;")
-    before_src, before = _srcs(page, "#sliders-image"), _pixels(page, "#sliders-image")
+    before_src, before = srcs(page, "#sliders-image"), pixels(page, "#sliders-image")
     page.evaluate("""() => { const i = document.querySelector('#sliders-z0 input[type=range]');
         i.value = '2.5'; i.dispatchEvent(new Event('input', {bubbles: true})); }""")  # mid-drag: no release
-    _wait_change(page, "#sliders-image", before_src)
+    wait_change(page, "#sliders-image", before_src)
     page.wait_for_timeout(300)
-    assert np.abs(_pixels(page, "#sliders-image").astype(int) - before).mean() > 1
+    assert np.abs(pixels(page, "#sliders-image").astype(int) - before).mean() > 1
     assert len(server_slides) >= 1 and server_slides[-1][0] == 2.5  # the value moved to, not the one before
     where = page.locator("#sliders-where").inner_text()
     assert "Decoded on the server" in where and "WebAssembly" in where
@@ -219,7 +217,7 @@ def test_without_webassembly_the_sliders_decode_on_the_server_and_say_so(browser
 @pytest.mark.slow
 def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, monkeypatch):
     """robz-style hover: the decoded image follows the pointer with no click and no server decode."""
-    from tests.test_e2e import _pixels
+    from tests.helpers.browser import pixels
 
     calls = []
     real = latent.LatentMap.latent_at
@@ -235,7 +233,7 @@ def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, mo
         page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5, steps=5)
         page.wait_for_function("() => document.querySelector('#map-decoded img').src.startsWith('data:')")
         page.wait_for_timeout(300)
-        seen.append(_pixels(page, "#map-decoded"))
+        seen.append(pixels(page, "#map-decoded"))
     assert np.abs(seen[0].astype(int) - seen[1]).mean() > 1  # two places, two images
     assert page.evaluate("() => window.painted.hover || 0") >= 2 and calls == []
     page.close()
@@ -246,7 +244,7 @@ def test_the_pointer_over_the_latent_map_decodes_in_the_page(browser, server, mo
 def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, server, monkeypatch, tmp_path):
     """Steps N dragged: three strips of N frames drawn by the page, equal to the server's own strips; on
     letting go the server writes the GIF and the numbers, never the strips."""
-    from tests.test_e2e import _pixels, _srcs, _wait_change
+    from tests.helpers.browser import pixels, srcs, wait_change
 
     strips, paths = [], []
     real_strip, real_interp = latent.path_strip, latent.interpolate
@@ -271,15 +269,15 @@ def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, se
     s = TestImages(tmp_path).get("mnist")
     rows = real_interp(e, s.floats(slice(0, 1)), s.floats(slice(1, 2)), n)
     for sel, key in (("#interp-pixel", "pixel"), ("#interp-linear", "linear"), ("#interp-slerp", "slerp")):
-        got, ref = _pixels(page, sel), real_strip(rows[key])
+        got, ref = pixels(page, sel), real_strip(rows[key])
         assert got.shape == ref.shape  # 12 frames: two rows of 8 columns
         assert np.abs(got.astype(int) - ref).max() <= 1, sel
 
-    gif = _srcs(page, "#interp-gif")
+    gif = srcs(page, "#interp-gif")
     page.evaluate("""() => { const i = document.querySelector('#interp-steps input[type=range]');
         i.dispatchEvent(new Event('change', {bubbles: true}));
         i.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); }""")
-    _wait_change(page, "#interp-gif", gif)
+    wait_change(page, "#interp-gif", gif)
     assert len(paths) == 1 and strips == []  # let go: the server wrote the GIF, not the strips
     assert f"{n} steps" in page.locator("#interp-info").inner_text()
     page.close()
@@ -290,7 +288,7 @@ def test_dragging_steps_redraws_the_interpolation_strips_in_the_page(browser, se
 def test_the_load_tests_browser_users_drag_with_no_server_decode(tmp_path):
     """The load test's browser phase, small: two pages drag, every move decoded in the page, no error, the
     three CPU windows reported, and no request to the server while dragging but the versions polls."""
-    from tests.browser import require_browser
+    from tests.helpers.browser import require_browser
     from vae_demo.bench.loadtest import Server, browser_phase
 
     require_browser()
@@ -319,7 +317,7 @@ def test_the_load_tests_browser_users_drag_with_no_server_decode(tmp_path):
 def test_the_code_grid_editor_decodes_a_new_code_in_the_page(browser, server, monkeypatch, tmp_path):
     """A VQ-VAE's code picked for a cell: the page decodes the grid (as decode_codes does) and redraws the
     editor; the server decodes nothing, yet knows the new grid at the next click."""
-    from tests.test_e2e import _pixels
+    from tests.helpers.browser import pixels
     from vae_demo.services import codes
 
     calls = []
@@ -354,8 +352,8 @@ def test_the_code_grid_editor_decodes_a_new_code_in_the_page(browser, server, mo
     assert "Decoded in this browser" in page.locator("#sliders-where").inner_text()
     grid[3, 3] = new
     ref = (codes.decode_grid(e, grid)[0].numpy() * 255 + 0.5).astype(int).repeat(8, 0).repeat(8, 1)
-    assert np.abs(_pixels(page, "#sliders-image").astype(int) - ref).max() <= 1  # as the server would show it
-    view = _pixels(page, "#codes-grid")
+    assert np.abs(pixels(page, "#sliders-image").astype(int) - ref).max() <= 1  # as the server would show it
+    view = pixels(page, "#codes-grid")
     assert view.shape == (336, 336)
     # the server knows the page's grid: another cell, then back, and the picker shows the new code
     assert click_cell(0, 0) == grid[0, 0] and click_cell(3, 3) == new

@@ -1,6 +1,6 @@
 """ZeroGPU: training in bounded GPU calls, everything else on the CPU, and no change off ZeroGPU.
 
-These tests run in-process against tests/fake_spaces.py, a stand-in for the ``spaces`` package that
+These tests run in-process against tests/helpers/fake_spaces.py, a stand-in for the ``spaces`` package that
 enforces the documented limits of ``@spaces.GPU`` (arguments and results cross by pickle, a declared
 duration that is checked, CUDA emulated outside calls). The fake is kept only where the real package
 cannot go: inside this test process (the real one patches torch for the whole process at import) with a
@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.fake_spaces import FakeSpaces
-from tests.test_demo import make_tiny_world
+from tests.helpers.fake_spaces import FakeSpaces
+from tests.helpers.world import make_tiny_world
 from vae_demo.data import load_dataset
 from vae_demo.services import gpu, jobs, latent
 from vae_demo.services.jobs import JobManager
@@ -278,7 +278,7 @@ def test_checkpoint_json_of_a_zerogpu_run_records_the_device_it_trained_on(zerog
 
 def test_gradios_own_queue_on_zerogpu_holds_one_waiting_event_the_apps_holds_a_class(monkeypatch):
     """Why a class was refused on ZeroGPU (gradio blocks.py: ``max_size = 1`` there unless the app sets it),
-    and the app's bound (app.py's main() and bench_app.launch): measured in tests/test_zerogpu_real.py and
+    and the app's bound (vae_demo/app/launch.py's main() and vae_demo/bench/latency.launch): measured in tests/test_zerogpu_real.py and
     the load test's ZeroGPU bursts."""
     import gradio as gr
 

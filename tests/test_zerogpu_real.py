@@ -5,13 +5,13 @@ or the app's training job (its JobManager, vae_demo/bench/zerogpu/job.py) in a s
 ``SPACES_ZERO_GPU=true``: the package is imported after the CPU stand-ins for what a CUDA build of torch
 has (vae_demo/bench/zerogpu/cuda.py: the package's import-time fork check and its worker's CUDA init need them),
 emulates CUDA outside GPU calls, forks its worker for each ``@spaces.GPU`` call, and talks to
-``SPACES_ZERO_DEVICE_API_URL``: a loopback stand-in for the device API (tests/zerogpu_stub.DeviceAPI), which
+``SPACES_ZERO_DEVICE_API_URL``: a loopback stand-in for the device API (vae_demo/bench/zerogpu/standin.py, DeviceAPI), which
 grants, queues (server-sent events), refuses (429 quota with what is left, 429 illegal duration, 503 no
 GPU), keeps each visitor's quota and records every request. The hardware is the RTX PRO 6000 entry of the
 package's own configs.json (duration factor 1.5). Calls are made short (a fraction of a second of
 training, 3 s of overhead) so the runs take seconds.
 
-No test here uses tests/fake_spaces.py (tests/test_zerogpu.py does, in-process, where the real package
+No test here uses tests/helpers/fake_spaces.py (tests/test_zerogpu.py does, in-process, where the real package
 cannot go).
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_demo import make_tiny_world
+from tests.helpers.world import make_tiny_world
 from vae_demo.bench.loadtest import RawClient, Server, burst
 from vae_demo.bench.zerogpu.standin import (
     DeviceAPI,

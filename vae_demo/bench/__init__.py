@@ -29,7 +29,7 @@ Sections (``--only`` picks some; the others are kept from an earlier ``benchmark
 Outputs: ``BENCHMARKS.md`` (``--out``), ``benchmarks.json`` beside it, and grids in ``docs/bench/``
 beside it.
 
-The ``app`` section also takes a generic JSON file, for figures that ``bench_app`` does not make::
+The ``app`` section also takes a generic JSON file, for figures that ``vae_demo.bench.latency`` does not make::
 
     {"machine": "...", "date": "...", "command": "...",
      "figures": [{"key": "startup", "name": "app start to first page", "unit": "ms",

@@ -33,7 +33,7 @@ and the training job runs in one go as it always has.
 
 Tests: tests/test_zerogpu_real.py runs the app and the job under the real package in ZeroGPU mode
 against a loopback stand-in for the device API (vae_demo/bench/zerogpu/standin.py); tests/test_zerogpu.py drives
-this module in-process with a fake ``spaces`` (tests/fake_spaces.py) where a test needs to reach
+this module in-process with a fake ``spaces`` (tests/helpers/fake_spaces.py) where a test needs to reach
 inside a call.
 """
 
@@ -68,7 +68,7 @@ REPORT_TTL_S = 600.0  # how long the quota the platform reported is trusted (it 
 QUOTA_TIERS = (("not logged in", 120), ("free account", 300), ("PRO account", 2400))
 TRAIN_IMAGES = {"mnist": 60000, "fashion-mnist": 60000, "cifar10": 50000}
 
-# Gradio's queue (app.py's main() and bench_app.launch). On ZeroGPU Gradio's default holds ONE waiting event:
+# Gradio's queue (vae_demo/app/launch.py's main() and vae_demo/bench/latency.launch). On ZeroGPU Gradio's default holds ONE waiting event:
 # a burst of 16 restores (a class moving the severity slider at once) had 13 refused ("Queue is full").
 # Measured with the committed checkpoints on this project's 2-core machine, the app as on ZeroGPU (the real
 # package, the load test's zerogpu_burst): Gradio runs up to 40 events at once (its threads) and this bound

@@ -1,4 +1,6 @@
-"""Tiny synthetic datasets in the Keras npz layout (uint8), for fast tests without real data."""
+"""Tiny synthetic images and datasets in the Keras npz layout (uint8), for fast tests without real data:
+blobs (:func:`synthetic_images`, :func:`write_npz`), strokes and colour fields (:func:`make_data_dir`),
+and a model-ready batch (:func:`batch`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 
 def strokes(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
@@ -35,7 +38,8 @@ def smooth_colour(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
     return out
 
 
-def write_npz(path: Path, x_train, x_test, seed: int = 0) -> Path:
+def write_split(path: Path, x_train, x_test, seed: int = 0) -> Path:
+    """``x_train``/``x_test`` with random labels, in the Keras npz layout."""
     rng = np.random.default_rng(seed)
     np.savez_compressed(
         path, x_train=x_train, y_train=rng.integers(0, 10, len(x_train)).astype(np.uint8),
@@ -54,5 +58,42 @@ def make_data_dir(root: Path, datasets=("mnist",), n_train: int = 64, n_test: in
             make = smooth_colour
         else:
             make = strokes
-        write_npz(root / files[name], make(n_train, seed=10 * k + 1), make(n_test, seed=10 * k + 2), seed=k)
+        write_split(root / files[name], make(n_train, seed=10 * k + 1), make(n_test, seed=10 * k + 2), seed=k)
     return root
+
+
+def synthetic_images(n: int, shape, seed: int = 0) -> np.ndarray:
+    """Blob-like uint8 images (N, H, W) or (N, H, W, 3): learnable structure, not noise."""
+    rng = np.random.default_rng(seed)
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.zeros((n, h, w) + tuple(shape[2:]), dtype=np.float64)
+    for i in range(n):
+        cy, cx = rng.uniform(h * 0.3, h * 0.7), rng.uniform(w * 0.3, w * 0.7)
+        r = rng.uniform(3, h / 4)
+        blob = np.exp(-(((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r)))
+        if len(shape) == 3:
+            blob = blob[..., None] * rng.uniform(0.3, 1.0, size=3)
+        out[i] = blob
+    return (out * 255).round().astype(np.uint8)
+
+
+def write_npz(folder: Path, file: str, shape, n_train=96, n_test=48, seed=0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    path = folder / file
+    np.savez_compressed(
+        path,
+        x_train=synthetic_images(n_train, shape, seed),
+        y_train=rng.integers(0, 10, n_train).astype(np.uint8),
+        x_test=synthetic_images(n_test, shape, seed + 1),
+        y_test=rng.integers(0, 10, n_test).astype(np.uint8),
+    )
+    return path
+
+
+def batch(shape, n=64, seed=0) -> torch.Tensor:
+    """``n`` blob images as a float batch of ``shape`` = (C, H, W), values in [0, 1]."""
+    hw = shape[1:] + ((3,) if shape[0] == 3 else ())
+    x = torch.from_numpy(synthetic_images(n, hw, seed)).float() / 255
+    return x.permute(0, 3, 1, 2).contiguous() if shape[0] == 3 else x.unsqueeze(1)
