@@ -142,10 +142,12 @@ INSIDE_VIEWS = {  # sub-tab: (what shows it is drawn, the main picture's parts, 
     "What the network learned": ("#filters-denoiser img", ["#filters-clean img", "#filters-denoiser img"], []),
     "Not like the training data?": ("#anomaly-hist .js-plotly-plot", ["#anomaly-input img", "#anomaly-hist"],
                                     ["#anomaly-input img", "#anomaly-recon img"]),
+    "The network's shape": ("#network-shape .js-plotly-plot", ["#network-summary", "#network-shape", "#network-taps img"],
+                            ["#network-taps img", "#network-output img"]),
 }
 SHOT_NAMES = {"One image, step by step": "inside_step", "AE vs VAE": "inside_pair",
               "Why restorations are blurry": "inside_blurry", "What the network learned": "inside_filters",
-              "Not like the training data?": "inside_anomaly"}
+              "Not like the training data?": "inside_anomaly", "The network's shape": "inside_network"}
 
 BOXES = """sels => sels.map(s => { const el = document.querySelector(s); if (!el) return null;
     const r = el.getBoundingClientRect(); return {sel: s, top: r.top, bottom: r.bottom, width: r.width,
@@ -167,7 +169,8 @@ def test_each_inside_view_fits_one_1280x800_screen_with_its_explanation(browser,
     page.wait_for_timeout(1500)  # plots settle to their final height
     assert page.evaluate("() => window.scrollY") == 0
     explain = "#" + {"One image, step by step": "step", "AE vs VAE": "pair", "Why restorations are blurry": "blurry",
-                     "What the network learned": "filters", "Not like the training data?": "anomaly"}[view] + "-explain"
+                     "What the network learned": "filters", "Not like the training data?": "anomaly",
+                     "The network's shape": "network"}[view] + "-explain"
     boxes = page.evaluate(BOXES, [explain, *parts])
     assert all(boxes), boxes  # every part is on the page
     for b in boxes:

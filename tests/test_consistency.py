@@ -315,6 +315,39 @@ def test_inside_step_by_step_every_control(page, app_server):
     check_step(page, app_server, "ε seed typed")
 
 
+# --- Inside a VAE: the network's shape --------------------------------------------------------------------
+
+def check_network(page, app_server, what: str) -> None:
+    """The transposed convolution's two pictures and its sum for the controls' layer, channel, row and column."""
+    from vae_demo.app.tabs.inside.network import pixel_view
+
+    settle(page, ["#network-taps img", "#network-output img", "#network-sum"])
+    reg, images = app_server["registry"], app_server["images"]
+    e = entry_named_in(reg, "mnist", page, "#network-model")
+    layer = page.locator("#network-layer input").input_value()
+    o, i, j = (int(number(page, s)) for s in ("#network-channel", "#network-row", "#network-col"))
+    v = pixel_view(e, images.image("mnist", 0)[0], layer, o, i, j)
+    same_picture(pixels(page, "#network-taps img"), v.taps, f"{what}: the input's cells")
+    same_picture(pixels(page, "#network-output img"), v.output, f"{what}: the output pixel")
+    text = page.locator("#network-sum").inner_text()
+    assert f"Output pixel ({i}, {j}) of channel {o}" in text and f"{v.value:+.4f}" in text, f"{what}: {text!r}"
+    COVERED.append(f"Inside a VAE, the network's shape: {what}")
+
+
+def test_inside_the_networks_shape_every_control(page, app_server):
+    tab(page, "Inside a VAE")
+    tab(page, "The network's shape")
+    page.locator("#network-taps img").wait_for()
+    check_network(page, app_server, "the first picture")
+    each_way(page, app_server, check_network, "#network-row", "row", 3, 10)
+    each_way(page, app_server, check_network, "#network-col", "column", 5, 12)
+    each_way(page, app_server, check_network, "#network-channel", "channel", 7, 30)
+    pick(page, "#network-layer", "decoder.2")
+    check_network(page, app_server, "another layer")
+    pick(page, "#network-model", "mnist_vqvae")
+    check_network(page, app_server, "another checkpoint")
+
+
 # --- Corrupt & restore -----------------------------------------------------------------------------------
 
 def highlighted(page) -> list[int]:

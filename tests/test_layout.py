@@ -184,6 +184,7 @@ INSIDE = {  # sub-tab: (what shows it is drawn, the main picture)
     "What the network learned": ("#filters-denoiser img", "#filters-clean img"),
     "Not like the training data?": ("#anomaly-hist .js-plotly-plot",
                                     "#anomaly-input img, #anomaly-recon img, #anomaly-hist"),
+    "The network's shape": ("#network-taps img", "#network-shape"),
 }
 
 

@@ -6,7 +6,7 @@ import gradio as gr
 
 from vae_demo.app.common import Context
 from vae_demo.app.registry import Registry, Tab
-from vae_demo.app.tabs.inside import anomaly, blurry, filters, pair, step
+from vae_demo.app.tabs.inside import anomaly, blurry, filters, network, pair, step
 
 
 def build(ctx: Context) -> None:
@@ -22,4 +22,5 @@ VIEWS.register(pair.VIEW)
 VIEWS.register(blurry.VIEW)
 VIEWS.register(filters.VIEW)
 VIEWS.register(anomaly.VIEW)
+VIEWS.register(network.VIEW)
 TAB = Tab("inside", "Inside a VAE", build, views=VIEWS)
