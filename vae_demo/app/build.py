@@ -83,6 +83,8 @@ def _header(ctx: Context) -> None:
                                show_label=False, elem_id="dataset", scale=3, container=False)
         models_note = gr.Markdown(models_note_text(registry), elem_id="models-note")
         rescan = gr.Button("↻ Rescan checkpoints", size="sm", scale=0, min_width=170, elem_id="rescan")
+        present = gr.Checkbox(False, label="Presentation mode", scale=0, min_width=190, container=False,
+                              elem_id="present")
     ctx.models_version = gr.State(registry.version)
     ctx.data_version = gr.State(images.version)
     ctx.current = gr.State(None)
@@ -94,6 +96,7 @@ def _header(ctx: Context) -> None:
         return registry.version, models_note_text(registry)
 
     rescan.click(on_rescan, None, [ctx.models_version, models_note])
+    present.change(None, present, None, js="(on) => window.vaeDemo.present(on)")  # the page alone: no server call
     ctx.models_version.change(lambda: models_note_text(registry), None, models_note, show_progress="hidden")
 
 

@@ -30,6 +30,7 @@ def page_config(tabs: Registry) -> dict:
         "runtime": webdecode.runtime_base(),
         "core": [webdecode.file_url(WEB_DIR / f) for f in CORE_SCRIPTS],
         "scripts": [webdecode.file_url(t.script) for t in tabs.walk() if t.script is not None],
+        "presentCss": webdecode.file_url(WEB_DIR / "present.css"),
         "pollMs": int(versions.PAGE_POLL_S * 1000),
         "tabs": {t.id: t.config for t in tabs.walk() if t.config},
     }

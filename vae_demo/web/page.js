@@ -1,7 +1,8 @@
 // The page's start (Gradio runs this function once the page has loaded; app/page.py gives it `cfg`):
 // window.vaeDemoPage = cfg, the in-page decoder (graph.js, decoder.js) started from the app's own files (no
 // outside host), then each tab's script (Tab.script) in order, and the poll that tells Gradio about new
-// checkpoints or test images. cfg: {runtime, core: [url], scripts: [url], pollMs, tabs: {id: the tab's config}}.
+// checkpoints or test images. cfg: {runtime, core: [url], scripts: [url], presentCss: url, pollMs,
+// tabs: {id: the tab's config}}. Presentation mode: present(on) (the header's toggle; ?present=1 in the link).
 (cfg) => {
   window.vaeDemoPage = cfg;
   window.vaeDemo = {
@@ -13,7 +14,44 @@
       const el = clear && document.querySelector(clear);
       if (el) el.innerText = '';
     },
+    // presentation mode: large type, secondary things folded away, a full-screen button on each main
+    // picture (an element with the class vd-main); the link says so (?present=1) so it can be shared
+    present(on) {
+      document.body.classList.toggle('vd-present', Boolean(on));
+      const url = new URL(window.location.href);
+      if (on) url.searchParams.set('present', '1'); else url.searchParams.delete('present');
+      window.history.replaceState(null, '', url);
+    },
   };
+  // each main picture gets its full-screen button (shown in presentation mode only), also those of tabs
+  // Gradio draws later: looked for once per frame while the page changes
+  const addFullscreenButtons = () => {
+    for (const el of document.querySelectorAll('.vd-main')) {
+      if (el.querySelector(':scope > .vd-fullscreen') || el.parentElement.closest('.vd-main')) continue;
+      const b = document.createElement('button');
+      b.className = 'vd-fullscreen';
+      b.title = 'full screen';
+      b.textContent = 'full screen';
+      b.addEventListener('click', () => (document.fullscreenElement ? document.exitFullscreen()
+        : el.requestFullscreen()).catch(() => {}));
+      el.appendChild(b);
+    }
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; addFullscreenButtons(); });
+  }).observe(document.body, {childList: true, subtree: true});
+  addFullscreenButtons();
+  const style = document.createElement('link');
+  style.rel = 'stylesheet';
+  style.href = cfg.presentCss;
+  document.head.appendChild(style);
+  if (new URLSearchParams(window.location.search).get('present') === '1') {
+    const box = document.querySelector('#present input');  // ticking it runs present(true), as a click does
+    if (box && !box.checked) box.click();
+  }
   const load = (src) => new Promise((ok) => {
     const s = document.createElement('script');
     s.src = src;

@@ -106,13 +106,13 @@ def _strips() -> dict:
     # each strip's name as a heading, not a label drawn over its first frames
     gr.Markdown("**pixel blend** $(1-t)\\,x_A + t\\,x_B$", latex_delimiters=[{"left": "$", "right": "$", "display": False}])
     pixel = gr.Image(label="pixel blend", show_label=False, type="numpy", interactive=False, format="png",
-                     buttons=[], elem_id="interp-pixel")
+                     buttons=[], elem_id="interp-pixel", elem_classes=["vd-main"])
     gr.Markdown("**latent, linear**")
     lin = gr.Image(label="latent, linear", show_label=False, type="numpy", interactive=False, format="png",
-                   buttons=[], elem_id="interp-linear")
+                   buttons=[], elem_id="interp-linear", elem_classes=["vd-main"])
     gr.Markdown("**latent, spherical (slerp)**")
     sph = gr.Image(label="latent, spherical (slerp)", show_label=False, type="numpy", interactive=False,
-                   format="png", buttons=[], elem_id="interp-slerp")
+                   format="png", buttons=[], elem_id="interp-slerp", elem_classes=["vd-main"])
     return {"pixel": pixel, "lin": lin, "sph": sph}
 
 

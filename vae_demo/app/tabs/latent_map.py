@@ -63,7 +63,7 @@ def layout() -> MapUI:
                                    ("t-SNE (slow the first time)", "tsne")], value="auto", label="Projection",
                                   elem_id="map-method", scale=4)
             # the figure has its own title: no label drawn over it
-            plot = gr.Plot(label="Latent map", show_label=False, elem_id="map-plot")
+            plot = gr.Plot(label="Latent map", show_label=False, elem_id="map-plot", elem_classes=["vd-main"])
             info = gr.Markdown("", elem_id="map-info")
         with gr.Column(scale=2, min_width=280):
             x = gr.Slider(-3, 3, value=0, step=0.01, label="x", elem_id="map-x")

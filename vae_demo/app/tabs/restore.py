@@ -124,7 +124,7 @@ def _drawing(ctx: Context) -> dict:
 
 def layout(ctx: Context) -> RestoreUI:
     parts = _controls(ctx)
-    parts["row"] = gr.HTML("", elem_id="restore-row", min_height=PANEL_SCALE * 28 + 70)
+    parts["row"] = gr.HTML("", elem_id="restore-row", elem_classes=["vd-main"], min_height=PANEL_SCALE * 28 + 70)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             parts["note"] = gr.Markdown("", elem_id="restore-note")

@@ -90,7 +90,7 @@ def _code_editor() -> dict:
 def _picture_column() -> dict:
     with gr.Column(scale=1, min_width=280):
         parts = {"image": gr.Image(label="Decoded image g(z)", type="numpy", interactive=False, height=300,
-                                   format="png", elem_id="sliders-image", buttons=[])}
+                                   format="png", elem_id="sliders-image", elem_classes=["vd-main"], buttons=[])}
         gr.HTML('<span id="sliders-where"></span>', elem_classes="explain", padding=False)
         # page copies: hidden by CSS, not by visible=False, so the page has their values
         parts["web"] = gr.JSON(None, elem_id="sliders-web", show_label=False)

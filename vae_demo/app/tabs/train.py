@@ -158,7 +158,7 @@ def _results() -> dict:
     quota = gr.Markdown("", elem_id="train-quota", visible=gpu.on_zerogpu())
     with gr.Row():
         # the figure has its titles: no label drawn over it
-        curves = gr.Plot(label="Loss curves", show_label=False, elem_id="train-curves", scale=3)
+        curves = gr.Plot(label="Loss curves", show_label=False, elem_id="train-curves", elem_classes=["vd-main"], scale=3)
         with gr.Column(scale=2):
             gr.Markdown("**Test images (top) and their reconstructions (bottom)**, after each epoch",
                         elem_id="train-recon-note")

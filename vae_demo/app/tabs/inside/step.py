@@ -67,7 +67,7 @@ def layout() -> StepUI:
         with gr.Column(scale=1, min_width=240):
             gr.Markdown("**x̂ = decoder(z)**", elem_id="step-decoded-head")
             x_hat = gr.Image(label="x̂ = decoder(z)", show_label=False, type="numpy", interactive=False,
-                             height=STEP_SIZE, format="png", buttons=[], elem_id="step-decoded")
+                             height=STEP_SIZE, format="png", buttons=[], elem_id="step-decoded", elem_classes=["vd-main"])
             eps_slider = gr.Slider(-3, 3, value=0, step=0.05, label="ε of the busiest dim", elem_id="step-eps")
             numbers = gr.Markdown("", elem_id="step-numbers")
     return StepUI(model, x_img, resample, index, seed, use_current, post, elbo, x_hat, eps_slider, numbers,
