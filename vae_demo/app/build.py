@@ -80,10 +80,12 @@ def _header(ctx: Context) -> None:
     ctx.banner = gr.Markdown(banner, visible=bool(banner), elem_id="offline-banner")
     with gr.Row(equal_height=True, elem_id="top-row"):
         ctx.dataset = gr.Radio(list(DATASETS), value=ctx.start_dataset, label="Dataset (all tabs)",
-                               show_label=False, elem_id="dataset", scale=3, container=False)
+                               show_label=False, elem_id="dataset", scale=2, container=False)
         models_note = gr.Markdown(models_note_text(registry), elem_id="models-note")
-        rescan = gr.Button("↻ Rescan checkpoints", size="sm", scale=0, min_width=170, elem_id="rescan")
-        present = gr.Checkbox(False, label="Presentation mode", scale=0, min_width=190, container=False,
+        rescan = gr.Button("↻ Rescan", size="sm", scale=0, min_width=96, elem_id="rescan")
+        link = gr.Button("Copy link", size="sm", scale=0, min_width=96, elem_id="copy-link")
+        reset = gr.Button("↺ Reset tab", size="sm", scale=0, min_width=104, elem_id="reset-tab")
+        present = gr.Checkbox(False, label="Presentation mode", scale=0, min_width=180, container=False,
                               elem_id="present")
     ctx.models_version = gr.State(registry.version)
     ctx.data_version = gr.State(images.version)
@@ -96,7 +98,10 @@ def _header(ctx: Context) -> None:
         return registry.version, models_note_text(registry)
 
     rescan.click(on_rescan, None, [ctx.models_version, models_note])
-    present.change(None, present, None, js="(on) => window.vaeDemo.present(on)")  # the page alone: no server call
+    # the page alone, no server call: presentation mode; a link to this view (web/viewstate.js); this tab afresh
+    present.change(None, present, None, js="(on) => window.vaeDemo.present(on)")
+    link.click(None, None, None, js="() => window.vaeViewState.copyLink()")
+    reset.click(None, None, None, js="() => window.vaeViewState.reset()")
     ctx.models_version.change(lambda: models_note_text(registry), None, models_note, show_progress="hidden")
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from vae_demo.app.registry import Registry
+from vae_demo.app.registry import Registry, view_state
 from vae_demo.services import versions, webdecode
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
-CORE_SCRIPTS = ("graph.js", "decoder.js")  # the graph interpreter, then the in-page decoder over it (window.vaeDecoder)
+# the graph interpreter, the in-page decoder over it (window.vaeDecoder), the view in a link (window.vaeViewState)
+CORE_SCRIPTS = ("graph.js", "decoder.js", "viewstate.js")
 
 
 def page_css(tabs: Registry) -> str:
@@ -33,6 +34,7 @@ def page_config(tabs: Registry) -> dict:
         "presentCss": webdecode.file_url(WEB_DIR / "present.css"),
         "pollMs": int(versions.PAGE_POLL_S * 1000),
         "tabs": {t.id: t.config for t in tabs.walk() if t.config},
+        "views": [{"id": t.id, "title": t.title, "state": view_state(t)} for t in tabs],  # what a link can open
     }
 
 

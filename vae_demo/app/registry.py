@@ -23,8 +23,21 @@ class Tab:
     build: Callable  # build(ctx: Context) -> None, inside the gr.Tab
     css: Path | None = None  # a .css file of this tab's rules
     script: Path | None = None  # a .js file, run once in the page after decoder.js has loaded
-    config: dict = field(default_factory=dict)  # what its script reads as window.vaeDemoPage.tabs[id]
+    config: dict = field(default_factory=dict)  # what its script reads as window.vaeDemoPage.tabs[id]; its
+    # "state": the controls that make its view, [[elem_id, kind], ...] in the order a link sets them
+    # (kinds: web/viewstate.js)
     views: Registry | None = None  # a tab made of views (sub-tabs), each a Tab of its own
+
+
+def view_state(tab: Tab) -> list:
+    """The controls a link to ``tab`` holds, in the order they are set: its own, then for a tab made of views,
+    which view is shown (its gr.Tabs has the id ``<tab id>-views``) and each view's own."""
+    state = list(tab.config.get("state", []))
+    if tab.views is not None:
+        state.append([f"{tab.id}-views", "view"])
+        for view in tab.views.walk():
+            state.extend(view_state(view))
+    return state
 
 
 class Registry:

@@ -63,6 +63,7 @@
     for (const src of cfg.core) await load(src);
     if (window.vaeDecoder) window.vaeDecoder.start(cfg.runtime);
     for (const src of cfg.scripts) await load(src);
+    if (window.vaeViewState) window.vaeViewState.start();  // a link to a view: applied once the page has drawn
   })();
   // new checkpoints or test images: fetch the versions file (a static GET), ask Gradio only when it changed
   let seen = null;

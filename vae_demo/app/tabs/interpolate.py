@@ -282,4 +282,8 @@ def build(ctx: Context) -> None:
     wire(ctx, ui, InterpHandlers(ctx, ui))
 
 
-TAB = Tab("interpolate", "Interpolation", build, css=TAB_FILES / "interpolate.css", script=TAB_FILES / "interpolate.js")
+# the view in a link: the model, Steps N, both ends by test image #, then Interpolate pressed
+STATE = [["interp-model", "dropdown"], ["interp-steps", "slider"], ["interp-a-index", "number"],
+         ["interp-b-index", "number"], ["interp-go", "click"]]
+TAB = Tab("interpolate", "Interpolation", build, css=TAB_FILES / "interpolate.css",
+          script=TAB_FILES / "interpolate.js", config={"state": STATE})

@@ -185,4 +185,5 @@ def build(ctx: Context) -> None:
     wire(ctx, ui, MapHandlers(ctx, ui))
 
 
-TAB = Tab("map", "Latent map", build, css=TAB_FILES / "map.css", script=TAB_FILES / "map.js")
+STATE = [["map-model", "dropdown"], ["map-method", "radio"], ["map-x", "slider"], ["map-y", "slider"]]  # in a link
+TAB = Tab("map", "Latent map", build, css=TAB_FILES / "map.css", script=TAB_FILES / "map.js", config={"state": STATE})

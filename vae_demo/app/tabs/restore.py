@@ -326,4 +326,9 @@ def build(ctx: Context) -> None:
 
 
 # restore.js: the drawing pad opens with its brush picked
-TAB = Tab("restore", "Corrupt & restore", build, css=TAB_FILES / "restore.css", script=TAB_FILES / "restore.js")
+# the view in a link (web/viewstate.js), set in this order: the corruption first (it resets the severity)
+STATE = [["restore-kind", "radio"], ["restore-severity", "slider"], ["restore-seed", "number"],
+         ["restore-mask-aware", "checkbox"], ["restore-models", "multiselect"], ["restore-pca-dims", "slider"],
+         ["restore-index", "number"]]
+TAB = Tab("restore", "Corrupt & restore", build, css=TAB_FILES / "restore.css", script=TAB_FILES / "restore.js",
+          config={"state": STATE})

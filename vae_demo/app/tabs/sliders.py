@@ -320,4 +320,6 @@ def build(ctx: Context) -> None:
 
 
 TAB = Tab("sliders", "Latent sliders", build, css=TAB_FILES / "sliders.css", script=TAB_FILES / "sliders.js",
-          config={"range": latent.SLIDER_RANGE})
+          config={"range": latent.SLIDER_RANGE,  # the view in a link: the model, then each shown slider
+                  "state": [["sliders-model", "dropdown"],
+                            *([f"sliders-z{i}", "slider"] for i in range(latent.MAX_SLIDERS))]})

@@ -10,7 +10,7 @@ from vae_demo.app.tabs.inside import anomaly, blurry, filters, network, pair, st
 
 
 def build(ctx: Context) -> None:
-    with gr.Tabs():
+    with gr.Tabs(elem_id=f"{TAB.id}-views"):  # which view: in a link (registry.view_state)
         for view in VIEWS:
             with gr.Tab(view.title, id=view.id):
                 view.build(ctx)

@@ -187,4 +187,6 @@ def build(ctx: Context) -> None:
     ctx.load_events.append((h.relist, [ctx.dataset, ui.model], [ui.model]))
 
 
-VIEW = Tab("inside-network", "The network's shape", build)
+VIEW = Tab("inside-network", "The network's shape", build,
+           config={"state": [["network-model", "dropdown"], ["network-layer", "dropdown"], ["network-channel", "slider"],
+                             ["network-row", "slider"], ["network-col", "slider"]]})

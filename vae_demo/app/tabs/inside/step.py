@@ -146,4 +146,6 @@ def build(ctx: Context) -> None:
     ctx.load_events.append((h.relist, [ctx.dataset, ui.model], [ui.model]))
 
 
-VIEW = Tab("inside-step", "One image, step by step", build)
+VIEW = Tab("inside-step", "One image, step by step", build,
+           config={"state": [["step-model", "dropdown"], ["step-index", "number"], ["step-seed", "number"],
+                             ["step-eps", "slider"]]})
