@@ -75,7 +75,9 @@ def _header(ctx: Context) -> None:
     """The title, the offline banner, the dataset picker and the checkpoints line with its rescan."""
     registry, images = ctx.registry, ctx.images
     # compact header: on a 1280×720 projector the restore row must be on screen without scrolling
-    gr.Markdown(f"## {TITLE}\n{SUBTITLE}", elem_id="title")
+    with gr.Row(equal_height=True, elem_id="title-row"):
+        gr.Markdown(f"## {TITLE}\n{SUBTITLE}", elem_id="title")
+        gr.Button("▶ Lesson", size="sm", scale=0, min_width=100, elem_id="lesson-start")  # web/lesson.js
     banner = data_banner(images)
     ctx.banner = gr.Markdown(banner, visible=bool(banner), elem_id="offline-banner")
     with gr.Row(equal_height=True, elem_id="top-row"):
@@ -87,6 +89,7 @@ def _header(ctx: Context) -> None:
         reset = gr.Button("↺ Reset tab", size="sm", scale=0, min_width=104, elem_id="reset-tab")
         present = gr.Checkbox(False, label="Presentation mode", scale=0, min_width=180, container=False,
                               elem_id="present")
+    gr.HTML("", elem_id="lesson", padding=False)  # the lesson's step, drawn by web/lesson.js when it is open
     ctx.models_version = gr.State(registry.version)
     ctx.data_version = gr.State(images.version)
     ctx.current = gr.State(None)

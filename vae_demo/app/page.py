@@ -12,12 +12,16 @@ from pathlib import Path
 
 import gradio as gr
 
+from vae_demo.app.lesson import lesson_config
 from vae_demo.app.registry import Registry, view_state
 from vae_demo.services import versions, webdecode
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 # the graph interpreter, the in-page decoder over it (window.vaeDecoder), the view in a link (window.vaeViewState)
 CORE_SCRIPTS = ("graph.js", "decoder.js", "viewstate.js")
+PAGE_SCRIPTS = ("lesson.js",)  # after the tabs' scripts: the lesson (its steps open views through viewstate.js)
+# stylesheets the page loads itself (rules that start at <body>, which Gradio's scoped css cannot hold)
+PAGE_STYLES = ("present.css", "lesson.css")
 
 
 def page_css(tabs: Registry) -> str:
@@ -30,8 +34,10 @@ def page_config(tabs: Registry) -> dict:
     return {
         "runtime": webdecode.runtime_base(),
         "core": [webdecode.file_url(WEB_DIR / f) for f in CORE_SCRIPTS],
-        "scripts": [webdecode.file_url(t.script) for t in tabs.walk() if t.script is not None],
-        "presentCss": webdecode.file_url(WEB_DIR / "present.css"),
+        "scripts": [*(webdecode.file_url(t.script) for t in tabs.walk() if t.script is not None),
+                    *(webdecode.file_url(WEB_DIR / f) for f in PAGE_SCRIPTS)],
+        "lesson": lesson_config(),
+        "styles": [webdecode.file_url(WEB_DIR / f) for f in PAGE_STYLES],
         "pollMs": int(versions.PAGE_POLL_S * 1000),
         "tabs": {t.id: t.config for t in tabs.walk() if t.config},
         "views": [{"id": t.id, "title": t.title, "state": view_state(t)} for t in tabs],  # what a link can open

@@ -1,7 +1,7 @@
 // The page's start (Gradio runs this function once the page has loaded; app/page.py gives it `cfg`):
 // window.vaeDemoPage = cfg, the in-page decoder (graph.js, decoder.js) started from the app's own files (no
 // outside host), then each tab's script (Tab.script) in order, and the poll that tells Gradio about new
-// checkpoints or test images. cfg: {runtime, core: [url], scripts: [url], presentCss: url, pollMs,
+// checkpoints or test images. cfg: {runtime, core: [url], scripts: [url], styles: [url], lesson: [step], pollMs,
 // tabs: {id: the tab's config}}. Presentation mode: present(on) (the header's toggle; ?present=1 in the link).
 (cfg) => {
   window.vaeDemoPage = cfg;
@@ -44,10 +44,12 @@
     requestAnimationFrame(() => { queued = false; addFullscreenButtons(); });
   }).observe(document.body, {childList: true, subtree: true});
   addFullscreenButtons();
-  const style = document.createElement('link');
-  style.rel = 'stylesheet';
-  style.href = cfg.presentCss;
-  document.head.appendChild(style);
+  for (const href of cfg.styles) {
+    const style = document.createElement('link');
+    style.rel = 'stylesheet';
+    style.href = href;
+    document.head.appendChild(style);
+  }
   if (new URLSearchParams(window.location.search).get('present') === '1') {
     const box = document.querySelector('#present input');  // ticking it runs present(true), as a click does
     if (box && !box.checked) box.click();
@@ -63,7 +65,9 @@
     for (const src of cfg.core) await load(src);
     if (window.vaeDecoder) window.vaeDecoder.start(cfg.runtime);
     for (const src of cfg.scripts) await load(src);
-    if (window.vaeViewState) window.vaeViewState.start();  // a link to a view: applied once the page has drawn
+    if (window.vaeViewState && !new URLSearchParams(window.location.search).has('lesson')) {
+      window.vaeViewState.start();  // a link to a view: applied once the page has drawn (a lesson step: lesson.js)
+    }
   })();
   // new checkpoints or test images: fetch the versions file (a static GET), ask Gradio only when it changed
   let seen = null;

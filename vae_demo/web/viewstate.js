@@ -67,6 +67,8 @@
   }
 
   function optionLabel(text) { return text.replace(/\s+/g, ' ').trim(); }
+  // a label written in full (a copied link) or by its first words (a model's name, in a lesson step)
+  const names = (text, label) => text === label || text.startsWith(`${label} `);
 
   function read(el, kind) {
     if (kind === 'radio') return $('input[type=radio]:checked', el)?.value ?? null;
@@ -87,7 +89,7 @@
     for (let k = 0; k < 30; k += 1) {
       const options = [...document.querySelectorAll('[role=listbox] [role=option]')]
         .map((o) => [o, optionLabel(o.getAttribute('aria-label') || o.innerText)]);
-      const hit = (options.find(([, text]) => text === label) || options.find(([, text]) => text.startsWith(label)))?.[0];
+      const hit = (options.find(([, text]) => text === label) || options.find(([, text]) => names(text, label)))?.[0];
       if (hit) {
         for (const type of ['mousedown', 'mouseup', 'click']) hit.dispatchEvent(new MouseEvent(type, {bubbles: true}));
         input.blur();
@@ -99,14 +101,29 @@
     return false;
   }
 
+  // does the control show `value`? (numbers as numbers; an option by its label or its first words)
+  function holds(el, kind, value) {
+    const now = read(el, kind);
+    if (JSON.stringify(now) === JSON.stringify(value)) return true;
+    if (now === null || now === undefined) return false;
+    if (kind === 'slider' || kind === 'number') return now !== '' && Number(now) === Number(value);
+    if (kind === 'dropdown') return names(now, value);
+    if (kind === 'multiselect') return now.length === value.length && now.every((t, i) => names(t, optionLabel(value[i])));
+    return false;
+  }
+
   // set one control to `value` as a person would; false when it is already there (nothing to do)
   async function write(el, kind, value) {
     if (kind === 'click') { (el.tagName === 'BUTTON' ? el : $('button', el))?.click(); return true; }
-    const now = read(el, kind);
-    if (JSON.stringify(now) === JSON.stringify(value)) return false;
-    if (kind === 'radio') {
-      const input = [...el.querySelectorAll('input[type=radio]')].find((i) => i.value === value);
+    if (holds(el, kind, value)) return false;
+    if (kind === 'radio') {  // its choices may come a moment after the view is shown
+      let input = null;
+      for (let k = 0; k < 50 && !input; k += 1) {
+        input = [...el.querySelectorAll('input[type=radio]')].find((i) => i.value === value);
+        if (!input) await sleep(100);
+      }
       if (!input) return false;
+      if (input.checked) return false;
       input.click();
     } else if (kind === 'checkbox') {
       $('input[type=checkbox]', el).click();
@@ -128,14 +145,15 @@
       if (!await pickOption(el, value)) return false;
     } else if (kind === 'multiselect') {
       const want = value.map(optionLabel);
-      for (const token of [...el.querySelectorAll('.token')]) {
-        if (!want.includes(optionLabel($('span', token).innerText))) {
-          $('.token-remove', token).click();
-          await settle(300);
-        }
+      for (let k = 0; k < 50; k += 1) {  // one at a time, looked up afresh: the list redraws after each
+        const extra = [...el.querySelectorAll('.token')]
+          .find((token) => !want.some((label) => names(optionLabel($('span', token).innerText), label)));
+        if (!extra) break;
+        $('.token-remove', extra).click();
+        await settle(300);
       }
       for (const label of want) {
-        if (!read(el, kind).includes(label)) {
+        if (!read(el, kind).some((text) => names(text, label))) {
           await pickOption(el, label);
           await settle(300);
         }
@@ -178,18 +196,38 @@
   }
 
   // open the view a state describes: its tab, its dataset, then each control in the tab's order
+  async function shown(id) {  // a tab draws its controls late
+    let el = document.getElementById(id);
+    for (let k = 0; k < 50 && !(el && el.getClientRects().length); k += 1) {
+      await sleep(100);
+      el = document.getElementById(id);
+    }
+    return el;
+  }
+
+  // open the view a state describes: its tab, its dataset, then each control in the tab's order; then the
+  // state is read back, and what the page reset meanwhile (an event of its own load, still running) set again
   async function apply(state) {
     const view = page().views.find((v) => v.id === state.tab);
     if (view) await openTab(view.title);
     if (state.dataset && await write(document.getElementById('dataset'), 'radio', state.dataset)) await settle();
-    for (const [id, kind] of view ? view.state : []) {
-      if (!(id in state.controls)) continue;
-      let el = document.getElementById(id);
-      for (let k = 0; k < 50 && !(el && el.getClientRects().length); k += 1) {  // a tab draws its controls late
-        await sleep(100);
-        el = document.getElementById(id);
+    const controls = (view ? view.state : []).filter(([id]) => id in state.controls);
+    const set = controls.filter(([, kind]) => kind !== 'click');
+    for (let pass = 0; pass < 3; pass += 1) {
+      for (const [id, kind] of set) {
+        const el = await shown(id);
+        if (el && await write(el, kind, state.controls[id])) await settle();
       }
-      if (el && await write(el, kind, state.controls[id])) await settle();
+      await settle(800);
+      if (set.every(([id, kind]) => {
+        const el = document.getElementById(id);
+        return !el || !el.getClientRects().length || holds(el, kind, state.controls[id]);
+      })) break;
+    }
+    const presses = [...controls.filter(([, kind]) => kind === 'click').map(([id]) => id), ...(state.then || [])];
+    for (const id of presses) {  // buttons pressed once the controls are set (Interpolate; a lesson step's)
+      const el = document.getElementById(id);
+      if (el) { (el.tagName === 'BUTTON' ? el : $('button', el))?.click(); await settle(); }
     }
     document.body.dataset.viewApplied = String(Number(document.body.dataset.viewApplied || 0) + 1);
   }

@@ -135,4 +135,5 @@ def build(ctx: Context) -> None:
     ctx.load_events.append((h.relist, [ctx.dataset, ui.model], [ui.model]))
 
 
-VIEW = Tab("inside-anomaly", "Not like the training data?", build)
+VIEW = Tab("inside-anomaly", "Not like the training data?", build,
+           config={"state": [["anomaly-model", "dropdown"]]})  # in a link

@@ -127,4 +127,4 @@ def build(ctx: Context) -> None:
     ctx.load_events.append((h.refresh, [ctx.dataset, ui.size, ui.seed], refresh_outputs))
 
 
-VIEW = Tab("inside-pair", "AE vs VAE", build)
+VIEW = Tab("inside-pair", "AE vs VAE", build, config={"state": [["pair-size", "radio"]]})  # in a link
