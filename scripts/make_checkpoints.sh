@@ -26,12 +26,16 @@ run mnist_unet_blur2       --dataset mnist --model unet --latent-dim 128 --chann
 run mnist_inpainter        --dataset mnist --model unet --latent-dim 128 --channels 32,64,96 --mask-input --corruption erasure:0.9,block:16 --recon bce --lr-schedule cosine --precision bf16 --epochs 8
 run mnist_vqvae            --dataset mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10
 # Fashion-MNIST
+run fashion-mnist_pca_z64      --dataset fashion-mnist --model pca --latent-dim 64 --epochs 1
+run fashion-mnist_conv_ae_z16  --dataset fashion-mnist --model conv_ae --latent-dim 16 --epochs 12 --save-precision fp16
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
 run fashion-mnist_unet_restorer --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 10
 run fashion-mnist_vqvae        --dataset fashion-mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10
 run fashion-mnist_unet_saltpepper_mask --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --mask-input --corruption saltpepper:0.2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
 # CIFAR-10
+run cifar10_pca_z128       --dataset cifar10 --model pca --latent-dim 128 --epochs 1
+run cifar10_conv_ae_z128   --dataset cifar10 --model conv_ae --latent-dim 128 --channels 48,96,192 --epochs 8 --save-precision fp16
 run cifar10_conv_vae_z128  --dataset cifar10 --model conv_vae --latent-dim 128 --channels 48,96,192 --epochs 8
 run cifar10_restorer       --dataset cifar10 --model conv_ae --latent-dim 256 --channels 48,96,192 --recon mse --corruption mix --epochs 8
 run cifar10_unet_restorer  --dataset cifar10 --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon mse --lr-schedule cosine --precision bf16 --epochs 8

@@ -72,15 +72,16 @@ def test_the_model_picker_changes_the_row_and_the_pca_slider_follows_pca(browser
     page.wait_for_function("() => document.querySelectorAll('#restore-row img').length === 6")
     assert "mnist_pca_z64" in _row_text(page)
     page.locator("#restore-pca-dims").wait_for(state="visible")
-    # fashion-mnist has no PCA model: no PCA slider, whatever is picked
+    # fashion-mnist's own row: no PCA in it, no slider; its PCA picked, the slider again
     page.locator("#dataset").get_by_text("fashion-mnist", exact=True).click()
     page.wait_for_function("() => document.querySelector('#restore-summary').innerText.includes(' of fashion-mnist;')")
-    page.locator("#restore-models input").click()
-    for opt in page.get_by_role("option").all():
-        opt.click()
-    page.keyboard.press("Escape")
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(1000)
     assert not page.locator("#restore-pca-dims").is_visible()
+    page.locator("#restore-models input").click()
+    page.get_by_role("option", name="fashion-mnist_pca_z64").click()
+    page.keyboard.press("Escape")
+    page.locator("#restore-pca-dims").wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#restore-row').innerText.includes('fashion-mnist_pca_z64')")
     # back on mnist the visitor's own choice for mnist is remembered
     page.locator("#dataset").get_by_text("mnist", exact=True).click()
     page.wait_for_function("() => document.querySelector('#restore-summary').innerText.includes(' of mnist;')")
@@ -230,3 +231,19 @@ def test_the_versions_file_is_rewritten_only_when_a_version_changes(tmp_path):
     state[0] = 2
     time.sleep(0.3)
     assert json.loads(f.path.read_text()) == [2, 0]
+
+
+@pytest.mark.parametrize("dataset, ae, vae", [("mnist", "mnist_conv_ae_z16", "mnist_conv_vae_z16"),
+                                              ("fashion-mnist", "fashion-mnist_conv_ae_z16", "fashion-mnist_conv_vae_z16"),
+                                              ("cifar10", "cifar10_conv_ae_z128", "cifar10_conv_vae_z128")])
+def test_every_dataset_has_its_ae_vs_vae_pair_on_screen(browser, server, dataset, ae, vae):
+    """The committed twins: each dataset's AE vs VAE view shows its own autoencoder and VAE, never a message."""
+    page = _page(browser, server["url"])
+    page.locator("#dataset").get_by_text(dataset, exact=True).click()
+    page.get_by_role("tab", name="Inside a VAE").click()
+    page.get_by_role("tab", name="AE vs VAE").click()
+    page.wait_for_function("([a, v]) => document.querySelector('#pair-ae-map').innerText.includes(a)"
+                           " && document.querySelector('#pair-vae-map').innerText.includes(v)", arg=[ae, vae])
+    assert not page.locator("#pair-none").is_visible()
+    assert page.locator("#pair-ae-draws img").is_visible() and page.locator("#pair-vae-draws img").is_visible()
+    page.close()

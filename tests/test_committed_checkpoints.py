@@ -32,6 +32,11 @@ PROMISED = {
     "mnist_vqvae": ("mnist", "vqvae", 16),
     "fashion-mnist_vqvae": ("fashion-mnist", "vqvae", 16),
     "cifar10_vqvae": ("cifar10", "vqvae", 32),
+    # every dataset has a PCA and an autoencoder twin of its VAE (AE vs VAE, PCA in the row)
+    "fashion-mnist_pca_z64": ("fashion-mnist", "pca", 64),
+    "fashion-mnist_conv_ae_z16": ("fashion-mnist", "conv_ae", 16),
+    "cifar10_pca_z128": ("cifar10", "pca", 128),
+    "cifar10_conv_ae_z128": ("cifar10", "conv_ae", 128),
 }
 
 
@@ -78,7 +83,7 @@ def test_sizes_stay_under_the_limits():
     per_ckpt = {}
     for file, size in sizes.items():
         per_ckpt[file.rsplit(".", 1)[0]] = per_ckpt.get(file.rsplit(".", 1)[0], 0) + size
-    assert max(per_ckpt.values()) < 10 * MB and sum(sizes.values()) < 60 * MB
+    assert max(per_ckpt.values()) < 10 * MB and sum(sizes.values()) <= 100 * MB  # the committed set ≤ 100 MiB
 
 
 @pytest.mark.parametrize("meta", list_checkpoints(CKPT), ids=lambda m: m["name"])

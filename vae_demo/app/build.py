@@ -75,7 +75,7 @@ def _header(ctx: Context) -> None:
     """The title, the offline banner, the dataset picker and the checkpoints line with its rescan."""
     registry, images = ctx.registry, ctx.images
     # compact header: on a 1280×720 projector the restore row must be on screen without scrolling
-    with gr.Row(equal_height=True, elem_id="title-row"):
+    with gr.Row(elem_id="title-row"):
         gr.Markdown(f"## {TITLE}\n{SUBTITLE}", elem_id="title")
         gr.Button("▶ Lesson", size="sm", scale=0, min_width=100, elem_id="lesson-start")  # web/lesson.js
     banner = data_banner(images)

@@ -27,6 +27,7 @@ class Step:
         return {"tab": self.tab, "dataset": self.dataset, "controls": dict(self.controls), "then": list(self.then)}
 
 
+ONE_IMAGE = {"inside-views": "One image, step by step", "step-index": "0", "step-seed": "0"}  # Inside, test image #0
 NO_NOISE = {"restore-kind": "gaussian", "restore-severity": "0", "restore-seed": "0", "restore-mask-aware": "0",
             "restore-index": "0"}
 
@@ -55,15 +56,13 @@ STEPS = [
          "z = μ + σ·ε with ε drawn from N(0, 1). Most of its 16 dims have σ below 0.5: the image pins its code "
          "down closely.",
          "Press Resample ε a few times. Why does x̂ barely change?",
-         "inside", {"inside-views": "One image, step by step", "step-model": "mnist_conv_vae_z16",
-                    "step-index": "0", "step-seed": "0"}),
+         "inside", {**ONE_IMAGE, "step-model": "mnist_conv_vae_z16"}),
     Step("elbo", "The ELBO's two terms",
          "The loss is the reconstruction cost plus β times the KL. The reconstruction term (in nats) is far "
          "below what a decoder that knows nothing pays for this image; the KL is what the code costs for "
          "being narrower or off-centre compared with N(0, 1).",
          "If the KL were zero for every dim, what would the decoder know about the image?",
-         "inside", {"inside-views": "One image, step by step", "step-model": "mnist_conv_vae_z16",
-                    "step-index": "0", "step-seed": "0"}),
+         "inside", {**ONE_IMAGE, "step-model": "mnist_conv_vae_z16"}),
     Step("regular", "A regular latent space: AE vs VAE",
          "The same 2-D code size for an autoencoder (left) and a VAE (right). The VAE's test codes sit within "
          "about 5 of the origin, like N(0, 1) draws; the autoencoder's spread several times wider, so random "
@@ -82,8 +81,7 @@ STEPS = [
          "wide, close to N(0, 1). At most half of its 10 dims are narrower than σ = 0.5 (the β = 1 VAE of "
          "step 4 had nearly all of its 16).",
          "What do you expect from its reconstructions, and from images sampled from its prior?",
-         "inside", {"inside-views": "One image, step by step", "step-model": "mnist_conv_vae_z10_b4",
-                    "step-index": "0", "step-seed": "0"}),
+         "inside", {**ONE_IMAGE, "step-model": "mnist_conv_vae_z10_b4"}),
     Step("vq", "VQ-VAE: a code made of discrete symbols",
          "A VQ-VAE codes this image as a 7×7 grid of numbers, each the index of one of K = 128 learned code "
          "vectors: the decoder sees only those 49 symbols. Click a cell and pick another code to change that "
