@@ -65,5 +65,5 @@ def test_node_unit_tests_pass(tmp_path):
     r = subprocess.run([node, "--test", "tests/js/"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    # the graph interpreter's 2 and the view-in-a-link's 3, none skipped
-    assert "# pass 5" in r.stdout and "# skipped 0" in r.stdout and "# fail 0" in r.stdout, r.stdout[-2000:]
+    # the graph interpreter's 2, the view-in-a-link's 3 and the language's 2, none skipped
+    assert "# pass 7" in r.stdout and "# skipped 0" in r.stdout and "# fail 0" in r.stdout, r.stdout[-2000:]

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vae_demo.language import _
+
 KINDS = ("gaussian", "erasure", "blur", "block", "saltpepper", "lowres")
 
 # What each severity means and its allowed range (checked when a spec is parsed).
@@ -153,20 +155,20 @@ def _gaussian(x, sigma, gen):
 
 
 def _erasure(x, p, gen):
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     mask = (_rand((n, 1, h, w), gen, x.device) < _per_image(p, x)).to(x.dtype)
     return x * (1 - mask), mask
 
 
 def _saltpepper(x, p, gen):
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     hit = (_rand((n, 1, h, w), gen, x.device) < _per_image(p, x)).to(x.dtype)
     salt = (_rand((n, 1, h, w), gen, x.device) < 0.5).to(x.dtype)
     return x * (1 - hit) + hit * salt, hit
 
 
 def _block(x, s, gen):
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     s = s.round().long().clamp(0, min(h, w))
     # top-left corner uniform over the positions that keep the square inside the image
     top = (torch.rand(n, generator=gen) * (h - s + 1).float()).long()
@@ -229,7 +231,7 @@ _KIND_FNS = {
 
 def _mix(x: torch.Tensor, gen: torch.Generator):
     """Per image: a random kind (or none) and a random severity from MIX_RANGES."""
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     choice = torch.randint(0, len(KINDS), (n,), generator=gen)
     clean = torch.rand(n, generator=gen) < MIX_CLEAN_FRACTION
     choice[clean] = -1
@@ -257,7 +259,7 @@ def _oneof(x: torch.Tensor, options: tuple[Corruption, ...], gen: torch.Generato
 def _by_group(x, choice, kinds, severity, gen):
     """Apply ``kinds[i]`` to the images whose ``choice`` is i (others stay clean), with per-image
     severities ``severity(i, idx)``; one mask for the whole batch."""
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     y = x.clone()
     mask = torch.zeros(n, 1, h, w, device=x.device, dtype=x.dtype)
     for i, kind in enumerate(kinds):
@@ -273,20 +275,20 @@ def _by_group(x, choice, kinds, severity, gen):
 
 
 def describe(spec: str | Corruption) -> str:
-    """A human label, e.g. 'Gaussian noise σ=0.5'."""
+    """A human label, e.g. 'Gaussian noise σ=0.5' (in the page's language, :mod:`vae_demo.language`)."""
     c = parse_spec(spec)
-    labels = {
-        "gaussian": "Gaussian noise σ={:g}",
-        "erasure": "pixel erasure p={:g}",
-        "blur": "Gaussian blur σ={:g}",
-        "block": "block mask {:g}px",
-        "saltpepper": "salt-and-pepper p={:g}",
-        "lowres": "low resolution ×{:g}",
-    }
     if c.kind == "none":
-        return "no corruption"
+        return _("no corruption")
     if c.kind == "mix":
-        return "random mix of corruptions"
+        return _("random mix of corruptions")
     if c.kind == "oneof":
-        return "one of: " + ", ".join(describe(o) for o in c.options)
-    return labels[c.kind].format(c.severity)
+        return _("one of: {options}", options=", ".join(describe(o) for o in c.options))
+    labels = {
+        "gaussian": _("Gaussian noise σ={v:g}", v=c.severity),
+        "erasure": _("pixel erasure p={v:g}", v=c.severity),
+        "blur": _("Gaussian blur σ={v:g}", v=c.severity),
+        "block": _("block mask {v:g}px", v=c.severity),
+        "saltpepper": _("salt-and-pepper p={v:g}", v=c.severity),
+        "lowres": _("low resolution ×{v:g}", v=c.severity),
+    }
+    return labels[c.kind]

@@ -7,11 +7,13 @@ import os
 
 import gradio as gr
 
-from vae_demo.app import api
+from vae_demo import language
+from vae_demo.app import api, localize
 from vae_demo.app.common import CheckedBlocks, Context, default_dataset, safe
 from vae_demo.app.page import script_paths
 from vae_demo.app.registry import Registry
 from vae_demo.data import DATASETS
+from vae_demo.language import _
 from vae_demo.services import versions, webdecode
 from vae_demo.services.jobs import JobManager
 from vae_demo.services.registry import ModelRegistry
@@ -39,7 +41,9 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
     # delete_cache: every 10 min, remove generated/uploaded files older than 30 min (a public Space
     # would otherwise fill its disk with one PNG per slider move). CheckedBlocks: every raw input value
     # is checked before Gradio converts it, so a bad API call gets a one-line message, never a bare error
-    with CheckedBlocks(title=TITLE, analytics_enabled=analytics, delete_cache=(600, 1800)) as demo:
+    book = {}  # the texts built from parts (_() with values), to be built again in a visitor's language
+    with language.recording(book), \
+            CheckedBlocks(title=TITLE, analytics_enabled=analytics, delete_cache=(600, 1800)) as demo:
         _header(ctx)
         with gr.Tabs():
             for tab in tabs:
@@ -49,6 +53,7 @@ def build_app(registry: ModelRegistry | None = None, images: TestImages | None =
         api.register(ctx)  # the API-only calls
         for fn, inputs, outputs, *options in ctx.load_events:
             demo.load(fn, inputs, outputs, **{"show_progress": "hidden", **(options[0] if options else {})})
+        localize.register(demo, book)  # last: it leaves alone what the load events above set
     # every tab bar wraps onto a second line where it is too narrow (a phone) instead of hiding tabs
     # behind Gradio's "•••" menu, the sub-tabs of a view included
     for block in demo.blocks.values():
@@ -106,6 +111,9 @@ def _header(ctx: Context) -> None:
     link.click(None, None, None, js="() => window.vaeViewState.copyLink()")
     reset.click(None, None, None, js="() => window.vaeViewState.reset()")
     ctx.models_version.change(lambda: models_note_text(registry), None, models_note, show_progress="hidden")
+    # texts made from the visitor's state, made again at load in the visitor's language
+    ctx.load_events.append((lambda: models_note_text(registry), None, models_note))
+    ctx.load_events.append((lambda: data_banner(images), None, ctx.banner))
 
 
 def _versions_poll(ctx: Context) -> None:
@@ -133,9 +141,9 @@ def _versions_poll(ctx: Context) -> None:
 
 def models_note_text(registry: ModelRegistry) -> str:
     counts = {d: len(registry.names(d)) for d in DATASETS}
-    text = "Checkpoints: " + ", ".join(f"{d} {n}" for d, n in counts.items())
+    text = _("Checkpoints: {counts}", counts=", ".join(f"{d} {n}" for d, n in counts.items()))
     if registry.warnings:
-        text += f" · {len(registry.warnings)} skipped (see the log)"
+        text += _(" · {n} skipped (see the log)", n=len(registry.warnings))
     if not any(counts.values()):
-        text += f" — none in `{registry.directory}` yet: train one in the Train tab."
+        text += _(" — none in `{folder}` yet: train one in the Train tab.", folder=registry.directory)
     return text

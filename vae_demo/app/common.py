@@ -15,7 +15,9 @@ import torch
 from gradio.context import LocalContext
 from gradio.utils import get_upload_folder, is_in_or_equal
 
+from vae_demo import language
 from vae_demo.data import dataset_info
+from vae_demo.language import _
 from vae_demo.services import inputs, interactive_threads
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import MAX_DRAWING_PIXELS, check_image_size
@@ -54,11 +56,12 @@ class Context:
         check_dataset(dataset)
         entries = self.registry.entries(dataset, latent_code=True)
         choices = [(e.label, e.name) for e in entries]
-        names = [n for _, n in choices]
+        names = [n for _label, n in choices]
         vaes = sorted((e for e in entries if e.is_vae and not e.is_restorer),  # a plain β = 1 VAE first
                       key=lambda e: (not (prefer_2d and e.latent_dim == 2), e.yours, not e.is_plain_vae, e.name))
         value = current if current in names else (vaes[0].name if vaes else names[0] if names else None)
-        info = None if names else f"no model with a latent code for {dataset} yet: train one in the Train tab"
+        info = None if names else _("no model with a latent code for {dataset} yet: train one in the Train tab",
+                                    dataset=dataset)
         return gr.update(choices=choices, value=value, info=info)
 
 
@@ -102,8 +105,8 @@ def safe(fn):
             return report(str(err))
         except Exception as err:
             log.exception("handler %s failed", fn.__name__)
-            return report(f"Something went wrong ({type(err).__name__}: {str(err)[:80]}); "
-                          "the rest of the app still works.")
+            return report(_("Something went wrong ({error}); the rest of the app still works.",
+                            error=f"{type(err).__name__}: {str(err)[:80]}"))
 
     return wrapper
 
@@ -144,12 +147,12 @@ def check_raw_input(block, value) -> None:
     elif isinstance(block, gr.Checkbox):
         inputs.flag(value, name)
     elif isinstance(block, gr.Radio):
-        inputs.choice(value, name.lower(), [v for _, v in block.choices])
+        inputs.choice(value, name.lower(), [v for _label, v in block.choices])
     elif isinstance(block, gr.Dropdown) and not block.multiselect:
         if block.allow_custom_value:
             inputs.text(value, name.lower())
         else:
-            inputs.choice(value, name.lower(), [v for _, v in block.choices])
+            inputs.choice(value, name.lower(), [v for _label, v in block.choices])
 
 
 def _editor_images(block, value) -> list:
@@ -184,6 +187,17 @@ class CheckedBlocks(gr.Blocks):
             raise gr.Error(inputs.arity(len(inputs_), len(block_fn.inputs), names), print_exception=False)
 
     async def process_api(self, *args, **kwargs):
+        """Every call runs in its visitor's language (:func:`vae_demo.language.of_request`): the handler, the
+        services under it and the input checks' messages all read it."""
+        request = kwargs.get("request", args[3] if len(args) > 3 else None)
+        request = request[0] if isinstance(request, list) and request else request
+        code = language.SOURCE
+        if request is not None:
+            code = language.of_request(request.headers, dict(request.query_params))
+        with language.use(code):
+            return await self._process_api(*args, **kwargs)
+
+    async def _process_api(self, *args, **kwargs):
         try:
             return await super().process_api(*args, **kwargs)
         except gr.Error:
@@ -232,10 +246,10 @@ def image_shape(dataset: str) -> tuple[int, int, int]:
 def as_tensor(x, dataset: str) -> torch.Tensor:
     """The shared current image (numpy) → a (1, C, H, W) tensor that fits ``dataset``'s models."""
     if x is None:
-        raise UserInputError("pick, upload or draw an image first")
+        raise UserInputError(_("pick, upload or draw an image first"))
     t = torch.as_tensor(np.asarray(x, dtype=np.float32))
     if t.ndim != 4 or tuple(t.shape[1:]) != image_shape(dataset):
-        raise UserInputError(f"the current image does not fit {dataset}: pick or upload one again")
+        raise UserInputError(_("the current image does not fit {dataset}: pick or upload one again", dataset=dataset))
     return t
 
 
@@ -243,7 +257,8 @@ def test_image(ctx: Context, dataset: str, index) -> torch.Tensor:
     """Test image #index of ``dataset`` (1, C, H, W), the index clamped to the split."""
     s = ctx.images.get(dataset)
     if s is None or not len(s):
-        raise UserInputError(f"no test images of {dataset} here: pick, upload or draw one in Corrupt & restore")
+        raise UserInputError(_("no test images of {dataset} here: pick, upload or draw one in Corrupt & restore",
+                               dataset=dataset))
     i = int(min(max(int(np.nan_to_num(float(index or 0))), 0), len(s) - 1))
     return s.floats(slice(i, i + 1))
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import gradio as gr
 
+from vae_demo import language
 from vae_demo.app.lesson import lesson_config
 from vae_demo.app.registry import Registry, view_state
 from vae_demo.services import versions, webdecode
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 # the graph interpreter, the in-page decoder over it (window.vaeDecoder), the view in a link (window.vaeViewState)
-CORE_SCRIPTS = ("graph.js", "decoder.js", "viewstate.js")
+CORE_SCRIPTS = ("language.js", "graph.js", "decoder.js", "viewstate.js")
 PAGE_SCRIPTS = ("lesson.js",)  # after the tabs' scripts: the lesson (its steps open views through viewstate.js)
 # stylesheets the page loads itself (rules that start at <body>, which Gradio's scoped css cannot hold)
 PAGE_STYLES = ("present.css", "lesson.css")
@@ -37,11 +38,23 @@ def page_config(tabs: Registry) -> dict:
         "scripts": [*(webdecode.file_url(t.script) for t in tabs.walk() if t.script is not None),
                     *(webdecode.file_url(WEB_DIR / f) for f in PAGE_SCRIPTS)],
         "lesson": lesson_config(),
+        "language": page_language(tabs),
         "styles": [webdecode.file_url(WEB_DIR / f) for f in PAGE_STYLES],
         "pollMs": int(versions.PAGE_POLL_S * 1000),
         "tabs": {t.id: t.config for t in tabs.walk() if t.config},
         "views": [{"id": t.id, "title": t.title, "state": view_state(t)} for t in tabs],  # what a link can open
     }
+
+
+def page_language(tabs: Registry) -> dict:
+    """The page scripts' strings (web/language.js): each language's translations of what the scripts show
+    (their ``t('…')`` strings, the lesson, the tabs' and views' titles, which links name)."""
+    from vae_demo.app.strings import lesson_strings, script_strings
+
+    wanted = script_strings() | lesson_strings() | {t.title for t in tabs.walk()}
+    strings = {code: {k: v for k, v in language.catalog(code).items() if k in wanted and v}
+               for code in language.LANGUAGES if code != language.SOURCE}
+    return {"languages": list(language.LANGUAGES), "strings": strings}
 
 
 def page_js(tabs: Registry) -> str:

@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vae_demo.language import N_
 from vae_demo.settings import Setting, collect
 
 MODELS: dict[str, type[Autoencoder]] = {}
@@ -131,7 +132,7 @@ class LatentScores(NamedTuple):
 
 def _unordered(d: int) -> LatentScores:
     return LatentScores(torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64),
-                        torch.zeros(d, dtype=torch.float64), "unordered (no encodings stored)", "")
+                        torch.zeros(d, dtype=torch.float64), N_("unordered (no encodings stored)"), "")
 
 
 def register(name: str):
@@ -273,7 +274,8 @@ class Autoencoder(nn.Module):
             return _unordered(self.latent_dim)
         z = codes.double()
         var = z.var(0, unbiased=False)
-        return LatentScores(z.mean(0), var.clamp_min(1e-12).sqrt(), var, "variance of the codes", "variance {:.3g}")
+        return LatentScores(z.mean(0), var.clamp_min(1e-12).sqrt(), var, N_("variance of the codes"),
+                            N_("variance {:.3g}"))
 
 
 class VAE(Autoencoder):
@@ -322,10 +324,11 @@ class VAE(Autoencoder):
         zeros, ones = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
         if x is not None and len(x):
             kl = self.posterior(x.to(self.device)).kl_per_dim()
-            return LatentScores(zeros, ones, kl.double().mean(0).cpu(), "mean KL per dim (nats)", "KL {:.2f} nats")
+            return LatentScores(zeros, ones, kl.double().mean(0).cpu(), N_("mean KL per dim (nats)"),
+                                N_("KL {:.2f} nats"))
         if codes is not None:
             return LatentScores(zeros, ones, codes.double().var(0, unbiased=False),
-                                "variance of the posterior means (activity)", "activity {:.3g}")
+                                N_("variance of the posterior means (activity)"), N_("activity {:.3g}"))
         return _unordered(d)
 
     @torch.no_grad()

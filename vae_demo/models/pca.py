@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from vae_demo.language import N_
 from vae_demo.models.base import Autoencoder, LatentScores, register
 
 
@@ -67,4 +68,4 @@ class PCA(Autoencoder):
         and a slider unit is one standard deviation along it."""
         var = self.variances[: self.latent_dim].double().cpu()
         return LatentScores(torch.zeros_like(var), var.clamp_min(1e-12).sqrt(), var,
-                            "variance explained (eigenvalue)", "eigenvalue {:.3g}")
+                            N_("variance explained (eigenvalue)"), N_("eigenvalue {:.3g}"))

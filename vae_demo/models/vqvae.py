@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from vae_demo.language import N_
 from vae_demo.models.base import Autoencoder, LatentScores, code_usage, register
 from vae_demo.settings import Setting
 
@@ -149,8 +150,9 @@ class VQVAE(Autoencoder):
         k = self.codebook_size
         zeros, ones = torch.zeros(k, dtype=torch.float64), torch.ones(k, dtype=torch.float64)
         if x is None or not len(x):
-            return LatentScores(zeros, ones, self.usage.double().cpu(), "share of cells (training average)",
-                                "{:.1%} of cells")
+            return LatentScores(zeros, ones, self.usage.double().cpu(), N_("share of cells (training average)"),
+                                N_("{:.1%} of cells"))
         idx = torch.cat([self.codes(x[i:i + 500].to(self.device)).cpu() for i in range(0, len(x), 500)])
         counts = code_usage(idx, k).counts
-        return LatentScores(zeros, ones, counts / counts.sum(), "share of the test images' cells", "{:.1%} of cells")
+        return LatentScores(zeros, ones, counts / counts.sum(), N_("share of the test images' cells"),
+                            N_("{:.1%} of cells"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vae_demo.language import _
 from vae_demo.models.base import code_usage
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import display
@@ -36,8 +37,8 @@ def view_size(entry: ModelEntry) -> int:
 
 def require_discrete(entry: ModelEntry) -> None:
     if not entry.model.discrete:
-        raise UserInputError(f"model {entry.name} has a continuous code, not a grid of codebook indices: "
-                             "use the sliders")
+        raise UserInputError(_("model {name} has a continuous code, not a grid of codebook indices: use the sliders",
+                               name=entry.name))
 
 
 # --- the code grid ----------------------------------------------------------------------------------
@@ -73,7 +74,7 @@ def set_cell(entry: ModelEntry, grid, row, col, code) -> np.ndarray:
     try:
         r, c, v = int(row), int(col), float(code)
     except (TypeError, ValueError):
-        raise UserInputError("pick a cell by clicking the grid, and a code by number") from None
+        raise UserInputError(_("pick a cell by clicking the grid, and a code by number")) from None
     if not (0 <= r < h and 0 <= c < w):
         raise UserInputError(f"cell ({r}, {c}) is outside the {h}×{w} grid")
     if not (np.isfinite(v) and v == int(v) and 0 <= v < k):
@@ -105,7 +106,7 @@ def cell_at(entry: ModelEntry, x, y, size: int | None = None) -> tuple[int, int]
     try:
         fx, fy = float(x) / size, float(y) / size
     except (TypeError, ValueError):
-        raise UserInputError("click inside the grid") from None
+        raise UserInputError(_("click inside the grid")) from None
     if not (np.isfinite(fx) and np.isfinite(fy)):
         raise UserInputError("click inside the grid")
     return int(min(max(fy * h, 0), h - 1)), int(min(max(fx * w, 0), w - 1))
@@ -194,7 +195,7 @@ def codebook_points(entry: ModelEntry) -> tuple[np.ndarray, str]:
     """(K, 2) PCA projection of the code vectors, and what the axes are."""
     book = entry.model.codebook().double().cpu().numpy()
     center = book - book.mean(0)
-    _, s, vt = np.linalg.svd(center, full_matrices=False)
+    _u, s, vt = np.linalg.svd(center, full_matrices=False)
     xy = center @ vt[:2].T if vt.shape[0] >= 2 else np.concatenate([center[:, :1], np.zeros((len(book), 1))], 1)
     explained = float((s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12))
     return xy, f"PCA of the {len(book)} code vectors ({book.shape[1]}-D; {explained:.0%} of their variance)"
@@ -204,6 +205,7 @@ def use_text(entry: ModelEntry, use: CodebookUse) -> str:
     k = entry.model.codebook_size
     h, w = entry.model.code_grid
     bits = entry.model.latent_bits()
-    return (f"{k} codes; {use.used:.0%} used by the cells of {use.images} test images (codes {use.source}); "
-            f"perplexity {use.perplexity:.1f} of {k} (the number of equally used codes with the same spread). "
-            f"A code is {h}×{w} indices: {bits:.0f} bits.")
+    return _("{k} codes; {used:.0%} used by the cells of {n} test images (codes {source}); perplexity "
+             "{perplexity:.1f} of {k} (the number of equally used codes with the same spread). A code is {h}×{w} "
+             "indices: {bits:.0f} bits.", k=k, used=use.used, n=use.images, source=_(use.source),
+             perplexity=use.perplexity, h=h, w=w, bits=bits)

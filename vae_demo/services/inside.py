@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vae_demo.data import POOL_FILE
+from vae_demo.language import N_, _
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.registry import ModelEntry
 from vae_demo.services.testdata import TestImages
@@ -27,7 +28,7 @@ SCORE_IMAGES = 2000  # test images whose scores make the histogram the app compa
 
 def require_vae(entry: ModelEntry) -> None:
     if not (entry.has_latent_code and entry.model.gaussian_posterior):
-        raise UserInputError(f"model {entry.name} is not a VAE (no Gaussian posterior to show): pick a VAE")
+        raise UserInputError(_("model {name} is not a VAE (no Gaussian posterior to show): pick a VAE", name=entry.name))
 
 
 # --- one example, step by step ----------------------------------------------------------------------
@@ -71,7 +72,7 @@ def walkthrough(entry: ModelEntry, x: torch.Tensor, eps=None, seed: int = 0) -> 
     d = len(mu)
     e = draw_eps(d, seed) if eps is None else np.asarray(eps, dtype=np.float64).reshape(-1)
     if len(e) != d or not np.all(np.isfinite(e)):
-        raise UserInputError(f"ε must be {d} finite numbers (the model's latent size)")
+        raise UserInputError(_("ε must be {d} finite numbers (the model's latent size)", d=d))
     z = mu + std * torch.from_numpy(e)
     logits = model.decode_logits(z.float().unsqueeze(0))
     recon = float(model.recon_loss(logits, x)[0])
@@ -79,16 +80,17 @@ def walkthrough(entry: ModelEntry, x: torch.Tensor, eps=None, seed: int = 0) -> 
     kl = q.kl_per_dim()[0].double().numpy()
     return Walkthrough(mu.numpy(), std.numpy(), e, z.numpy(), kl, np.argsort(-kl, kind="stable"), recon,
                        uninformed, float(model.beta), torch.sigmoid(logits)[0].float(),
-                       "binary cross-entropy" if model.recon == "bce" else "squared error")
+                       N_("binary cross-entropy") if model.recon == "bce" else N_("squared error"))
 
 
 def walkthrough_text(w: Walkthrough) -> str:
     top = int(w.order[0])
-    return (f"Loss for this draw = reconstruction **{w.recon:.1f}** + β·KL = {w.beta:g} × **{w.kl:.1f}** = "
-            f"**{w.loss:.1f}** nats ({w.recon_name}). A decoder that knows nothing (every pixel 0.5) would pay "
-            f"{w.uninformed:.0f} for the reconstruction. The busiest dim is z[{top}]: μ = {w.mu[top]:.2f}, "
-            f"σ = {w.sigma[top]:.2f}, ε = {w.eps[top]:.2f}, so z = {w.z[top]:.2f}; its KL is "
-            f"{w.kl_per_dim[top]:.2f} nats. Dims with σ ≈ 1 and μ ≈ 0 cost no KL and carry nothing.")
+    return _("Loss for this draw = reconstruction **{recon:.1f}** + β·KL = {beta:g} × **{kl:.1f}** = **{loss:.1f}** "
+             "nats ({how}). A decoder that knows nothing (every pixel 0.5) would pay {uninformed:.0f} for the "
+             "reconstruction. The busiest dim is z[{top}]: μ = {mu:.2f}, σ = {sigma:.2f}, ε = {eps:.2f}, so z = "
+             "{z:.2f}; its KL is {kl_top:.2f} nats. Dims with σ ≈ 1 and μ ≈ 0 cost no KL and carry nothing.",
+             recon=w.recon, beta=w.beta, kl=w.kl, loss=w.loss, how=_(w.recon_name), uninformed=w.uninformed, top=top,
+             mu=w.mu[top], sigma=w.sigma[top], eps=w.eps[top], z=w.z[top], kl_top=w.kl_per_dim[top])
 
 
 # --- AE vs VAE --------------------------------------------------------------------------------------
@@ -167,7 +169,7 @@ def test_scores(entry: ModelEntry, images: TestImages) -> np.ndarray:
     def compute():
         s = images.get(entry.dataset)
         if s is None:
-            raise UserInputError(f"no test images of {entry.dataset} to compare with")
+            raise UserInputError(_("no test images of {dataset} to compare with", dataset=entry.dataset))
         return anomaly_scores(entry, s.floats(slice(0, SCORE_IMAGES)))
 
     return _cached(entry, "anomaly_scores", compute)
@@ -248,8 +250,8 @@ def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: in
 
     c = parse_spec(spec)
     if c.kind not in ("block", "erasure", "gaussian"):
-        raise UserInputError("completions need a corruption that leaves pixels as they were (block, erasure) or "
-                             "adds zero-mean noise (gaussian)")
+        raise UserInputError(_("completions need a corruption that leaves pixels as they were (block, erasure) or "
+                               "adds zero-mean noise (gaussian)"))
     y, mask = corrupt(x.to(torch.float32), c, seed)
     obs = _observed(y, mask)
     n_obs = float(obs.sum()) * y.shape[1]
@@ -264,7 +266,7 @@ def completions(restorer: ModelEntry, x: torch.Tensor, spec: str, pool, seed: in
         best_d, best_i = dd[order], ii[order]
     best_i = best_i[torch.isfinite(best_d)]
     if not len(best_i):
-        raise UserInputError("no images to draw completions from")
+        raise UserInputError(_("no images to draw completions from"))
     cand = pool[best_i].float().div(255.0)
     if mask is not None:
         cand = y * obs + cand * (1 - obs)  # what is left stays as it is
@@ -284,16 +286,18 @@ def mse_e3(v: float) -> str:
 def completions_text(c: Completions, restorer_name: str) -> str:
     """What the numbers show, in words chosen by the numbers (the claim is stated only where it holds)."""
     k, j = len(c.candidates), int(np.argmin(c.mse_each))
-    head = (f"{k} completions from {c.pool}, each fitting what the corruption left; they differ: each is "
-            f"{mse_e3(c.spread)} from their average, on average (MSE). ")
+    head = _("{k} completions from {pool}, each fitting what the corruption left; they differ: each is {spread} from "
+             "their average, on average (MSE). ", k=k, pool=c.pool, spread=mse_e3(c.spread))
     if c.nearer_the_average:
-        return head + (f"`{restorer_name}`'s output is **{mse_e3(c.mse_mean)}** from their **average** and at least "
-                       f"**{mse_e3(c.closest)}** from any single one (the closest: #{j + 1}). It is nearer the average "
-                       "than any completion: the restorer hedges, and the hedge is blurry.")
-    return head + (f"Here `{restorer_name}`'s output is **closer to completion #{j + 1}** (**{mse_e3(c.closest)}**) "
-                   f"than to their average (**{mse_e3(c.mse_mean)}**): on this image it does not give the average of "
-                   "these completions" + (" (drawn from only a few images here: set VAE_DEMO_DATA for the "
-                                          "training split)." if "test images at hand" in c.pool else "."))
+        return head + _("`{name}`'s output is **{mean}** from their **average** and at least **{closest}** from any "
+                        "single one (the closest: #{j}). It is nearer the average than any completion: the restorer "
+                        "hedges, and the hedge is blurry.", name=restorer_name, mean=mse_e3(c.mse_mean),
+                        closest=mse_e3(c.closest), j=j + 1)
+    few = c.pool.endswith(")")  # the test images at hand: only a few
+    return head + _("Here `{name}`'s output is **closer to completion #{j}** (**{closest}**) than to their average "
+                    "(**{mean}**): on this image it does not give the average of these completions",
+                    name=restorer_name, j=j + 1, closest=mse_e3(c.closest), mean=mse_e3(c.mse_mean)) + (
+        _(" (drawn from only a few images here: set VAE_DEMO_DATA for the training split).") if few else ".")
 
 
 _POOLS: dict = {}
@@ -321,17 +325,20 @@ def completion_pool(images: TestImages, dataset: str) -> tuple[torch.Tensor, str
     if key not in _POOLS:
         try:
             train = load_dataset(dataset, "train", images.data_dir, download=False)
-            _POOLS[key] = (train.images, f"the {len(train):,} training images")
+            _POOLS[key] = (train.images, "train", len(train))
         except DataNotFoundError:
             shipped = shipped_pool(dataset)
             if shipped is None:
                 s = images.get(dataset)
                 if s is None:
-                    raise UserInputError(f"no images of {dataset} here to draw completions from") from None
-                return s.images, f"the {len(s)} test images at hand (set VAE_DEMO_DATA for the training split)"
-            _POOLS[key] = (shipped, f"the first {len(shipped):,} training images, shipped with the app "
-                                    "(VAE_DEMO_DATA: all of them)")
-    return _POOLS[key]
+                    raise UserInputError(_("no images of {dataset} here to draw completions from",
+                                           dataset=dataset)) from None
+                return s.images, _("the {n} test images at hand (set VAE_DEMO_DATA for the training split)", n=len(s))
+            _POOLS[key] = (shipped, "shipped", len(shipped))
+    images_, kind, n = _POOLS[key]
+    if kind == "train":
+        return images_, _("the {n:,} training images", n=n)
+    return images_, _("the first {n:,} training images, shipped with the app (VAE_DEMO_DATA: all of them)", n=n)
 
 
 # --- what the network learned -----------------------------------------------------------------------
@@ -353,7 +360,7 @@ def _first_layer_module(model: torch.nn.Module) -> torch.nn.Module:
     for m in model.modules():
         if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
             return m
-    raise UserInputError("this model has no convolutional or dense first layer to show")
+    raise UserInputError(_("this model has no convolutional or dense first layer to show"))
 
 
 def first_layer(model: torch.nn.Module) -> torch.Tensor:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vae_demo.language import N_, _
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import display, grid, to_uint8
 from vae_demo.services.registry import ModelEntry
@@ -54,14 +55,14 @@ def encodings(entry: ModelEntry, images: TestImages | None) -> tuple[np.ndarray,
             z = ex["test_latents"].float().numpy()
             labels = ex.get("test_labels")
             y = labels.long().numpy() if labels is not None and len(labels) == len(z) else np.zeros(len(z), int)
-            return np.nan_to_num(z), y, "stored with the checkpoint"
+            return np.nan_to_num(z), y, N_("stored with the checkpoint")
         s = images.get(entry.dataset) if images is not None else None
         if s is None:
             return None
         x = s.floats(slice(0, ENCODE_LIMIT))
         with torch.no_grad():
             z = torch.cat([entry.model.embed(x[i:i + 500]).float() for i in range(0, len(x), 500)])
-        return z.numpy(), s.labels[:ENCODE_LIMIT].numpy(), "encoded from the test images"
+        return z.numpy(), s.labels[:ENCODE_LIMIT].numpy(), N_("encoded from the test images")
 
     return _cached(entry, "encodings", compute)
 
@@ -91,8 +92,8 @@ def latent_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
     """
     entry.require_latent_code()
     if entry.model.discrete:
-        raise UserInputError(f"model {entry.name} has a discrete code (a grid of codebook indices), not dims to "
-                             "slide: pick it in the Latent sliders tab to edit its code grid")
+        raise UserInputError(_("model {name} has a discrete code (a grid of codebook indices), not dims to slide: "
+                               "pick it in the Latent sliders tab to edit its code grid", name=entry.name))
     return _cached(entry, "stats", lambda: _compute_stats(entry, images))
 
 
@@ -116,9 +117,10 @@ def clean_values(values, n: int, name: str = "latent values") -> np.ndarray:
     try:
         v = np.asarray(values, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise UserInputError(f"{name} must be numbers") from None
+        raise UserInputError(_("{name} must be numbers", name=_(name))) from None
     if len(v) != n:
-        raise UserInputError(f"{name}: expected {n} numbers (the model's latent size), got {len(v)}")
+        raise UserInputError(_("{name}: expected {n} numbers (the model's latent size), got {got}", name=_(name), n=n,
+                               got=len(v)))
     return np.clip(np.nan_to_num(v, nan=0.0, posinf=SLIDER_RANGE, neginf=-SLIDER_RANGE), -SLIDER_RANGE, SLIDER_RANGE)
 
 
@@ -165,7 +167,7 @@ def slider_labels(entry: ModelEntry, stats: LatentStats) -> list[str]:
     """One label per shown slider: its rank, its dim, and what its score is (e.g. "#1: z[3] · KL 1.66 nats")."""
     out = []
     for rank, d in enumerate(stats.shown):
-        score = stats.unit.format(stats.score[d]) if stats.unit else ""
+        score = _(stats.unit).format(stats.score[d]) if stats.unit else ""
         out.append(f"#{rank + 1}: z[{d}]" + (f" · {score}" if score else ""))
     return out
 
@@ -180,8 +182,18 @@ class LatentMap:
     method: str  # "native", "pca" or "tsne"
     center: np.ndarray | None  # PCA projection: z = center + x·axes[0] + y·axes[1]
     axes: np.ndarray | None
-    source: str
-    note: str
+    source: str  # where the codes come from (English: shown through _())
+    explained: float | None = None  # a PCA map: the share of the codes' variance its two axes hold
+
+    @property
+    def note(self) -> str:
+        """What the map is, in the visitor's language."""
+        if self.method == "native":
+            return _("the latent space itself (z is 2-D)")
+        if self.method == "pca":
+            return _("PCA projection of the {d}-D codes ({share:.0%} of their variance)", d=self.latents.shape[1],
+                     share=self.explained)
+        return _("t-SNE of {n} codes (no inverse: a position decodes its nearest point)", n=len(self.xy))
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
@@ -212,10 +224,10 @@ def latent_map(entry: ModelEntry, images: TestImages | None, method: str = "auto
     """The points of the latent map (cached per model and method). Raises UserInputError when the
     checkpoint stores no encodings and there are no test images to encode."""
     if method not in MAP_METHODS:
-        raise UserInputError(f"unknown projection {str(method)[:20]!r}; choose auto, pca or tsne")
+        raise UserInputError(_("unknown projection {got}; choose auto, pca or tsne", got=repr(str(method)[:20])))
     entry.require_latent_code()
     if entry.model.discrete:
-        raise UserInputError(f"model {entry.name} has a discrete code: its map is the codebook's")
+        raise UserInputError(_("model {name} has a discrete code: its map is the codebook's", name=entry.name))
     if method == "auto":
         method = "native" if entry.latent_dim == 2 else "pca"
     if method == "pca" and entry.latent_dim <= 2:
@@ -226,33 +238,31 @@ def latent_map(entry: ModelEntry, images: TestImages | None, method: str = "auto
 def _compute_map(entry: ModelEntry, images, method: str) -> LatentMap:
     enc = encodings(entry, images)
     if enc is None:
-        raise UserInputError(f"{entry.name} stores no test encodings and there are no test images to encode")
+        raise UserInputError(_("{name} stores no test encodings and there are no test images to encode",
+                               name=entry.name))
     z, y, source = enc
     if method == "native":
         xy = z[:, :2] if z.shape[1] >= 2 else np.concatenate([z, np.zeros_like(z)], 1)
-        return LatentMap(xy.astype(np.float64), y, z, "native", None, None, source,
-                         "the latent space itself (z is 2-D)")
+        return LatentMap(xy.astype(np.float64), y, z, "native", None, None, source)
     if method == "pca":
         center = z.mean(0)
-        _, s, vt = np.linalg.svd((z - center).astype(np.float64), full_matrices=False)
+        _u, s, vt = np.linalg.svd((z - center).astype(np.float64), full_matrices=False)
         axes = vt[:2]
         xy = (z - center) @ axes.T
         explained = (s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12)
-        return LatentMap(xy, y, z, "pca", center, axes, source,
-                         f"PCA projection of the {z.shape[1]}-D codes ({explained:.0%} of their variance)")
+        return LatentMap(xy, y, z, "pca", center, axes, source, float(explained))
     from sklearn.manifold import TSNE
 
     n = min(len(z), TSNE_POINTS)
     xy = TSNE(n_components=2, init="pca", perplexity=30, random_state=0, max_iter=300).fit_transform(z[:n])
-    return LatentMap(xy.astype(np.float64), y[:n], z[:n], "tsne", None, None, source,
-                     f"t-SNE of {n} codes (no inverse: a position decodes its nearest point)")
+    return LatentMap(xy.astype(np.float64), y[:n], z[:n], "tsne", None, None, source)
 
 
 @torch.no_grad()
 def manifold_grid(entry: ModelEntry, m: LatentMap, k: int = 15) -> np.ndarray:
     """Decode a k×k grid of map positions over the map's extent (top row = largest y)."""
     if m.method == "tsne":
-        raise UserInputError("a t-SNE map has no inverse: the manifold grid needs the native or PCA map")
+        raise UserInputError(_("a t-SNE map has no inverse: the manifold grid needs the native or PCA map"))
     k = int(min(max(int(np.nan_to_num(k, nan=15)), 2), 30))
     x0, x1, y0, y1 = m.extent
     zs = [m.latent_at(x, y) for y in np.linspace(y1, y0, k) for x in np.linspace(x0, x1, k)]
@@ -280,7 +290,7 @@ def clamp_steps(steps) -> int:
     try:
         s = float(steps)
     except (TypeError, ValueError):
-        raise UserInputError("steps must be a number") from None
+        raise UserInputError(_("steps must be a number")) from None
     return int(min(max(int(np.nan_to_num(s, nan=8)), 2), 24))
 
 

@@ -24,6 +24,7 @@ import torch
 
 from vae_demo.checkpoints import Checkpoint, CheckpointError, checkpoint_dir, load_checkpoint
 from vae_demo.corruptions import parse_spec
+from vae_demo.language import _
 from vae_demo.services.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,9 @@ class ModelEntry:
     def require_latent_code(self) -> None:
         """UserInputError unless this model has a vector z (the latent tabs' one check)."""
         if not self.has_latent_code:
-            raise UserInputError(f"model {self.name} has no latent code to explore (a U-Net passes feature maps "
-                                 "through skip connections): use it in Corrupt & restore, pick another model here")
+            raise UserInputError(_("model {name} has no latent code to explore (a U-Net passes feature maps "
+                                   "through skip connections): use it in Corrupt & restore, pick another model here",
+                                   name=self.name))
 
     @property
     def is_vae(self) -> bool:
@@ -120,30 +122,30 @@ class ModelEntry:
     def role(self) -> str:
         """What it is, in a word or two: restorer (its corruption), PCA, VAE or autoencoder."""
         if self.is_restorer:
-            return f"restorer ({self.corruption})"
-        return self.model.family or self.kind
+            return _("restorer ({corruption})", corruption=self.corruption)
+        return _(self.model.family) if self.model.family else self.kind
 
     @property
     def short_label(self) -> str:
         """Name and role, short enough for a chip in a picker."""
-        return f"{self.name} — {self.role}" + (" (yours)" if self.yours else "")
+        return f"{self.name} — {self.role}" + (_(" (yours)") if self.yours else "")
 
     @property
     def label(self) -> str:
         """Dropdown text: name and what it is."""
-        desc = self.model.description or self.kind
-        extra = f", restorer trained on {self.corruption}" if self.is_restorer else ""
+        desc = _(self.model.description) if self.model.description else self.kind
+        extra = _(", restorer trained on {corruption}", corruption=self.corruption) if self.is_restorer else ""
         if self.model.mask_input:
-            extra += ", told the damage mask when 'mask-aware' is on"
+            extra += _(", told the damage mask when 'mask-aware' is on")
         if self.is_vae and self.beta != 1.0:
             extra += f", β={self.beta:g}"
         size = ""
         if self.has_latent_code and self.model.discrete:  # its code is a grid of indices, not z numbers
             h, w = self.model.code_grid
-            size = f", {h}×{w} codes of K={self.model.codebook_size}"
+            size = _(", {h}×{w} codes of K={k}", h=h, w=w, k=self.model.codebook_size)
         elif self.has_latent_code:
             size = f", z={self.latent_dim}"
-        return f"{self.name} — {desc}{size}{extra}" + (" (yours)" if self.yours else "")
+        return f"{self.name} — {desc}{size}{extra}" + (_(" (yours)") if self.yours else "")
 
 
 class ModelRegistry:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from vae_demo.corruptions import KINDS, MIX_RANGES, SEVERITY, corrupt, describe, parse_spec
+from vae_demo.language import _
 from vae_demo.metrics import psnr, ssim_per_image
 from vae_demo.services import inputs
 from vae_demo.services.errors import UserInputError
@@ -69,7 +70,7 @@ def default_severity(kind: str) -> float:
 
 def severity_range(kind: str, image_size: int = 32) -> tuple[float, float, float]:
     """(min, max, step) for the severity slider of ``kind``."""
-    _, lo, hi = SEVERITY[kind]
+    _what, lo, hi = SEVERITY[kind]
     if kind == "block":
         return 0.0, float(min(hi, image_size)), 1.0
     if kind == "lowres":
@@ -84,12 +85,12 @@ def make_spec(kind: str, severity, image_size: int = 32) -> str:
     if not isinstance(kind, str) or kind not in KINDS:
         raise UserInputError(f"unknown corruption {inputs.quote(kind)}; choose one of {', '.join(KINDS)}")
     s = inputs.number(severity, "severity")
-    lo, hi, _ = severity_range(kind, image_size)
+    lo, hi, _step = severity_range(kind, image_size)
     if math.isnan(s):
         s = default_severity(kind)
     if not lo <= s <= hi:  # ±inf too
-        raise UserInputError(f"{KIND_LABELS[kind]}: severity must be from {lo:g} to {hi:g} "
-                             f"({SEVERITY[kind][0]}), got {s:g}")
+        raise UserInputError(_("{kind}: severity must be from {lo:g} to {hi:g} ({what}), got {s:g}",
+                               kind=_(KIND_LABELS[kind]), lo=lo, hi=hi, what=_(SEVERITY[kind][0]), s=s))
     return str(parse_spec(f"{kind}:{s:.4g}"))
 
 
@@ -137,7 +138,7 @@ class Panel:
     def metrics(self) -> str:
         if self.psnr is None:
             return ""
-        return f"PSNR {self.psnr:.1f} dB · SSIM {self.ssim:.3f}" + (f" · {self.how}" if self.how else "")
+        return f"PSNR {self.psnr:.1f} dB · SSIM {self.ssim:.3f}" + (f" · {_(self.how)}" if self.how else "")
 
     def labelled(self) -> np.ndarray:
         """The image with its title and metrics written underneath."""
@@ -152,7 +153,7 @@ class Panel:
     def caption(self) -> str:
         if self.psnr is None:
             return self.title
-        tag = f" · {self.how}" if self.how else ""
+        tag = f" · {_(self.how)}" if self.how else ""
         return f"{self.title} — PSNR {self.psnr:.1f} dB · SSIM {self.ssim:.3f}{tag}"
 
 
@@ -218,7 +219,7 @@ def default_models(registry: ModelRegistry, dataset: str) -> list[str]:
 
 def model_choices(registry: ModelRegistry, dataset: str) -> list[tuple[str, str]]:
     """(label, value) of everything the row can show for ``dataset``: each model, and the classical restorer."""
-    return [(e.short_label, e.name) for e in registry.entries(dataset)] + [("classical (best tuned)", CLASSICAL)]
+    return [(e.short_label, e.name) for e in registry.entries(dataset)] + [(_("classical (best tuned)"), CLASSICAL)]
 
 
 DEFAULT_SOURCE = "the test image"  # the original's caption when the caller does not say where it came from
@@ -238,7 +239,7 @@ def _clean_source(source) -> str:
 
 
 def _short(p: Panel) -> str:
-    return f"classical {p.role}" if p.short == CLASSICAL else (p.short or p.title)
+    return _("classical {role}", role=p.role) if p.short == CLASSICAL else (p.short or p.title)
 
 
 @torch.no_grad()
@@ -261,7 +262,7 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
             raise UserInputError("models must be a list of model names")
         classical = classical and CLASSICAL in models
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1:
-        raise UserInputError("pick or upload an image first")
+        raise UserInputError(_("pick or upload an image first"))
     spec = make_spec(kind, severity, int(x.shape[-1]))
     seed = clean_seed(seed)
     mask_aware = inputs.flag(mask_aware, "mask-aware")
@@ -269,9 +270,9 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
         _clamp_dims(pca_dims, 1)  # a bad value is refused even when no PCA model is in the row
     source = _clean_source(source)
     corrupted, mask = corrupt(x, spec, seed)
-    panels = [Panel("original", to_uint8(x[0]), short="original", role=source)]
+    panels = [Panel(_("original"), to_uint8(x[0]), short=_("original"), role=source)]
     p, s = _scores(x, corrupted)
-    panels.append(Panel(f"corrupted: {describe(spec)}", to_uint8(corrupted[0]), p, s, short="corrupted",
+    panels.append(Panel(_("corrupted: {what}", what=describe(spec)), to_uint8(corrupted[0]), p, s, short=_("corrupted"),
                         role=describe(spec)))
     use_mask = mask_aware and mask is not None
     t0 = time.perf_counter()
@@ -303,42 +304,48 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
                 r, how = mask * r + (1 - mask) * corrupted, "mask-aware"
             p, s = _scores(x, r)
             if name == NO_RESTORATION:
-                what = f"no {level} classical restorer for {KIND_LABELS.get(kind, kind)}: the input unchanged"
-                panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short=CLASSICAL,
+                what = _("no {level} classical restorer for {kind}: the input unchanged", level=_(level),
+                         kind=_(KIND_LABELS.get(kind, kind)))
+                panels.append(Panel(_("classical: {name}", name=name), to_uint8(r[0]), p, s, how, short=CLASSICAL,
                                     role=what, compared=False))
-                note = (f"; no {level} classical restorer exists for {KIND_LABELS.get(kind, kind)}: the classical "
-                        "panel is the input unchanged, left out of the contest"
-                        + ("" if use_mask else " (tick mask-aware for inpainting)"))
+                note = _("; no {level} classical restorer exists for {kind}: the classical panel is the input "
+                         "unchanged, left out of the contest", level=_(level), kind=_(KIND_LABELS.get(kind, kind)))
+                note += "" if use_mask else _(" (tick mask-aware for inpainting)")
             else:
-                panels.append(Panel(f"classical: {name}", to_uint8(r[0]), p, s, how, short=CLASSICAL, role=name))
+                panels.append(Panel(_("classical: {name}", name=name), to_uint8(r[0]), p, s, how, short=CLASSICAL,
+                                    role=name))
     ms = (time.perf_counter() - t0) * 1000
-    summary = (f"{describe(spec)}, seed {seed}: {n_models} model(s) of {dataset}"
-               + (" — none trained for this dataset yet (see the Train tab)" if n_models == 0 else "")
-               + f"; restored in {ms:.0f} ms")
+    summary = (_("{what}, seed {seed}: {n} model(s) of {dataset}", what=describe(spec), seed=seed, n=n_models,
+                 dataset=dataset)
+               + (_(" — none trained for this dataset yet (see the Train tab)") if n_models == 0 else "")
+               + _("; restored in {ms:.0f} ms", ms=ms))
     best = mark_best(panels, how=level)
     restorations = [p for p in panels[2:] if p.psnr is not None and p.compared]
     same = [p for p in restorations if p.how == level]
     others = [p for p in restorations if p.how != level]
     if same:
         if use_mask:
-            why = "each given the damage mask"
+            why = _("each given the damage mask")
         elif mask is not None:
-            why = "none is given the damage mask; tick mask-aware to give it to them"
+            why = _("none is given the damage mask; tick mask-aware to give it to them")
         elif mask_aware:
-            why = f"{KIND_LABELS.get(kind, kind)} leaves no damage mask to give"
+            why = _("{kind} leaves no damage mask to give", kind=_(KIND_LABELS.get(kind, kind)))
         else:
-            why = "none is given a damage mask"
+            why = _("none is given a damage mask")
         n = len(same)
-        summary += (f"; compared like for like: the {n} {level} restorer{'s' if n != 1 else ''} "
-                    f"({', '.join(_short(p) for p in same)}; {why})")
+        names = ", ".join(_short(p) for p in same)
+        summary += (_("; compared like for like: the {n} {level} restorers ({names}; {why})", n=n, level=_(level),
+                      names=names, why=why) if n != 1 else
+                    _("; compared like for like: the {n} {level} restorer ({names}; {why})", n=n, level=_(level),
+                      names=names, why=why))
     if others:
-        summary += ("; left out of the contest, given other information: "
-                    + ", ".join(f"{_short(p)} ({p.how or 'unlabelled'})" for p in others))
+        summary += _("; left out of the contest, given other information: {which}", which=", ".join(
+            f"{_short(p)} ({_(p.how) if p.how else _('unlabelled')})" for p in others))
     summary += note
     if best is not None:
-        summary += (f"; best here (framed in green): **{best.title}** ({best.psnr:.1f} dB, "
-                    f"{best.psnr - panels[1].psnr:+.1f} dB over the corrupted input), "
-                    f"the best of the {level} restorers")
+        summary += _("; best here (framed in green): **{title}** ({psnr:.1f} dB, {gain:+.1f} dB over the corrupted "
+                     "input), the best of the {level} restorers", title=best.title, psnr=best.psnr,
+                     gain=best.psnr - panels[1].psnr, level=_(level))
     return panels, summary
 
 
@@ -356,9 +363,9 @@ def row_html(panels: list[Panel], size: int = 224) -> str:
     projector, and never cut off as captions burned into pixels were."""
     cells = []
     for p in panels:
-        name = html.escape(p.short or p.title)
+        name = html.escape(_(p.short) if p.short == CLASSICAL else (p.short or p.title))
         scores = (("★ " if p.best else "") + f"{p.psnr:.1f} dB · SSIM {p.ssim:.2f}") if p.psnr is not None else "&nbsp;"
-        role = html.escape(", ".join(v for v in (p.role, p.how) if v))
+        role = html.escape(", ".join(v for v in (p.role, _(p.how) if p.how else "") if v))
         cells.append(
             f'<figure class="vd-panel{" vd-best" if p.best else ""}" style="width:{int(size)}px">'
             f'<img src="{_png_uri(p.pixels)}" alt="{html.escape(p.title)}" width="{int(size)}" height="{int(size)}">'

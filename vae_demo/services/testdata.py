@@ -38,6 +38,7 @@ from vae_demo.data import (
     load_sample,
     load_test_images,
 )
+from vae_demo.language import _
 from vae_demo.services.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def download_allowed() -> bool:
 def check_dataset(name: str) -> str:
     """Validate a dataset name from the UI or the API."""
     if not isinstance(name, str) or name not in DATASETS:
-        raise UserInputError(f"unknown dataset {str(name)[:40]!r}; choose one of {', '.join(DATASETS)}")
+        raise UserInputError(_("unknown dataset {name}; choose one of {choices}", name=repr(str(name)[:40]),
+                               choices=", ".join(DATASETS)))
     return name
 
 
@@ -125,8 +127,8 @@ class TestImages:
         s = self.get(name)
         if s is None:
             raise UserInputError(
-                f"no {name} test images here: set {DATA_ENV} to a folder with {dataset_info(name).npz_file} "
-                "(or draw / upload an image instead)")
+                _("no {name} test images here: set {env} to a folder with {file} (or draw / upload an image instead)",
+                  name=name, env=DATA_ENV, file=dataset_info(name).npz_file))
         return s
 
     # --- background downloads ---------------------------------------------------------------------
@@ -185,10 +187,11 @@ class TestImages:
         try:
             label = int(label)
         except (TypeError, ValueError):
-            raise UserInputError(f"class must be a number 0-{len(s.class_names) - 1}, got {str(label)[:20]!r}") from None
+            raise UserInputError(_("class must be a number 0-{hi}, got {got}", hi=len(s.class_names) - 1,
+                                   got=repr(str(label)[:20]))) from None
         idx = (s.labels == label).nonzero().view(-1)
         if len(idx) == 0:
-            raise UserInputError(f"no test image of class {label} in {name}")
+            raise UserInputError(_("no test image of class {label} in {name}", label=label, name=name))
         return int(idx[int(rng.integers(len(idx)))])
 
     def gallery(self, name: str, n: int = 24, start: int = 0) -> list[tuple[np.ndarray, str]]:
@@ -200,23 +203,23 @@ class TestImages:
             return []
         out = []
         for i in range(start, min(len(s), start + n)):
-            out.append((display(s.floats(slice(i, i + 1))[0], 112), f"#{i} {s.class_names[int(s.labels[i])]}"))
+            out.append((display(s.floats(slice(i, i + 1))[0], 112), f"#{i} {_(s.class_names[int(s.labels[i])])}"))
         return out
 
     def describe(self, name: str) -> str:
         """One line for the UI: which test images ``name`` is using."""
         s = self.get(name)
         if s is None:
-            return f"No {name} test images on this machine: upload or draw one."
+            return _("No {name} test images on this machine: upload or draw one.", name=name)
         if not s.sample:
-            return f"{len(s):,} {name} test images."
-        text = (f"{len(s)} sample test images shipped with the app; set `{DATA_ENV}` for the full "
-                f"{FULL_TEST_SIZE:,}.")
+            return _("{n:,} {name} test images.", n=len(s), name=name)
+        text = _("{n} sample test images shipped with the app; set `{env}` for the full {full:,}.", n=len(s),
+                 env=DATA_ENV, full=FULL_TEST_SIZE)
         if "JPEG-derived" in s.source:
-            text += " These CIFAR-10 samples are JPEG-derived copies, not pixel-exact."
+            text += _(" These CIFAR-10 samples are JPEG-derived copies, not pixel-exact.")
         status = self.downloads.get(name, "")
         if status == "downloading":
-            text += " The full split is downloading in the background and replaces them when it is in."
+            text += _(" The full split is downloading in the background and replaces them when it is in.")
         return text
 
 
@@ -225,7 +228,7 @@ def clamp_index(index, n: int) -> int:
     try:
         i = float(index)
     except (TypeError, ValueError):
-        raise UserInputError(f"image index must be a number, got {str(index)[:30]!r}") from None
+        raise UserInputError(_("image index must be a number, got {got}", got=repr(str(index)[:30]))) from None
     if not np.isfinite(i):
         i = 0
     return int(min(max(int(i), 0), max(n - 1, 0)))
@@ -250,19 +253,20 @@ def data_banner(images: TestImages) -> str:
     where = default_data_dir(images.data_dir)
     parts = []
     if sample:  # one line on a 1280-px projector: the details are in the restore tab and the README
-        parts.append(f"**Test images: {size} samples per dataset shipped with the app**"
-                     + (" (CIFAR-10's are JPEG-derived)" if jpeg else "") + ".")
+        parts.append(_("**Test images: {n} samples per dataset shipped with the app** (CIFAR-10's are JPEG-derived).",
+                       n=size) if jpeg else _("**Test images: {n} samples per dataset shipped with the app**.", n=size))
     if missing:
-        parts.append(f"**No test images for {', '.join(missing)}** (nothing in `{where}`, and no sample); "
-                     "drawing, upload, the latent sliders, sampling and the latent map still work.")
+        parts.append(_("**No test images for {names}** (nothing in `{where}`, and no sample); drawing, upload, the "
+                       "latent sliders, sampling and the latent map still work.", names=", ".join(missing), where=where))
     downloading = [n for n in sample + missing if images.downloads.get(n) == "downloading"]
     if downloading:
-        parts.append(f"The full test splits of {', '.join(downloading)} are downloading in the background; "
-                     "they replace the samples as soon as they are in (no restart).")
+        parts.append(_("The full test splits of {names} are downloading in the background; they replace the samples "
+                       "as soon as they are in (no restart).", names=", ".join(downloading)))
     for n in sample + missing:
         if images.downloads.get(n, "").startswith("failed"):
-            parts.append(f"The download of {n} {images.downloads[n][:120]}.")
+            parts.append(_("The download of {name} {status}.", name=n, status=images.downloads[n][:120]))
     files = ", ".join(f"`{dataset_info(n).npz_file}`" for n in missing)
-    parts.append(f"For the full {FULL_TEST_SIZE:,} set `{DATA_ENV}`" + (f" to a folder with {files}" if missing else "")
-                 + ("." if download_allowed() else f" (or `{DOWNLOAD_ENV}=1`)."))
+    parts.append(_("For the full {full:,} set `{env}`", full=FULL_TEST_SIZE, env=DATA_ENV)
+                 + (_(" to a folder with {files}", files=files) if missing else "")
+                 + ("." if download_allowed() else _(" (or `{env}=1`).", env=DOWNLOAD_ENV)))
     return " ".join(parts)

@@ -16,6 +16,7 @@
   const graphs = new Map();
   let starting = null;
   const state = {backend: null, error: null};
+  const t = (text, values) => window.vaeLanguage.pageLanguage().t(text, values);  // the page's language
 
   function script(src) {
     return new Promise((ok, fail) => {
@@ -136,9 +137,9 @@
   async function ready(url, ...els) {
     const forced = new URLSearchParams(window.location.search).get('decode') === 'server';
     const backend = forced ? null : await start(window.vaeDecoderBase);
-    const why = forced ? 'asked for by ?decode=server' : !backend ? 'this browser cannot run the in-page decoder'
-      + (state.error ? ': ' + state.error : '') : !url ? 'this model has no exported decoder'
-      : els.some((e) => !e) ? 'no image yet' : null;
+    const why = forced ? t('asked for by ?decode=server') : !backend ? t('this browser cannot run the in-page decoder')
+      + (state.error ? ': ' + state.error : '') : !url ? t('this model has no exported decoder')
+      : els.some((e) => !e) ? t('no image yet') : null;
     return why ? {why} : {backend};
   }
 
@@ -148,7 +149,7 @@
     let {backend, why} = await ready(url, img);
     if (!why) {
       try { paint(img, await decode(url, z())); return {page: true, backend}; }
-      catch (err) { why = 'in-page decoding failed: ' + (err && err.message || err); }
+      catch (err) { why = t('in-page decoding failed: {error}', {error: err && err.message || err}); }
     }
     // a frame later: a move caught as it happens (onSlide) reaches Gradio's copy of the slider after this
     await new Promise((ok) => requestAnimationFrame(ok));

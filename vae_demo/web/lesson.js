@@ -4,6 +4,7 @@
 (() => {
   const steps = (window.vaeDemoPage && window.vaeDemoPage.lesson) || [];
   const V = window.vaeViewState;
+  const L = window.vaeLanguage.pageLanguage();
   let current = 0;  // 1-based; 0: the lesson is closed
   let running = Promise.resolve();
 
@@ -30,15 +31,17 @@
     const s = steps[current - 1];
     const card = el('div', 'vd-lesson-card');
     const head = el('div', 'vd-lesson-head');
-    head.append(el('span', 'vd-lesson-count', `Step ${current} of ${steps.length}`), el('strong', 'vd-lesson-title', s.title));
+    head.append(el('span', 'vd-lesson-count', L.t('Step {n} of {total}', {n: current, total: steps.length})),
+      el('strong', 'vd-lesson-title', L.t(s.title)));
     const nav = el('div', 'vd-lesson-nav');
-    const back = button('← Back', 'vd-lesson-back', () => go(current - 1));
-    const next = button('Next →', 'vd-lesson-next', () => go(current + 1));
+    const back = button(L.t('← Back'), 'vd-lesson-back', () => go(current - 1));
+    const next = button(L.t('Next →'), 'vd-lesson-next', () => go(current + 1));
     back.disabled = current === 1;
     next.disabled = current === steps.length;
-    nav.append(back, next, button('✕ Close', 'vd-lesson-close', () => go(0)));
+    nav.append(back, next, button(L.t('✕ Close'), 'vd-lesson-close', () => go(0)));
     head.append(nav);
-    card.append(head, el('p', 'vd-lesson-text', s.text), el('p', 'vd-lesson-question', `Ask the class: ${s.question}`));
+    card.append(head, el('p', 'vd-lesson-text', L.t(s.text)),
+      el('p', 'vd-lesson-question', L.t('Ask the class: {question}', {question: L.t(s.question)})));
     host.append(card);
   }
 

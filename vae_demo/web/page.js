@@ -30,20 +30,21 @@
       if (el.querySelector(':scope > .vd-fullscreen') || el.parentElement.closest('.vd-main')) continue;
       const b = document.createElement('button');
       b.className = 'vd-fullscreen';
-      b.title = 'full screen';
-      b.textContent = 'full screen';
+      b.title = b.textContent = window.vaeLanguage.pageLanguage().t('full screen');
       b.addEventListener('click', () => (document.fullscreenElement ? document.exitFullscreen()
         : el.requestFullscreen()).catch(() => {}));
       el.appendChild(b);
     }
   };
   let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; addFullscreenButtons(); });
-  }).observe(document.body, {childList: true, subtree: true});
-  addFullscreenButtons();
+  const watchMainPictures = () => {  // once language.js is in (the button's text is in the page's language)
+    new MutationObserver(() => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; addFullscreenButtons(); });
+    }).observe(document.body, {childList: true, subtree: true});
+    addFullscreenButtons();
+  };
   for (const href of cfg.styles) {
     const style = document.createElement('link');
     style.rel = 'stylesheet';
@@ -63,6 +64,7 @@
   });
   (async () => {
     for (const src of cfg.core) await load(src);
+    watchMainPictures();
     if (window.vaeDecoder) window.vaeDecoder.start(cfg.runtime);
     for (const src of cfg.scripts) await load(src);
     if (window.vaeViewState && !new URLSearchParams(window.location.search).has('lesson')) {

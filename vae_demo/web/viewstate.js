@@ -9,9 +9,10 @@
   if (typeof module === 'object' && module.exports) module.exports = api;
   else root.vaeViewState = api;
 }(typeof self !== 'undefined' ? self : this, () => {
+  const root = typeof self !== 'undefined' ? self : {};
   // kinds of control: how each is read and set (a 'click' is a button pressed after the others: Interpolate)
   const KINDS = ['radio', 'checkbox', 'slider', 'number', 'dropdown', 'multiselect', 'view', 'click'];
-  const KEEP = ['present', 'decode'];  // the page's own flags: kept in every link
+  const KEEP = ['present', 'decode', 'lang'];  // the page's own flags: kept in every link
 
   // {tab, dataset, controls: {elem_id: value}} → "?tab=…&dataset=…&<elem_id>=…"; a multiselect's values
   // are one parameter each, in order
@@ -68,7 +69,11 @@
 
   function optionLabel(text) { return text.replace(/\s+/g, ' ').trim(); }
   // a label written in full (a copied link) or by its first words (a model's name, in a lesson step)
-  const names = (text, label) => text === label || text.startsWith(`${label} `);
+  // (or, for a model, by the name before its " — ": a link copied in another language still opens)
+  const names = (text, label) => text === label || text.startsWith(`${label} `)
+    || (label.includes(' — ') && text.split(' — ')[0] === label.split(' — ')[0]);
+  // a tab's or a view's title as links hold it: in English, whatever the page's language (web/language.js)
+  const english = (text) => (root.vaeLanguage ? root.vaeLanguage.pageLanguage().source(text) : text);
 
   function read(el, kind) {
     if (kind === 'radio') return $('input[type=radio]:checked', el)?.value ?? null;
@@ -76,7 +81,10 @@
     if (kind === 'slider' || kind === 'number') return $('input[type=number]', el)?.value ?? null;
     if (kind === 'dropdown') return $('input', el)?.value ?? null;
     if (kind === 'multiselect') return [...el.querySelectorAll('.token > span')].map((s) => optionLabel(s.innerText));
-    if (kind === 'view') return $('[role=tab][aria-selected=true]', el)?.innerText.trim() ?? null;
+    if (kind === 'view') {
+      const title = $('[role=tab][aria-selected=true]', el)?.innerText.trim();
+      return title == null ? null : english(title);
+    }
     if (kind === 'click') return 'go';
     return null;
   }
@@ -159,7 +167,7 @@
         }
       }
     } else if (kind === 'view') {
-      const tab = [...el.querySelectorAll('[role=tab]')].find((t) => t.innerText.trim() === value);
+      const tab = [...el.querySelectorAll('[role=tab]')].find((t) => english(t.innerText.trim()) === value);
       if (!tab) return false;
       tab.click();
     }
@@ -170,7 +178,7 @@
   const topTabs = () => document.querySelector('[role=tablist]');
 
   function currentTab() {
-    const title = $('[role=tab][aria-selected=true]', topTabs())?.innerText.trim();
+    const title = english($('[role=tab][aria-selected=true]', topTabs())?.innerText.trim() ?? '');
     return page().views.find((v) => v.title === title) || null;
   }
 
@@ -191,7 +199,7 @@
   }
 
   async function openTab(title) {
-    const tab = [...topTabs().querySelectorAll('[role=tab]')].find((t) => t.innerText.trim() === title);
+    const tab = [...topTabs().querySelectorAll('[role=tab]')].find((t) => english(t.innerText.trim()) === title);
     if (tab && tab.getAttribute('aria-selected') !== 'true') { tab.click(); await settle(); }
   }
 
@@ -238,7 +246,7 @@
     try { await navigator.clipboard.writeText(text); } catch { /* no clipboard here: the address bar has it */ }
     if (button) {
       const label = button.innerText;
-      button.innerText = '✓ Link copied';
+      button.innerText = root.vaeLanguage ? root.vaeLanguage.pageLanguage().t('✓ Link copied') : '✓ Link copied';
       setTimeout(() => { button.innerText = label; }, 2000);
     }
     return text;

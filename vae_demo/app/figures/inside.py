@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from vae_demo.language import _
 from vae_demo.services.inside import Walkthrough
 
 
@@ -24,7 +25,7 @@ def posterior_figure(w: Walkthrough, max_dims: int = 16):
     fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name="KL (nats)", yaxis="y2",
                              line={"color": "#54a24b", "dash": "dot"}))
     fig.update_layout(height=255, template="plotly_white", margin={"l": 40, "r": 40, "t": 36, "b": 30},
-                      title={"text": "posterior q(z | x)", "x": 0, "xref": "paper", "xanchor": "left", "y": 1,
+                      title={"text": _("posterior q(z | x)"), "x": 0, "xref": "paper", "xanchor": "left", "y": 1,
                              "yref": "container", "yanchor": "top", "pad": {"t": 8}, "font": {"size": 13}},
                       legend={"orientation": "h", "y": 1, "yref": "container", "yanchor": "top", "x": 1,
                               "xanchor": "right"},  # in the top margin, beside the title: never over the bars
@@ -39,18 +40,19 @@ def elbo_figure(w: Walkthrough):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=["this image"], x=[w.recon], name=f"reconstruction ({w.recon:.1f})", orientation="h",
+    this, nothing = _("this image"), _("decoder that knows nothing")
+    fig.add_trace(go.Bar(y=[this], x=[w.recon], name=_("reconstruction ({v:.1f})", v=w.recon), orientation="h",
                          marker={"color": "#4c78a8"}))
-    fig.add_trace(go.Bar(y=["this image"], x=[w.beta * w.kl], name=f"β·KL ({w.beta:g} × {w.kl:.1f})",
+    fig.add_trace(go.Bar(y=[this], x=[w.beta * w.kl], name=f"β·KL ({w.beta:g} × {w.kl:.1f})",
                          orientation="h", marker={"color": "#54a24b"}))
-    fig.add_trace(go.Bar(y=["decoder that knows nothing"], x=[w.uninformed], orientation="h",
-                         name=f"uninformed: every pixel 0.5 ({w.uninformed:.0f})", marker={"color": "#bab0ac"}))
+    fig.add_trace(go.Bar(y=[nothing], x=[w.uninformed], orientation="h",
+                         name=_("uninformed: every pixel 0.5 ({v:.0f})", v=w.uninformed), marker={"color": "#bab0ac"}))
     fig.update_layout(barmode="stack", height=165, template="plotly_white", font={"size": 13},
-                      title={"text": "the loss: reconstruction + β·KL", "x": 0, "xref": "paper", "xanchor": "left",
+                      title={"text": _("the loss: reconstruction + β·KL"), "x": 0, "xref": "paper", "xanchor": "left",
                              "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 4}, "font": {"size": 13}},
                       margin={"l": 10, "r": 10, "t": 24, "b": 30}, legend={"orientation": "v", "x": 1.02, "y": 0.5,
                                                                            "yanchor": "middle", "traceorder": "reversed"},
-                      xaxis={"title": "nats" if w.recon_name.startswith("binary") else "loss"})
+                      xaxis={"title": _("nats") if w.recon_name.startswith("binary") else _("loss")})
     return fig
 
 
@@ -84,12 +86,12 @@ def anomaly_figure(ref: np.ndarray, score: float, dataset: str):
 
 
     hi = max(float(np.percentile(ref, 99.5)), score) * 1.05
-    fig = go.Figure(go.Histogram(x=np.clip(ref, 0, hi), nbinsx=50, name=f"{dataset} test images",
+    fig = go.Figure(go.Histogram(x=np.clip(ref, 0, hi), nbinsx=50, name=_("{dataset} test images", dataset=dataset),
                                  marker={"color": "#4c78a8"}))
     fig.add_vline(x=score, line_width=3, line_color="#e45756")
-    fig.add_annotation(x=score, yref="paper", y=1.0, text="this image", showarrow=False, font={"color": "#e45756"},
+    fig.add_annotation(x=score, yref="paper", y=1.0, text=_("this image"), showarrow=False, font={"color": "#e45756"},
                        xanchor="left")
     fig.update_layout(height=380, template="plotly_white", margin={"l": 40, "r": 10, "t": 30, "b": 40},
-                      xaxis_title="reconstruction error (the model's own loss term)", yaxis_title="test images",
+                      xaxis_title=_("reconstruction error (the model's own loss term)"), yaxis_title=_("test images"),
                       showlegend=False, font={"size": 13})
     return fig

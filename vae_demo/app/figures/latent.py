@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vae_demo.language import _
 from vae_demo.services.codes import CodebookUse, codebook_points, codes_by_use
 from vae_demo.services.latent import LatentMap
 from vae_demo.services.registry import ModelEntry
@@ -21,7 +22,7 @@ def map_figure(m: LatentMap, class_names, point: tuple[float, float] | None = No
     fig = go.Figure()
     for c in np.unique(m.labels):
         sel = m.labels == c
-        name = class_names[int(c)] if 0 <= int(c) < len(class_names) else str(c)
+        name = _(class_names[int(c)]) if 0 <= int(c) < len(class_names) else str(c)
         fig.add_trace(go.Scattergl(
             x=m.xy[sel, 0], y=m.xy[sel, 1], mode="markers", name=name,
             marker={"size": 4, "opacity": 0.7, "color": CLASS_COLORS[int(c) % len(CLASS_COLORS)]},
@@ -29,9 +30,9 @@ def map_figure(m: LatentMap, class_names, point: tuple[float, float] | None = No
         ))
     if point is not None:
         x, y = point
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name="decoded point",
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=_("decoded point"),
                                  marker={"symbol": "cross-thin-open", "size": 26, "line": {"width": 3, "color": "black"}},
-                                 hovertemplate="decoded point (%{x:.2f}, %{y:.2f})<extra></extra>"))
+                                 hovertemplate=_("decoded point") + " (%{x:.2f}, %{y:.2f})<extra></extra>"))
         fig.add_hline(y=y, line_width=1, line_dash="dot", line_color="black")
         fig.add_vline(x=x, line_width=1, line_dash="dot", line_color="black")
     x0, x1, y0, y1 = m.extent
@@ -53,26 +54,28 @@ def codebook_figure(entry: ModelEntry, use: CodebookUse, selected: int | None = 
     share = use.counts / max(use.counts.sum(), 1)
     size = 6 + 40 * np.sqrt(share / max(share.max(), 1e-12))
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=["the codebook: each dot a code vector", "each code's share of the cells"])
+                        subplot_titles=[_("the codebook: each dot a code vector"), _("each code's share of the cells")])
     fig.add_trace(go.Scatter(
-        x=xy[:, 0], y=xy[:, 1], mode="markers", name="codes",
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name=_("codes"),
         marker={"size": size, "color": share, "colorscale": "Viridis", "showscale": False,
                 "line": {"width": 0.5, "color": "#333"}},
         customdata=np.stack([np.arange(len(xy)), 100 * share], 1),
-        hovertemplate="code %{customdata[0]:.0f}: %{customdata[1]:.2f}% of cells<extra></extra>",
+        hovertemplate=_("code {k}: {share} of cells", k="%{customdata[0]:.0f}", share="%{customdata[1]:.2f}%")
+        + "<extra></extra>",
     ), row=1, col=1)
     if selected is not None and 0 <= selected < len(xy):
-        fig.add_trace(go.Scatter(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name=f"code {selected}",
+        fig.add_trace(go.Scatter(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name=_("code {k}", k=selected),
                                  marker={"symbol": "circle-open", "size": 30, "line": {"width": 3, "color": "red"}}),
                       row=1, col=1)
     order = codes_by_use(use)
-    fig.add_trace(go.Bar(x=list(range(1, len(order) + 1)), y=100 * share[order], name="share",
+    fig.add_trace(go.Bar(x=list(range(1, len(order) + 1)), y=100 * share[order], name=_("share"),
                          marker={"color": "#4c78a8"}, customdata=order,
-                         hovertemplate="code %{customdata}: %{y:.2f}% of cells<extra></extra>"), row=1, col=2)
+                         hovertemplate=_("code {k}: {share} of cells", k="%{customdata}", share="%{y:.2f}%")
+                         + "<extra></extra>"), row=1, col=2)
     fig.update_xaxes(title_text=f"PC 1 ({note.split('(', 1)[1].rstrip(')')})", row=1, col=1)
     fig.update_yaxes(title_text="PC 2", row=1, col=1)
-    fig.update_xaxes(title_text="codes, most used first", row=1, col=2)
-    fig.update_yaxes(title_text="% of cells", row=1, col=2)
+    fig.update_xaxes(title_text=_("codes, most used first"), row=1, col=2)
+    fig.update_yaxes(title_text=_("% of cells"), row=1, col=2)
     fig.update_layout(height=520, template="plotly_white", margin={"l": 40, "r": 10, "t": 50, "b": 40},
                       showlegend=False, font={"size": 13})
     return fig

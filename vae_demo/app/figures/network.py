@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from vae_demo.language import _
 from vae_demo.services.network import Layer, Network
 
 PART_COLOURS = {"encoder": "#4c78a8", "decoder": "#f58518"}
@@ -26,14 +27,14 @@ def shape_figure(net: Network, title: str = ""):
     for part, colour in {"image": "#9d9d9d", **PART_COLOURS, "code": "#222222"}.items():
         idx = [k for k, layer in enumerate(rows) if layer.part == part]
         fig.add_trace(go.Bar(
-            x=[x[k] for k in idx], y=[sizes[k] for k in idx], name=part, marker={"color": colour},
+            x=[x[k] for k in idx], y=[sizes[k] for k in idx], name=_(part), marker={"color": colour},
             customdata=[[" × ".join(map(str, rows[k].shape)), rows[k].params, rows[k].kind] for k in idx],
-            hovertemplate="%{customdata[2]}<br>output %{customdata[0]} = %{y:,} values<br>"
-                          "%{customdata[1]:,} parameters<extra></extra>"))
+            hovertemplate=_("{kind}<br>output {shape} = {n} values<br>{params} parameters", kind="%{customdata[2]}",
+                            shape="%{customdata[0]}", n="%{y:,}", params="%{customdata[1]:,}") + "<extra></extra>"))
     fig.update_layout(height=280, template="plotly_white", margin={"l": 60, "r": 20, "t": 40, "b": 80},
                       title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
                       font={"size": 13}, barmode="overlay", showlegend=True,
                       legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
-                      yaxis={"type": "log", "title": "values per image", "dtick": 1},
+                      yaxis={"type": "log", "title": _("values per image"), "dtick": 1},
                       xaxis={"tickangle": -45, "categoryorder": "array", "categoryarray": x})
     return fig

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from vae_demo.language import _
+
 
 def loss_terms(history: list[dict]) -> tuple[list[str], list[str]]:
     """The loss terms the model returned (whatever it names them), split for two axes: ``loss`` and the
@@ -10,7 +12,7 @@ def loss_terms(history: list[dict]) -> tuple[list[str], list[str]]:
     names: list[str] = []
     for h in history:
         for k in h:
-            split, _, term = k.partition("_")
+            split, _sep, term = k.partition("_")
             if split in ("train", "test") and term not in ("psnr", "") and term not in names:
                 names.append(term)
 
@@ -40,7 +42,7 @@ def curves_figure(history: list[dict]):
 
     big, small = loss_terms(history)
     panels = [big] + ([small] if small else [])
-    titles = [" and ".join(t) + " (per image)" for t in panels] + ["test PSNR (dB)"]
+    titles = [_("{terms} (per image)", terms=_(" and ").join(t)) for t in panels] + [_("test PSNR (dB)")]
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     terms = [t for keys in panels for t in keys]
@@ -50,13 +52,13 @@ def curves_figure(history: list[dict]):
             for split, dash in (("train", "solid"), ("test", "dash")):
                 k = f"{split}_{key}"
                 if any(k in h for h in history):
-                    fig.add_trace(go.Scatter(x=epochs, y=[h.get(k) for h in history], name=f"{split} {key}",
+                    fig.add_trace(go.Scatter(x=epochs, y=[h.get(k) for h in history], name=f"{_(split)} {key}",
                                              legendgroup=key, mode="lines+markers",
                                              line={"dash": dash, "color": colour},
                                              marker={"color": colour, "symbol": "circle" if split == "train"
                                                      else "circle-open"}), row=1, col=col)
     if any("test_psnr" in h for h in history):
-        fig.add_trace(go.Scatter(x=epochs, y=[h.get("test_psnr") for h in history], name="test PSNR",
+        fig.add_trace(go.Scatter(x=epochs, y=[h.get("test_psnr") for h in history], name=_("test PSNR"),
                                  legendgroup="psnr", mode="lines+markers", line={"dash": "dash", "color": PSNR_COLOUR},
                                  marker={"color": PSNR_COLOUR, "symbol": "circle-open"}), row=1, col=len(titles))
     # short enough to fit a 1280×720 screen under the Train button; each term's train and test entries
@@ -64,5 +66,5 @@ def curves_figure(history: list[dict]):
     fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 56, "b": 10}, template="plotly_white",
                       legend={"orientation": "h", "y": -0.3, "yanchor": "top"}, font={"size": 13})
     fig.update_annotations(font_size=14)
-    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_xaxes(title_text=_("epoch"), dtick=1)
     return fig

@@ -13,6 +13,7 @@ import gradio as gr
 from vae_demo.app.common import Context, as_tensor, explain, keep_in_page, safe
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.data import dataset_info
+from vae_demo.language import _
 from vae_demo.services import latent, webdecode
 from vae_demo.services.images import display, load_user_image, write_gif
 
@@ -147,13 +148,14 @@ def layout() -> InterpUI:
 def path_text(e, rows, d) -> str:
     """What the numbers say about the two latent paths."""
     alike = d["max_pixel_diff"] < 0.1
-    return (f"{len(rows['linear'])} steps with {e.name}. The codes are **{d['angle_deg']:.0f}° apart**: the "
-            f"linear path's midpoint has **{d['midpoint_norm']:.2f}×** their norm, and the two latent paths "
-            f"differ by at most {d['max_pixel_diff']:.2f} in pixel value"
-            + (" (so they look alike here)." if alike else ".")
-            + " The GIF plays the spherical path, one frame per step."
-            + (" This model's code is discrete: both paths move the encoder's vectors before quantisation and "
-               "snap each step to the nearest codes, so frames change cell by cell." if e.model.discrete else ""))
+    return (_("{n} steps with {name}. The codes are **{angle:.0f}° apart**: the linear path's midpoint has "
+              "**{norm:.2f}×** their norm, and the two latent paths differ by at most {diff:.2f} in pixel value",
+              n=len(rows["linear"]), name=e.name, angle=d["angle_deg"], norm=d["midpoint_norm"],
+              diff=d["max_pixel_diff"])
+            + (_(" (so they look alike here).") if alike else ".")
+            + _(" The GIF plays the spherical path, one frame per step.")
+            + (_(" This model's code is discrete: both paths move the encoder's vectors before quantisation and "
+                 "snap each step to the nearest codes, so frames change cell by cell.") if e.model.discrete else ""))
 
 
 class InterpHandlers:
@@ -173,7 +175,7 @@ class InterpHandlers:
 
         @safe
         def by_index(dataset, i):
-            x, _, _ = images.image(dataset, i)
+            x, _i, _label = images.image(dataset, i)
             return self.shown(end, x)
 
         @safe
@@ -181,7 +183,7 @@ class InterpHandlers:
             if label is None or label == "":
                 return gr.skip()
             i = images.random_index(dataset, label=label)  # the service checks the class
-            x, i, _ = images.image(dataset, i)
+            x, i, _label = images.image(dataset, i)
             return self.shown(end, x, i)
 
         @safe
@@ -191,7 +193,7 @@ class InterpHandlers:
         @safe
         def from_upload(dataset, path):
             u = load_user_image(path, dataset_info(dataset).image_shape)
-            gr.Info(f"Upload fitted: {u.note}")
+            gr.Info(_("Upload fitted: {note}", note=u.note))
             return self.shown(end, u.x)
 
         return {"by_index": by_index, "by_class": by_class, "from_current": from_current, "from_upload": from_upload}

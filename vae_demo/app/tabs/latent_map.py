@@ -10,6 +10,7 @@ from vae_demo.app.common import Context, explain, keep_in_page, safe
 from vae_demo.app.figures import latent as figures
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.data import dataset_info
+from vae_demo.language import N_, _
 from vae_demo.services import codes, latent, webdecode
 from vae_demo.services.errors import UserInputError
 
@@ -30,8 +31,8 @@ wasted capacity (codebook collapse); the bars beside it show each code's share, 
 right, a test image as its grid of codes: every cell names one dot of the map.
 """
 
-DECODED_NOTE = "**Decoded at the crosshair**"
-CODES_NOTE = "**Test image #0 as codes**: each cell names one dot of the map"
+DECODED_NOTE = "**Decoded at the crosshair**"  # (both shown through _())
+CODES_NOTE = N_("**Test image #0 as codes**: each cell names one dot of the map")
 
 
 @dataclass
@@ -95,7 +96,7 @@ class MapHandlers:
     @staticmethod
     def figure(dataset, e, m, px, py):
         return figures.map_figure(m, dataset_info(dataset).class_names, (px, py),
-                                  title=f"{e.name}: {len(m.xy)} test images")
+                                  title=_("{name}: {n} test images", name=e.name, n=len(m.xy)))
 
     def codebook(self, e) -> dict:
         """A discrete code: the codebook is the map, and the picture a test image as its code grid."""
@@ -108,7 +109,7 @@ class MapHandlers:
             example = codes.grid_view(e, codes.decode_grid(e, g), g)
         hidden = gr.update(visible=False)
         return {ui.plot: figures.codebook_figure(e, use), ui.info: codes.use_text(e, use), ui.x: hidden, ui.y: hidden,
-                ui.decoded: gr.update(value=example, label="Test image #0 as codes"),
+                ui.decoded: gr.update(value=example, label=_("Test image #0 as codes")),
                 ui.manifold: gr.update(value=None, visible=False), ui.manifold_note: hidden, ui.method: hidden,
                 ui.web: None}
 
@@ -116,7 +117,7 @@ class MapHandlers:
     def on_model(self, dataset, name, how):
         ui = self.ui
         if not name:
-            return {ui.plot: None, ui.info: f"No model for {dataset} yet: train one in the Train tab.",
+            return {ui.plot: None, ui.info: _("No model for {dataset} yet: train one in the Train tab.", dataset=dataset),
                     ui.decoded: None, ui.manifold: gr.update(visible=False),
                     ui.manifold_note: gr.update(visible=False), ui.web: None}
         e = self.ctx.registry.get(name, dataset, latent_code=True)
@@ -126,14 +127,14 @@ class MapHandlers:
         x0, x1, y0, y1 = m.extent
         cx, cy = round((x0 + x1) / 2, 2), round((y0 + y1) / 2, 2)
         show_grid = m.method != "tsne"
-        text = (f"{m.note}. {len(m.xy)} points, one per test image (codes {m.source}); "
-                "click the map or drag x/y to move the crosshair"
-                + ("; the manifold on the right decodes a 15×15 grid over this extent." if show_grid else "."))
+        text = (_("{note}. {n} points, one per test image (codes {source}); click the map or drag x/y to move the "
+                  "crosshair", note=m.note, n=len(m.xy), source=_(m.source))
+                + (_("; the manifold on the right decodes a 15×15 grid over this extent.") if show_grid else "."))
         # round steps: the number boxes show 2 decimals, not -1.841394140625
         return {ui.plot: self.figure(dataset, e, m, cx, cy), ui.info: text,
                 ui.x: gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=0.01, visible=True),
                 ui.y: gr.update(minimum=round(y0, 2), maximum=round(y1, 2), value=cy, step=0.01, visible=True),
-                ui.decoded: gr.update(value=latent.decode(e, m.latent_at(cx, cy)), label="Decoded at the crosshair"),
+                ui.decoded: gr.update(value=latent.decode(e, m.latent_at(cx, cy)), label=_("Decoded at the crosshair")),
                 ui.manifold: gr.update(value=latent.manifold_grid(e, m) if show_grid else None, visible=show_grid),
                 ui.manifold_note: gr.update(visible=show_grid), ui.method: gr.update(visible=True),
                 ui.web: webdecode.page_map(e, m)}
@@ -144,8 +145,8 @@ class MapHandlers:
         try:
             e = self.ctx.registry.get(name)
         except UserInputError:
-            return DECODED_NOTE
-        return CODES_NOTE if e.model.discrete else DECODED_NOTE
+            return _(DECODED_NOTE)
+        return _(CODES_NOTE) if e.model.discrete else _(DECODED_NOTE)
 
     @safe
     def map_decode(self, dataset, name, how, px, py):

@@ -14,6 +14,7 @@ import gradio as gr
 from vae_demo.app.common import Context, as_tensor, explain, image_shape, safe, slider_moves
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS, SEVERITY
+from vae_demo.language import _
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import MAX_DRAWING_PIXELS, load_user_image
 from vae_demo.services.restore import (
@@ -84,7 +85,7 @@ def _controls(ctx: Context) -> dict:
         lo, hi, step = severity_range("gaussian")
         # Gradio's own ↺ would go back to this first value (gaussian's 0.1) whatever the corruption: ours
         # goes to the chosen corruption's default and redraws the row
-        severity = gr.Slider(lo, hi, value=default_severity("gaussian"), step=step, label="Severity (noise σ)",
+        severity = gr.Slider(lo, hi, value=default_severity("gaussian"), step=step, label=_("Severity ({what})", what=_(SEVERITY["gaussian"][0])),
                              elem_id="restore-severity", scale=2, buttons=[])
         severity_reset = gr.Button("↺", size="sm", scale=0, min_width=44, elem_id="restore-severity-reset")
         models = gr.Dropdown(model_choices(ctx.registry, ctx.start_dataset), multiselect=True,
@@ -141,7 +142,7 @@ def layout(ctx: Context) -> RestoreUI:
         with gr.Column(scale=1, min_width=320):
             parts["summary"] = gr.Markdown("", elem_id="restore-summary")
             explain(EXPLAIN)
-    return RestoreUI(**parts, picks=gr.State({}), origin=gr.State("test image #0"))
+    return RestoreUI(**parts, picks=gr.State({}), origin=gr.State(_("test image #{i}", i=0)))
 
 
 def _highlight(i):
@@ -161,10 +162,10 @@ class RestoreHandlers:
         ui = self.ui
         if x is None:
             check_settings(dataset, kind_, sev, seed_, mask, dims)
-            return {ui.row: "", ui.summary: "Pick a test image, upload one, or draw one."}
+            return {ui.row: "", ui.summary: _("Pick a test image, upload one, or draw one.")}
         panels, text = restore_row(self.ctx.registry, dataset, as_tensor(x, dataset), kind_, sev, seed_, mask,
                                    pca_dims=dims, models=chosen, source=origin)
-        table = "\n".join(["| panel | PSNR (dB) | SSIM | |", "|---|---|---|---|"] + [
+        table = "\n".join([_("| panel | PSNR (dB) | SSIM | |"), "|---|---|---|---|"] + [
             f"| {p.name} | {p.psnr:.2f} | {p.ssim:.3f} | {p.how} |" for p in panels if p.psnr is not None])
         return {ui.row: row_html(panels, PANEL_SCALE * image_shape(dataset)[-1]), ui.summary: text + "\n\n" + table}
 
@@ -182,7 +183,8 @@ class RestoreHandlers:
     def pick_index(self, dataset, i):
         x, i, label = self.ctx.images.image(dataset, i)
         s = self.ctx.images.get(dataset)
-        return self.show(x, f"Input: test image #{i}, **{s.class_names[label]}**", f"test image #{i}", i)
+        return self.show(x, _("Input: test image #{i}, **{name}**", i=i, name=_(s.class_names[label])),
+                         _("test image #{i}", i=i), i)
 
     @safe
     def pick_random(self, dataset, current):
@@ -196,19 +198,20 @@ class RestoreHandlers:
     @safe
     def from_upload(self, dataset, path):
         u = load_user_image(path, image_shape(dataset))
-        gr.Info(f"Upload fitted: {u.note}")
-        return self.show(u.x, f"Input: your upload ({u.note})", "your upload")
+        gr.Info(_("Upload fitted: {note}", note=u.note))
+        return self.show(u.x, _("Input: your upload ({note})", note=u.note), _("your upload"))
 
     @safe
     def from_sketch(self, dataset, value):
-        empty = "the canvas is empty: draw something on it first, then press “Use the drawing”"
+        empty = _("the canvas is empty: draw something on it first, then press “Use the drawing”")
         u = load_user_image(value, image_shape(dataset), max_pixels=MAX_DRAWING_PIXELS, missing=empty)
         if float(u.x.max()) < 0.05:  # nothing drawn: the image on screen stays
             raise UserInputError(empty)
-        return self.show(u.x, "Input: your drawing (inverted to white on black like the dataset)", "your drawing")
+        return self.show(u.x, _("Input: your drawing (inverted to white on black like the dataset)"),
+                         _("your drawing"))
 
     def chosen_models(self, dataset, remembered) -> list:
-        names = {v for _, v in model_choices(self.ctx.registry, dataset)}
+        names = {v for _label, v in model_choices(self.ctx.registry, dataset)}
         return ([m for m in (remembered or {}).get(dataset, []) if m in names]
                 or default_models(self.ctx.registry, dataset))
 
@@ -226,11 +229,13 @@ class RestoreHandlers:
                ui.models: self.models_update(dataset, chosen), ui.pca_dims: self.pca_visible(dataset, chosen)}
         if not items:
             return {**out, self.ctx.current: None, ui.note: (
-                f"No {dataset} test images on this machine (see the banner at the top): upload an image"
-                + (" or draw one." if shape[1] == 28 else "."))}
+                _("No {dataset} test images on this machine (see the banner at the top): upload an image or draw one.",
+                  dataset=dataset) if shape[1] == 28 else
+                _("No {dataset} test images on this machine (see the banner at the top): upload an image.",
+                  dataset=dataset))}
         x, i, label = images.image(dataset, 0)
-        name = images.get(dataset).class_names[label]
-        shown = self.show(x, f"Input: test image #{i}, **{name}**", f"test image #{i}", i)
+        name = _(images.get(dataset).class_names[label])
+        shown = self.show(x, _("Input: test image #{i}, **{name}**", i=i, name=name), _("test image #{i}", i=i), i)
         shown.pop(ui.gallery)  # the gallery output is the plain list (the API's); its highlight comes after
         return {**out, **shown}
 
@@ -256,7 +261,7 @@ class RestoreHandlers:
     def choose_corruption(self, kind_, dataset):
         lo, hi, step = severity_range(kind_, image_shape(dataset)[-1])
         return gr.update(minimum=lo, maximum=hi, step=step, value=default_severity(kind_),
-                         label=f"Severity ({SEVERITY[kind_][0]})")
+                         label=_("Severity ({what})", what=_(SEVERITY[kind_][0])))
 
     @safe
     def initial(self, dataset, remembered):
@@ -266,7 +271,7 @@ class RestoreHandlers:
             return out
         x = out.get(self.ctx.current)
         if x is None:
-            return {**out, self.ui.row: "", self.ui.summary: "Pick a test image, upload one, or draw one."}
+            return {**out, self.ui.row: "", self.ui.summary: _("Pick a test image, upload one, or draw one.")}
         row = self.update_row(dataset, x, "gaussian", default_severity("gaussian"), 0, False, None,
                               self.chosen_models(dataset, remembered), out[self.ui.origin])
         return {**out, **row}

@@ -9,6 +9,7 @@ import numpy as np
 
 from vae_demo.app.common import Context, as_tensor, explain, keep_in_page, safe
 from vae_demo.app.registry import TAB_FILES, Tab
+from vae_demo.language import _
 from vae_demo.services import codes, latent, webdecode
 from vae_demo.services.errors import UserInputError
 
@@ -128,7 +129,7 @@ def decode_sliders(ctx: Context, dataset, name, base_values, *values):
     stats = latent.latent_stats(e, ctx.images)
     if base_values is None:
         base_values = np.zeros(e.latent_dim)
-    img, _ = latent.slider_decode(e, stats, base_values, values)
+    img, _z = latent.slider_decode(e, stats, base_values, values)
     return img
 
 
@@ -169,9 +170,9 @@ class SlidersHandlers:
         k = int(grid[r][c])
         share = use.counts[k] / max(use.counts.sum(), 1)
         picker = gr.update(minimum=0, maximum=e.model.codebook_size - 1, value=k,
-                           label=f"Code of cell (row {r}, col {c}): 0..{e.model.codebook_size - 1}")
-        text = (f"Cell ({r}, {c}) holds code **{k}**, used by {share:.1%} of the test images' cells. "
-                f"Most used codes: {', '.join(map(str, codes.codes_by_use(use)[:8]))}.")
+                           label=_("Code of cell (row {r}, col {c}): 0..{hi}", r=r, c=c, hi=e.model.codebook_size - 1))
+        text = _("Cell ({row}, {col}) holds code **{k}**, used by {pct}% of the test images' cells. Most used codes: {top}.",
+                 row=r, col=c, k=k, pct=f"{100 * share:.1f}", top=", ".join(map(str, codes.codes_by_use(use)[:8])))
         return {self.ui.cell_code: picker, self.ui.code_info: text}
 
     def show_grid(self, e, grid) -> dict:
@@ -211,26 +212,27 @@ class SlidersHandlers:
         if not name:
             out = {s: gr.update(visible=False) for s in ui.sliders}
             out.update({ui.base: None, ui.image: None, ui.grid_state: None, ui.cell_state: None, ui.web: None,
-                        ui.codes_web: None, ui.info: f"No model for {dataset} yet: train one in the Train tab."})
+                        ui.codes_web: None, ui.info: _("No model for {dataset} yet: train one in the Train tab.",
+                                                            dataset=dataset)})
             return out
         e = self.entry(dataset, name)
         if e.model.discrete:
             h, w = e.model.code_grid
-            text = (f"**{e.name}** ({e.role}): a discrete code, {h}×{w} cells, each one of "
-                    f"{e.model.codebook_size} codebook vectors ({e.model.latent_bits():.0f} bits per image). "
-                    "Click a cell of the grid, then pick another code for it.")
+            text = _("**{name}** ({role}): a discrete code, {h}×{w} cells, each one of {k} codebook vectors ({bits:.0f} "
+                     "bits per image). Click a cell of the grid, then pick another code for it.", name=e.name,
+                     role=e.role, h=h, w=w, k=e.model.codebook_size, bits=e.model.latent_bits())
             return {**self.show_grid(e, self.start_grid(e, x)), ui.info: text,
-                    ui.sample: gr.update(value="Random codes (uniform)"),
-                    ui.reset: gr.update(value="Reset to the image's codes")}
+                    ui.sample: gr.update(value=_("Random codes (uniform)")),
+                    ui.reset: gr.update(value=_("Reset to the image's codes"))}
         stats = latent.latent_stats(e, self.ctx.images)
-        kind = "VAE: samples from the prior are meaningful" if e.is_vae else (
-            "not generative: random codes may decode to garbage (there is no prior)")
-        text = (f"**{e.name}**: {e.latent_dim} latent dims, {min(e.latent_dim, latent.MAX_SLIDERS)} shown, "
-                f"ordered by {stats.what}. {kind}.")
+        kind = _("VAE: samples from the prior are meaningful") if e.is_vae else (
+            _("not generative: random codes may decode to garbage (there is no prior)"))
+        text = _("**{name}**: {d} latent dims, {n} shown, ordered by {what}. {kind}.", name=e.name, d=e.latent_dim,
+                 n=min(e.latent_dim, latent.MAX_SLIDERS), what=_(stats.what), kind=kind)
         # only a VAE has a prior to sample from; for the others the button draws a random code
-        button = "Sample from the prior" if e.is_vae else "Random code (no prior)"
+        button = _("Sample from the prior") if e.is_vae else _("Random code (no prior)")
         return {**self.show_values(e, stats, np.zeros(e.latent_dim)), ui.info: text,
-                ui.sample: gr.update(value=button), ui.reset: gr.update(value="Reset to 0")}
+                ui.sample: gr.update(value=button), ui.reset: gr.update(value=_("Reset to 0"))}
 
     @safe
     def sample_prior(self, dataset, name):

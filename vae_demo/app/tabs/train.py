@@ -11,6 +11,7 @@ from vae_demo.app.common import Context, explain, safe
 from vae_demo.app.figures.train import curves_figure
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS
+from vae_demo.language import N_, _
 from vae_demo.models import MODELS
 from vae_demo.services import gpu
 from vae_demo.services.errors import UserInputError
@@ -44,14 +45,14 @@ corrupted, targets stay clean. The checkpoint is saved after every epoch, in you
 project's checkpoints), and appears in every tab marked "yours"; the restore tab's picker adds it to the row.
 """
 
-CORRUPTION_CHOICES = [("none (trained on clean images)", "none"), ("mix (blind restorer)", "mix")] + [
+CORRUPTION_CHOICES = [(N_("none (trained on clean images)"), "none"), (N_("mix (blind restorer)"), "mix")] + [
     (f"{k}:{default_severity(k):g}", f"{k}:{default_severity(k):g}") for k in KINDS
 ]
 
 
 def idle_text() -> str:
-    return (f"No training job from this page yet. Training runs on **{device_description()}**, one job at a "
-            "time for the whole app.")
+    return _("No training job from this page yet. Training runs on **{device}**, one job at a time for the whole "
+             "app.", device=device_description())
 
 
 def status_text(s: JobState, elsewhere: bool = False) -> str:
@@ -60,10 +61,11 @@ def status_text(s: JobState, elsewhere: bool = False) -> str:
     if s.status == "idle":
         return idle_text()
     eta = s.eta_s
-    parts = [("**started in another page**, " if elsewhere else "") + f"**{s.status}** · `{s.name}` on {s.device}",
-             s.message]
+    parts = [(_("**started in another page**, ") if elsewhere else "")
+             + _("**{status}** · `{name}` on {device}", status=_(s.status), name=s.name, device=s.device), s.message]
     if s.running and s.total_batches:
-        parts.append(f"{s.fraction:.0%} of the batches" + (f", about {eta:.0f} s left" if eta is not None else ""))
+        parts.append(_("{share:.0%} of the batches", share=s.fraction)
+                     + (_(", about {eta:.0f} s left", eta=eta) if eta is not None else ""))
     if s.notes:
         parts.append("; ".join(s.notes))
     parts.append(gpu_status(s))  # on ZeroGPU: the wait for a GPU, each call's progress, quota used and left
@@ -248,15 +250,15 @@ class TrainHandlers:
 
     def stop_training(self):
         if self.ctx.jobs.stop():
-            gr.Info(f"Stopping {self.ctx.jobs.stop_note()}; the last finished epoch stays saved.")
+            gr.Info(_("Stopping {what}; the last finished epoch stays saved.", what=self.ctx.jobs.stop_note()))
         else:
-            gr.Info("No training job is running.")
+            gr.Info(_("No training job is running."))
 
     def on_settings(self, dataset, model_, z, corr, ep, bs, lr_, lim, *settings, request: gr.Request = None):
         """On ZeroGPU, before a run: about how much training the visitor's daily GPU quota buys with these
         settings (services/jobs.quota_estimate); a setting it cannot take is said, not raised."""
         try:
-            cfg, _ = self.config(dataset, model_, z, corr, ep, bs, lr_, lim, settings)
+            cfg, _notes = self.config(dataset, model_, z, corr, ep, bs, lr_, lim, settings)
         except UserInputError as err:
             return str(err)
         e = quota_estimate(cfg, visitor_key(request))

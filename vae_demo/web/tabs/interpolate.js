@@ -63,8 +63,9 @@
     const n = document.querySelector('#interp-steps input[type=range]').value;
     const drew = await paintPath(window.vaeInterpWeb, n);
     const where = document.querySelector('#interp-where');
-    const text = drew ? 'Strips decoded in this browser as you drag Steps N; the server writes the GIF when you '
-      + 'let go.' : 'Strips decoded on the server when you let go of Steps N.';
+    const L = window.vaeLanguage.pageLanguage();
+    const text = drew ? L.t('Strips decoded in this browser as you drag Steps N; the server writes the GIF when you let go.')
+      : L.t('Strips decoded on the server when you let go of Steps N.');
     if (where && where.innerText !== text) where.innerText = text;
   });
 })();

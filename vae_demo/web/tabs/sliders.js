@@ -4,6 +4,7 @@
 // server. window.vaeSlidersWeb is this tab's webdecode.page_decoder for the model shown.
 (() => {
   const D = window.vaeDecoder;
+  const t = (text, values) => window.vaeLanguage.pageLanguage().t(text, values);  // the page's language
   // --- the code-grid editor (a discrete code): services/codes.grid_view, drawn in the page ---
   // Decode `grid` here, paint the image into #sliders-image and the editor's picture (the image upscaled,
   // the cells' borders, each cell's code, `cell` outlined) into #codes-grid. web: webdecode.page_codes.
@@ -13,7 +14,7 @@
     if (why) return {page: false, why};
     let out;
     try { out = await D.decodeCodes(web.url, grid); } catch (err) {
-      return {page: false, why: 'in-page decoding failed: ' + (err && err.message || err)};
+      return {page: false, why: t('in-page decoding failed: {error}', {error: err && err.message || err})};
     }
     D.paint(img, out);
     const size = web.view, [gh, gw] = web.grid, ch = size / gh, cw = size / gw;
@@ -45,8 +46,8 @@
   const R = window.vaeDemoPage.tabs.sliders.range;
   const say = (r, what) => {  // where the picture was decoded
     const where = document.querySelector('#sliders-where');
-    const text = r.page ? 'Decoded in this browser (TensorFlow.js, ' + r.backend + '): a ' + what + ' asks the '
-      + 'server nothing.' : 'Decoded on the server (' + r.why + ').';
+    const text = r.page ? t('Decoded in this browser (TensorFlow.js, {backend}): a {what} asks the server nothing.',
+      {backend: r.backend, what}) : t('Decoded on the server ({why}).', {why: t(r.why)});
     if (where && where.innerText !== text) where.innerText = text;
   };
 
@@ -57,19 +58,19 @@
     const k = Math.round(Number(code));
     const ok = D && web && Array.isArray(grid) && Array.isArray(cell) && cell.length === 2
       && Number.isFinite(k) && k >= 0 && k < web.shares.length;
-    let r = {page: false, why: !D ? 'the decoder script did not load' : !web ? 'this model has no exported decoder'
-      : 'the server checks this code'};
+    let r = {page: false, why: !D ? t('the decoder script did not load') : !web ? t('this model has no exported decoder')
+      : t('the server checks this code')};
     let g = grid;
     if (ok) {
       g = grid.map((row) => row.slice());
       g[cell[0]][cell[1]] = k;
       r = await paintCodes(web, g, cell);
     }
-    say(r, 'code change');
+    say(r, t('code change'));
     if (!r.page) { document.querySelector('#codes-server-decode').click(); return [grid, info]; }
     const pct = (100 * web.shares[k]).toFixed(1);
-    return [g, 'Cell (' + cell[0] + ', ' + cell[1] + ') holds code **' + k + '**, used by ' + pct
-      + "% of the test images' cells. Most used codes: " + web.top.join(', ') + '.'];
+    return [g, t("Cell ({row}, {col}) holds code **{k}**, used by {pct}% of the test images' cells. Most used codes: {top}.",
+      {row: cell[0], col: cell[1], k, pct, top: web.top.join(', ')})];
   }
   window.vaeDemo.sliders = {pickCode};
 
@@ -86,6 +87,6 @@
     };
     const r = await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
                                   '#sliders-server-decode');
-    say(r, 'slider move');
+    say(r, t('slider move'));
   });
 })();

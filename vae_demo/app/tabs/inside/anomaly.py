@@ -12,6 +12,7 @@ from vae_demo.app.common import LATEX, Context, as_tensor, safe
 from vae_demo.app.figures import inside as figures
 from vae_demo.app.registry import Tab
 from vae_demo.data import DATASETS
+from vae_demo.language import _
 from vae_demo.services import inside
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import display
@@ -67,8 +68,9 @@ def layout() -> AnomalyUI:
 def auc_text(meta: dict) -> str:
     """The committed benchmark's ROC AUCs of this model's score, with when and how they were measured."""
     auc = meta.get("benchmark", {}).get("anomaly", {})
-    return "; ".join(f"as a detector of {k} images: ROC AUC **{v['auc']:.3f}** ({v['test_images']} + "
-                     f"{v['other_images']} test images)" for k, v in auc.items() if isinstance(v, dict) and "auc" in v)
+    return "; ".join(_("as a detector of {other} images: ROC AUC **{auc:.3f}** ({n} + {m} test images)", other=k,
+                       auc=v["auc"], n=v["test_images"], m=v["other_images"])
+                     for k, v in auc.items() if isinstance(v, dict) and "auc" in v)
 
 
 class AnomalyHandlers:
@@ -79,22 +81,24 @@ class AnomalyHandlers:
         ui = self.ui
         e = self.ctx.registry.get(name, dataset)
         if e.is_restorer or not e.has_latent_code:
-            raise UserInputError(f"{e.name} was trained to restore: pick a model trained on clean images")
+            raise UserInputError(_("{name} was trained to restore: pick a model trained on clean images", name=e.name))
         ref = inside.test_scores(e, self.ctx.images)
         score = float(inside.anomaly_scores(e, x)[0])
         p = inside.percentile_of(score, ref)
         with torch.no_grad():
             r = e.model.reconstruct(x)[0]
         aucs = auc_text(e.meta)
-        text = (f"{where}: reconstruction error **{score:.1f}**, above {p:.0%} of {len(ref)} {dataset} test images"
-                + (" — unlike the training data." if p > 0.99 else " — like the training data." if p < 0.9 else ".")
-                + (f" Measured on the full test splits, this score {aucs}." if aucs else ""))
+        text = (_("{where}: reconstruction error **{score:.1f}**, above {p:.0%} of {n} {dataset} test images",
+                  where=where, score=score, p=p, n=len(ref), dataset=dataset)
+                + (_(" — unlike the training data.") if p > 0.99 else _(" — like the training data.") if p < 0.9
+                   else ".")
+                + (_(" Measured on the full test splits, this score {aucs}.", aucs=aucs) if aucs else ""))
         return {ui.x_img: display(x[0], 196), ui.recon: display(r, 196),
                 ui.hist: figures.anomaly_figure(ref, score, dataset), ui.verdict: text}
 
     @safe
     def on_current(self, dataset, name, x):
-        return self.score(dataset, name, as_tensor(x, dataset), "The picked image")
+        return self.score(dataset, name, as_tensor(x, dataset), _("The picked image"))
 
     @safe
     def on_other(self, dataset, name, k):
@@ -104,16 +108,17 @@ class AnomalyHandlers:
             if s is None or own is None or s.floats(slice(0, 1)).shape != own.floats(slice(0, 1)).shape:
                 continue
             i = int(np.nan_to_num(float(k or 0))) % len(s)
-            return {**self.score(dataset, name, s.floats(slice(i, i + 1)), f"{d} test image #{i}"),
+            return {**self.score(dataset, name, s.floats(slice(i, i + 1)), _("{dataset} test image #{i}", dataset=d, i=i)),
                     self.ui.n_other: i + 1}
-        raise UserInputError(f"no other dataset with {dataset}'s image size here (CIFAR-10 is 32×32 colour)")
+        raise UserInputError(_("no other dataset with {dataset}'s image size here (CIFAR-10 is 32×32 colour)",
+                               dataset=dataset))
 
     @safe
     def on_model(self, dataset, name):
         s = self.ctx.images.get(dataset)
         if not name or s is None:
             return gr.skip()
-        return self.score(dataset, name, s.floats(slice(0, 1)), f"{dataset} test image #0")
+        return self.score(dataset, name, s.floats(slice(0, 1)), _("{dataset} test image #{i}", dataset=dataset, i=0))
 
     @safe
     def relist(self, dataset, current):

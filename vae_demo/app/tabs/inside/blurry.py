@@ -10,6 +10,7 @@ import numpy as np
 
 from vae_demo.app.common import LATEX, Context, safe, test_image
 from vae_demo.app.registry import Tab
+from vae_demo.language import _
 from vae_demo.services import inside, latent
 from vae_demo.services.images import display
 
@@ -79,12 +80,13 @@ class BlurryHandlers:
         k = len(c.candidates)
         return {ui.pictures["corrupted"]: display(c.corrupted, 196), ui.pictures["average"]: display(c.mean, 196),
                 ui.pictures["restored"]: display(c.restored, 196), ui.strip: latent.path_strip(c.candidates, height=108),
-                ui.verdict: inside.completions_text(c, e.name), ui.heads["corrupted"]: f"**what is left** ({sp})",
-                ui.heads["average"]: f"**average of the {k} completions**: {inside.mse_e3(c.mse_mean)} from the "
-                                     "output (MSE)",
-                ui.heads["restored"]: f"**the restorer's output** (`{e.name}`)",
-                ui.strip_head: f"**{k} plausible completions**, what is left kept, the most consistent with it "
-                               f"first; the one closest to the output is {inside.mse_e3(c.closest)} from it (MSE)"}
+                ui.verdict: inside.completions_text(c, e.name), ui.heads["corrupted"]: _("**what is left** ({spec})", spec=sp),
+                ui.heads["average"]: _("**average of the {k} completions**: {mse} from the output (MSE)", k=k,
+                                       mse=inside.mse_e3(c.mse_mean)),
+                ui.heads["restored"]: _("**the restorer's output** (`{name}`)", name=e.name),
+                ui.strip_head: _("**{k} plausible completions**, what is left kept, the most consistent with it "
+                                 "first; the one closest to the output is {mse} from it (MSE)", k=k,
+                                 mse=inside.mse_e3(c.closest))}
 
     @safe
     def relist_restorers(self, dataset, current, sp):
@@ -93,8 +95,10 @@ class BlurryHandlers:
         pick = inside.blurry_restorer(entries, sp or inside.BLURRY_SPEC)  # one trained on this corruption
         value = current if current in names else (pick.name if pick else None)
         # what matters here is what each was trained on: the name and that, in a line that fits
-        return gr.update(choices=[(f"{e.name} — trained on {e.corruption}", e.name) for e in entries], value=value,
-                         info=None if names else f"no restorer for {dataset} yet: train one (Train tab, corruption mix)")
+        return gr.update(choices=[(_("{name} — trained on {corruption}", name=e.name, corruption=e.corruption), e.name)
+                                  for e in entries], value=value,
+                         info=None if names else _("no restorer for {dataset} yet: train one (Train tab, corruption "
+                                                   "mix)", dataset=dataset))
 
 
 def build(ctx: Context) -> None:

@@ -6,6 +6,7 @@ import gradio as gr
 
 from vae_demo.app.common import LATEX, Context, safe
 from vae_demo.app.registry import Tab
+from vae_demo.language import _
 from vae_demo.services import inside
 
 TEXT = r"""**What the network learned.** The first layer's filters of two autoencoders of the same architecture,
@@ -21,22 +22,23 @@ def filters(ctx: Context, dataset: str) -> tuple:
     """The two grids of filters and what they say, or (None, None, why there is no pair)."""
     pair = inside.denoiser_pair(ctx.registry.entries(dataset))
     if pair is None:
-        return None, None, (f"No pair for {dataset} yet: this view needs an autoencoder trained on clean images "
-                            "and one of the same architecture trained on one noise. Make them in the Train tab "
-                            "(the same model and latent size; corruption none, then gaussian:0.5); an MLP "
-                            "autoencoder (mlp_ae) shows the effect best: its filters are whole-image templates.")
+        return None, None, _("No pair for {dataset} yet: this view needs an autoencoder trained on clean images "
+                             "and one of the same architecture trained on one noise. Make them in the Train tab "
+                             "(the same model and latent size; corruption none, then gaussian:0.5); an MLP "
+                             "autoencoder (mlp_ae) shows the effect best: its filters are whole-image templates.",
+                             dataset=dataset)
     a, b = pair
     fa, fb = inside.first_layer(a.model), inside.first_layer(b.model)
-    total, shown = len(fa), "all"
+    total, shown = len(fa), _("all")
     images = ctx.images.get(dataset)
     if images is not None and len(images) and total > FILTERS_SHOWN:  # the units that fire, not dead ones
         x = images.floats(slice(0, min(len(images), 500)))
         fa, fb = fa[inside.most_active(a.model, x, FILTERS_SHOWN)], fb[inside.most_active(b.model, x, FILTERS_SHOWN)]
-        shown = f"the {FILTERS_SHOWN} most active on test images, of {total}"
+        shown = _("the {n} most active on test images, of {total}", n=FILTERS_SHOWN, total=total)
     ca, cb = inside.neighbour_correlation(fa), inside.neighbour_correlation(fb)
-    text = (f"`{a.name}` (clean) and `{b.name}` (denoiser, trained on {b.corruption}): {shown} filters of "
-            f"{fa.shape[-2]}×{fa.shape[-1]} each. Correlation of neighbouring weights: clean **{ca:.2f}**, "
-            f"denoiser **{cb:.2f}**.")
+    text = _("`{a}` (clean) and `{b}` (denoiser, trained on {corruption}): {shown} filters of {h}×{w} each. "
+             "Correlation of neighbouring weights: clean **{ca:.2f}**, denoiser **{cb:.2f}**.", a=a.name, b=b.name,
+             corruption=b.corruption, shown=shown, h=fa.shape[-2], w=fa.shape[-1], ca=ca, cb=cb)
     return inside.filter_grid(fa), inside.filter_grid(fb), text
 
 

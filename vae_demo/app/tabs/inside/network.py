@@ -11,6 +11,7 @@ import numpy as np
 from vae_demo.app.common import LATEX, Context, safe, slider_moves, test_image
 from vae_demo.app.figures.network import shape_figure
 from vae_demo.app.registry import Tab
+from vae_demo.language import N_, _
 from vae_demo.services import network
 from vae_demo.services.errors import UserInputError
 
@@ -21,22 +22,30 @@ the numbers it hands on (log scale); hover a bar for its shape, open "Every laye
 CONV_TEXT = r"""**How a decoder grows an image: a transposed convolution.** Each input cell spreads over the output
 through the kernel; with stride 2 the output is twice as wide. Pick an output pixel: the orange cells reach it."""
 
-COLUMNS = ["part", "layer", "what", "output shape", "parameters"]
+COLUMNS = [N_("part"), N_("layer"), N_("what"), N_("output shape"), N_("parameters")]  # shown through _()
 PICTURE = 196  # a 28×28 output at 7×, a 7×7 input at 28×
+
+
+def layer_table(net: network.Network):
+    """The layer table, its headers and parts in the visitor's language."""
+    import pandas as pd
+
+    return pd.DataFrame([[_(r[0]), *r[1:]] for r in network.table(net)], columns=[_(c) for c in COLUMNS])
 
 
 def network_summary(entry, net: network.Network) -> str:
     model = entry.model
     shape = lambda t: " × ".join(map(str, t))  # noqa: E731
-    parts = [f"encoder {net.part_params('encoder'):,}", f"decoder {net.part_params('decoder'):,}"]
+    parts = [_("encoder {n:,}", n=net.part_params("encoder")), _("decoder {n:,}", n=net.part_params("decoder"))]
     if net.part_params("unused"):
-        parts.append(f"used directly {net.part_params('unused'):,}")
+        parts.append(_("used directly {n:,}", n=net.part_params("unused")))
     fixed = network.buffer_values(model)
     dtype = str(next(iter([*model.parameters(), *model.buffers()])).dtype).replace("torch.", "")
-    return (f"`{entry.name}`: **{net.params:,} parameters** ({', '.join(parts)})"
-            + (f" and {fixed:,} fixed values (computed, not trained)" if fixed else "")
-            + f", {network.size_text(network.parameter_bytes(model))} in memory as {dtype}. "
-            f"Image {shape(net.input_shape)} → code {shape(net.code_shape)} → output {shape(net.output_shape)}.")
+    return (_("`{name}`: **{n:,} parameters** ({parts})", name=entry.name, n=net.params, parts=", ".join(parts))
+            + (_(" and {n:,} fixed values (computed, not trained)", n=fixed) if fixed else "")
+            + _(", {size} in memory as {dtype}. Image {image} → code {code} → output {output}.",
+                size=network.size_text(network.parameter_bytes(model)), dtype=dtype, image=shape(net.input_shape),
+                code=shape(net.code_shape), output=shape(net.output_shape)))
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,8 @@ def pixel_view(entry, x, layer_name: str, o: int, i: int, j: int) -> PixelView:
     model reconstructs ``x``: the input cells that reach it, and the sum written out."""
     layers = dict(network.transposed_layers(entry.model))
     if layer_name not in layers:
-        raise UserInputError(f"{entry.name} has no transposed convolution called {layer_name!r}")
+        raise UserInputError(_("{name} has no transposed convolution called {layer}", name=entry.name,
+                               layer=repr(layer_name)))
     layer = layers[layer_name]
     inp, out = network.layer_input(entry.model, layer_name, x)
     o = int(np.clip(o, 0, out.shape[0] - 1))
@@ -62,14 +72,15 @@ def pixel_view(entry, x, layer_name: str, o: int, i: int, j: int) -> PixelView:
     kh, kw = layer.kernel_size
     taps = ", ".join(f"W[·, {o}, {t.ki}, {t.kj}]·x[·, {t.y}, {t.x}] = {v:+.3f}" for t, v in zip(px.taps, px.terms))
     h_in, w_in = inp.shape[-2:]
-    text = (f"`{layer_name}` ({network.describe(layer)}) turns {h_in}×{w_in} into {out.shape[1]}×{out.shape[2]}. "
-            f"Output pixel ({i}, {j}) of channel {o} = bias {px.bias:+.3f} + one term per kernel position that "
-            f"lands on it, each summed over the {inp.shape[0]} input channels: **{len(px.taps)} of the {kh * kw}** "
-            f"— {taps} → **{px.value:+.4f}**. The layer's own output (PyTorch's conv_transpose2d): "
-            f"**{float(out[o, i, j]):+.4f}**.")
+    text = _("`{layer}` ({what}) turns {h_in}×{w_in} into {h}×{w}. Output pixel ({i}, {j}) of channel {o} = bias "
+             "{bias:+.3f} + one term per kernel position that lands on it, each summed over the {c} input channels: "
+             "**{n} of the {k}** — {taps} → **{value:+.4f}**. The layer's own output (PyTorch's conv_transpose2d): "
+             "**{torch:+.4f}**.", layer=layer_name, what=network.describe(layer), h_in=h_in, w_in=w_in,
+             h=out.shape[1], w=out.shape[2], i=i, j=j, o=o, bias=px.bias, c=inp.shape[0], n=len(px.taps), k=kh * kw,
+             taps=taps, value=px.value, torch=float(out[o, i, j]))
     if layer.stride[0] > 1:
-        text += (" With stride > 1 neighbouring output pixels get different numbers of terms (move the pixel by "
-                 "one): an uneven overlap that can leave a checkerboard pattern in a decoder's images.")
+        text += _(" With stride > 1 neighbouring output pixels get different numbers of terms (move the pixel by "
+                  "one): an uneven overlap that can leave a checkerboard pattern in a decoder's images.")
     return PixelView(network.tap_picture(h_in, w_in, px.taps, PICTURE),
                      network.pixel_picture(out[o].double().numpy(), i, j, PICTURE), text, px.value,
                      float(out[o, i, j]))
@@ -145,9 +156,9 @@ class NetworkHandlers:
         ui = self.ui
         e = self.ctx.registry.get(name, dataset)
         net = network.layers(e.model)
-        convs = [n for n, _ in network.transposed_layers(e.model)]
+        convs = [n for n, _layer in network.transposed_layers(e.model)]
         return {ui.summary: network_summary(e, net), ui.shape: shape_figure(net, f"{e.name}: encoder → code → decoder"),
-                ui.table: network.table(net), ui.conv: gr.update(visible=bool(convs)),
+                ui.table: layer_table(net), ui.conv: gr.update(visible=bool(convs)),
                 ui.layer: gr.update(choices=convs, value=convs[0] if convs else None)}
 
     @safe
@@ -155,8 +166,8 @@ class NetworkHandlers:
         ui = self.ui
         e = self.ctx.registry.get(name, dataset)
         if not layer_name:
-            return {ui.sum_text: "This model has no transposed convolution: its decoder is made of other layers."}
-        _, out = network.layer_input(e.model, layer_name, test_image(self.ctx, dataset, 0))
+            return {ui.sum_text: _("This model has no transposed convolution: its decoder is made of other layers.")}
+        _inp, out = network.layer_input(e.model, layer_name, test_image(self.ctx, dataset, 0))
         c, h, w = out.shape
         i, j = h // 2, w // 2
         v = pixel_view(e, test_image(self.ctx, dataset, 0), layer_name, 0, i, j)
@@ -167,7 +178,7 @@ class NetworkHandlers:
     def on_pixel(self, dataset, name, layer_name, o, i, j):
         e = self.ctx.registry.get(name, dataset)
         if not layer_name:
-            raise UserInputError("this model has no transposed convolution")
+            raise UserInputError(_("this model has no transposed convolution"))
         v = pixel_view(e, test_image(self.ctx, dataset, 0), layer_name, int(o), int(i), int(j))
         return {self.ui.taps: v.taps, self.ui.output: v.output, self.ui.sum_text: v.text}
 

@@ -11,6 +11,7 @@ from vae_demo.app.figures import inside as inside_figures
 from vae_demo.app.figures import latent as latent_figures
 from vae_demo.app.registry import Tab
 from vae_demo.data import dataset_info
+from vae_demo.language import N_, _
 from vae_demo.services import inside, latent
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import display, grid
@@ -20,7 +21,7 @@ N(0, 1) (histograms), so the same random points $z \sim \mathcal N(0, I)$, decod
 for the VAE; the autoencoder's codes live wherever training put them (at z = 2 see its axes), and at z = 16 most
 N(0, I) points fall where it has none and decode to nonsense."""
 
-AE_MAP, VAE_MAP = "autoencoder: test codes", "VAE: test codes"
+AE_MAP, VAE_MAP = N_("autoencoder: test codes"), N_("VAE: test codes")  # shown through _()
 
 
 @dataclass
@@ -78,21 +79,21 @@ class PairHandlers:
         pair = inside.matching_pair(self.ctx.registry.entries(dataset, latent_code=True),
                                     latent_dim=int(z) if z else None)
         if pair is None:
-            raise UserInputError(f"no autoencoder and VAE of the same latent size for {dataset}: train them in the "
-                                 "Train tab (same latent size, clean images)")
+            raise UserInputError(_("no autoencoder and VAE of the same latent size for {dataset}: train them in the "
+                                   "Train tab (same latent size, clean images)", dataset=dataset))
         out, codes = {}, {}
         for e, kind, plot, draws in ((pair[0], "autoencoder", ui.ae_map, ui.ae_draws),
                                      (pair[1], "VAE", ui.vae_map, ui.vae_draws)):
             m = latent.latent_map(e, self.ctx.images, "auto")
             fig = latent_figures.map_figure(m, dataset_info(dataset).class_names)
             fig.update_layout(height=250, showlegend=False, title=None, margin={"l": 40, "r": 10, "t": 30, "b": 30})
-            out[plot] = gr.update(value=fig, label=f"{kind} {e.name}: {m.note}")
+            out[plot] = gr.update(value=fig, label=f"{_(kind)} {e.name}: {m.note}")
             out[draws] = display(grid(inside.prior_draws(e, 16, int(s or 0)), 8, pad=1), 520)  # 2x: crisp
-            codes[f"{kind} ({e.name})"] = m.latents
+            codes[f"{_(kind)} ({e.name})"] = m.latents
         ks = {k: inside.code_normality(v)["ks_mean"] for k, v in codes.items()}
-        out[ui.info] = (f"z = {pair[0].latent_dim}, {len(next(iter(codes.values())))} test images. Distance of the "
-                        "codes from N(0, 1) per dim (Kolmogorov-Smirnov, 0 = identical, 1 = disjoint), averaged: "
-                        + "; ".join(f"{k}: **{v:.2f}**" for k, v in ks.items()) + ".")
+        out[ui.info] = _("z = {d}, {n} test images. Distance of the codes from N(0, 1) per dim (Kolmogorov-Smirnov, "
+                         "0 = identical, 1 = disjoint), averaged: {ks}.", d=pair[0].latent_dim,
+                         n=len(next(iter(codes.values()))), ks="; ".join(f"{k}: **{v:.2f}**" for k, v in ks.items()))
         out[ui.hist] = inside_figures.histogram_figure(codes, height=210)
         return out
 
@@ -106,10 +107,11 @@ class PairHandlers:
                           value=current if current in sizes else (sizes or [None])[-1])  # the largest: see TEXT
         if not sizes:
             return {ui.size: radio, ui.body: gr.update(visible=False), ui.none: gr.update(visible=True, value=(
-                f"**No pair for {dataset} yet.** This view needs an autoencoder and a VAE of the same latent size, "
-                "both trained on clean images; the models here for it have none in common. Make them in the Train "
-                "tab (conv_ae and conv_vae, or mlp_ae and mlp_vae, one latent size, corruption none).")),
-                ui.ae_map: gr.update(value=None, label=AE_MAP), ui.vae_map: gr.update(value=None, label=VAE_MAP),
+                _("**No pair for {dataset} yet.** This view needs an autoencoder and a VAE of the same latent size, "
+                  "both trained on clean images; the models here for it have none in common. Make them in the Train "
+                  "tab (conv_ae and conv_vae, or mlp_ae and mlp_vae, one latent size, corruption none).",
+                  dataset=dataset))),
+                ui.ae_map: gr.update(value=None, label=_(AE_MAP)), ui.vae_map: gr.update(value=None, label=_(VAE_MAP)),
                 ui.ae_draws: None, ui.vae_draws: None, ui.hist: None, ui.info: ""}
         shown = self.show(dataset, radio["value"], s)
         return {ui.size: radio, ui.body: gr.update(visible=True), ui.none: gr.update(visible=False, value=""),

@@ -11,6 +11,7 @@ import torch
 from vae_demo.app.common import LATEX, Context, as_tensor, safe, slider_moves, test_image
 from vae_demo.app.figures import inside as figures
 from vae_demo.app.registry import Tab
+from vae_demo.language import _
 from vae_demo.services import inside
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.images import display
@@ -87,8 +88,9 @@ class StepHandlers:
         return {ui.x_img: display(x[0], STEP_SIZE), ui.post: figures.posterior_figure(w), ui.elbo: figures.elbo_figure(w),
                 ui.x_hat: display(w.x_hat, STEP_SIZE), ui.eps_state: {"eps": w.eps.tolist(), "dim": top},
                 ui.x_state: x.numpy(),
-                ui.eps_slider: gr.update(value=round(float(w.eps[top]), 2), label=f"ε of z[{top}], the busiest dim "
-                                         f"(σ = {w.sigma[top]:.2f}: how far one step of ε moves z)"),
+                ui.eps_slider: gr.update(value=round(float(w.eps[top]), 2), label=_("ε of z[{top}], the busiest dim "
+                                         "(σ = {sigma:.2f}: how far one step of ε moves z)", top=top,
+                                         sigma=w.sigma[top])),
                 ui.numbers: inside.walkthrough_text(w)}
 
     @safe
@@ -112,7 +114,7 @@ class StepHandlers:
     def on_eps(self, dataset, name, x_in, eps, v):
         e = self.ctx.registry.get(name, dataset, latent_code=True)
         if eps is None or x_in is None:
-            raise UserInputError("pick an image first")
+            raise UserInputError(_("pick an image first"))
         t = torch.as_tensor(np.asarray(x_in, dtype=np.float32))
         values = np.asarray(eps["eps"], dtype=np.float64)  # one pass per move: the dim is known from the last
         values[int(eps["dim"])] = float(np.clip(np.nan_to_num(float(v)), -3, 3))
