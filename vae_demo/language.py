@@ -54,6 +54,28 @@ def _(text: str, /, **values) -> str:
     return out
 
 
+class Deferred(str):
+    """A text made where no visitor's language is known (a training thread): English, with what it was made of,
+    so :func:`translate` can make it again in the language of whoever reads it."""
+
+    msgid: str
+    values: dict
+
+    def __reduce__(self):  # (it crosses process boundaries with the job's state)
+        return _remade, (self.msgid, dict(self.values))
+
+
+def deferred(text: str, /, **values) -> Deferred:
+    """``text`` with ``values`` in English, to be shown later through :func:`translate` in the reader's language."""
+    out = Deferred(text.format(**values) if values else text)
+    out.msgid, out.values = text, values
+    return out
+
+
+def _remade(msgid: str, values: dict) -> Deferred:
+    return deferred(msgid, **values)
+
+
 def N_(text: str, /) -> str:
     """Marks a string of the page kept as data (a model's own words, cached across visitors): it is shown through
     ``_(text)`` where it is shown, and listed for translation here."""
@@ -67,6 +89,9 @@ def translate(text: str, code: str | None = None) -> str:
     if code == SOURCE or not isinstance(text, str):
         return text
     table = catalog(code)
+    if isinstance(text, Deferred):
+        values = {k: translate(v, code) if isinstance(v, Deferred) else v for k, v in text.values.items()}
+        return (table.get(text.msgid) or text.msgid).format(**values)
     if text in table:
         return table[text] or text
     book = _recording.get() or {}

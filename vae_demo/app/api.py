@@ -12,6 +12,7 @@ import gradio as gr
 import torch
 
 from vae_demo.app.common import Context
+from vae_demo.language import _
 from vae_demo.services import interactive_threads, latent
 from vae_demo.services.errors import UserInputError
 from vae_demo.services.inputs import number, one_line
@@ -45,10 +46,10 @@ def register(ctx: Context) -> None:
         """Encode test image #index with a model that has a latent code: its code z (a VAE: the posterior mean)."""
         e = ctx.registry.get(model, dataset, latent_code=True)
         if e.model.discrete:
-            raise UserInputError(f"{model} has a discrete code: use its code grid (set_code)")
+            raise UserInputError(_("{model} has a discrete code: use its code grid (set_code)", model=model))
         s = ctx.images.get(dataset)
         if s is None or not len(s):
-            raise UserInputError(f"no test images of {dataset} here")
+            raise UserInputError(_("no test images of {dataset} here", dataset=dataset))
         i = int(number(index, "index", whole=True, lo=0, hi=len(s) - 1))
         with torch.no_grad():
             z = e.model.embed(s.floats(slice(i, i + 1)))
@@ -59,12 +60,12 @@ def register(ctx: Context) -> None:
         """Decode a code z (as long as the model's latent) → the image's pixels in [0, 1]: rows (grey) or rows of RGB."""
         e = ctx.registry.get(model, dataset, latent_code=True)
         if e.model.discrete:
-            raise UserInputError(f"{model} has a discrete code: use its code grid (set_code)")
+            raise UserInputError(_("{model} has a discrete code: use its code grid (set_code)", model=model))
         if not isinstance(z, list) or len(z) != e.latent_dim:
-            raise UserInputError(f"z must be a list of {e.latent_dim} numbers for {model}")
+            raise UserInputError(_("z must be a list of {n} numbers for {model}", n=e.latent_dim, model=model))
         values = [number(v, "z", lo=-1e6, hi=1e6) for v in z]
         if not all(math.isfinite(v) for v in values):
-            raise UserInputError("z must hold finite numbers")
+            raise UserInputError(_("z must hold finite numbers"))
         with torch.no_grad():
             x = e.model.decode(torch.tensor([values], dtype=torch.float32))[0].clamp(0, 1)
         x = x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)  # (H, W) or (H, W, 3)

@@ -122,12 +122,12 @@ def keep_in_page(name: str, clear: str | None = None) -> str:
 def input_name(block) -> str:
     """How a message names an input: its label without the parenthesised part, or what it is."""
     if isinstance(block, gr.ImageEditor):
-        return "the drawing"
+        return _("the drawing")
     if isinstance(block, (gr.UploadButton, gr.File)):
-        return "the upload"
+        return _("the upload")
     label = getattr(block, "label", None)
     if isinstance(label, str) and label.strip():
-        return label.split(" (")[0].strip()
+        return language.translate(label).split(" (")[0].strip()
     return block.get_block_name()
 
 
@@ -183,7 +183,7 @@ class CheckedBlocks(gr.Blocks):
 
     def validate_inputs(self, block_fn, inputs_):
         if len(inputs_) < len(block_fn.inputs):
-            names = ["null (a session state)" if b.stateful else input_name(b) for b in block_fn.inputs]
+            names = [_("null (a session state)") if b.stateful else input_name(b) for b in block_fn.inputs]
             raise gr.Error(inputs.arity(len(inputs_), len(block_fn.inputs), names), print_exception=False)
 
     async def process_api(self, *args, **kwargs):
@@ -231,12 +231,12 @@ def _unreadable(block_fn, values, err: Exception) -> str:
         return inputs.one_line(cause)
     m = re.search(r"at index (\d+)", str(err))
     if m and int(m.group(1)) < len(block_fn.inputs):
-        return inputs.unreadable(input_name(block_fn.inputs[int(m.group(1))]), cause or err)
+        return inputs.unreadable(input_name(block_fn.inputs[int(m.group(1))]), cause or err)  # (its own language)
     # a file check or a value of the wrong shape: name the first input with a file-like value
     for block, value in zip(block_fn.inputs, values):
         if not block.stateful and getattr(block, "data_model", None) is not None and value is not None:
             return inputs.unreadable(input_name(block), err)
-    return inputs.unreadable("an input", err)
+    return inputs.unreadable(_("an input"), err)
 
 
 def image_shape(dataset: str) -> tuple[int, int, int]:

@@ -26,11 +26,12 @@ JS_STRING = re.compile(r"""\bt\(\s*(['"])((?:\\.|(?!\1).)*)\1""")
 
 
 def source_strings(root: Path = PACKAGE) -> set[str]:
-    """The literal of every ``_("…")`` (and ``N_("…")``, a string kept as data) call in the package's Python files."""
+    """The literal of every ``_("…")`` call in the package's Python files (and ``N_("…")``, a string kept as data,
+    and ``deferred("…")``, a text made in a training thread)."""
     out = set()
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_", "deferred")
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 out.add(node.args[0].value)
     return out
@@ -80,6 +81,9 @@ def vocabulary() -> set[str]:
     out = set(KIND_LABELS.values()) | {v[0] for v in SEVERITY.values()} | {"blind", "mask-aware", "classical"}
     out |= {"image", "encoder", "decoder", "code", "unused", "train", "test"}  # a network's parts, a run's splits
     out |= {"idle", "running", "stopping", "done", "stopped", "failed"}  # a training job's status
+    out |= {"waiting for a GPU", "training on the GPU", "saving the checkpoint"}  # its phase on ZeroGPU
+    out |= {"latent values", "base latent"}  # what a latent's numbers are called in a message
+    out |= {"not logged in", "free account", "PRO account"}  # ZeroGPU's kinds of visitor
     for name in DATASETS:
         out |= set(dataset_info(name).class_names)
     for cls in MODELS.values():

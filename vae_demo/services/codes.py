@@ -58,11 +58,12 @@ def check_grid(entry: ModelEntry, grid) -> np.ndarray:
     try:
         g = np.asarray(grid, dtype=np.float64)
     except (TypeError, ValueError):
-        raise UserInputError("the code grid must be whole numbers") from None
+        raise UserInputError(_("the code grid must be whole numbers")) from None
     if g.shape != (h, w):
-        raise UserInputError(f"the code grid must be {h}×{w} (this model's), got shape {tuple(g.shape)}")
+        raise UserInputError(_("the code grid must be {h}×{w} (this model's), got shape {shape}", h=h, w=w,
+                               shape=tuple(g.shape)))
     if not np.all(np.isfinite(g)) or np.any(g != np.round(g)) or g.min() < 0 or g.max() >= k:
-        raise UserInputError(f"codes must be whole numbers 0..{k - 1} (the codebook has {k})")
+        raise UserInputError(_("codes must be whole numbers 0..{hi} (the codebook has {k})", hi=k - 1, k=k))
     return g.astype(np.int64)
 
 
@@ -76,9 +77,9 @@ def set_cell(entry: ModelEntry, grid, row, col, code) -> np.ndarray:
     except (TypeError, ValueError):
         raise UserInputError(_("pick a cell by clicking the grid, and a code by number")) from None
     if not (0 <= r < h and 0 <= c < w):
-        raise UserInputError(f"cell ({r}, {c}) is outside the {h}×{w} grid")
+        raise UserInputError(_("cell ({r}, {c}) is outside the {h}×{w} grid", r=r, c=c, h=h, w=w))
     if not (np.isfinite(v) and v == int(v) and 0 <= v < k):
-        raise UserInputError(f"code must be a whole number 0..{k - 1}, got {code}")
+        raise UserInputError(_("code must be a whole number 0..{hi}, got {got}", hi=k - 1, got=code))
     g[r, c] = int(v)
     return g
 
@@ -108,7 +109,7 @@ def cell_at(entry: ModelEntry, x, y, size: int | None = None) -> tuple[int, int]
     except (TypeError, ValueError):
         raise UserInputError(_("click inside the grid")) from None
     if not (np.isfinite(fx) and np.isfinite(fy)):
-        raise UserInputError("click inside the grid")
+        raise UserInputError(_("click inside the grid"))
     return int(min(max(fy * h, 0), h - 1)), int(min(max(fx * w, 0), w - 1))
 
 
@@ -175,7 +176,8 @@ def codebook_use(entry: ModelEntry, images: TestImages | None) -> CodebookUse:
         else:
             s = images.get(entry.dataset) if images is not None else None
             if s is None:
-                raise UserInputError(f"{entry.name} stores no test codes and there are no test images to encode")
+                raise UserInputError(_("{name} stores no test codes and there are no test images to encode",
+                                       name=entry.name))
             x = s.floats(slice(0, USAGE_IMAGES))
             codes = torch.cat([entry.model.codes(x[i:i + 500]) for i in range(0, len(x), 500)])
             source = "encoded from the test images"

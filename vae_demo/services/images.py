@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from vae_demo.language import _
 from vae_demo.services.errors import UserInputError
 
 DISPLAY_SIZE = 224  # tiny images are upscaled (nearest) to about this many pixels for a projector
@@ -118,7 +119,7 @@ def write_gif(frames: list[np.ndarray], path: str | os.PathLike, duration_ms: in
     bottom edge (so no two frames are identical and PIL never merges them); with ``bounce`` the
     path is played forth and back. Returns the path."""
     if not frames:
-        raise UserInputError("no frames to write")
+        raise UserInputError(_("no frames to write"))
     n = len(frames)
     marked = []
     for i, f in enumerate(frames):
@@ -147,8 +148,8 @@ class UserImage:
 
 def _too_large(max_pixels: int, size: tuple[int, int] | None = None) -> UserInputError:
     got = f" ({size[0]}×{size[1]})" if size else ""
-    return UserInputError(f"the image{got} is too large to open safely (over {max_pixels / 1e6:g} million "
-                          "pixels): shrink it first")
+    return UserInputError(_("the image{size} is too large to open safely (over {n:g} million pixels): shrink it "
+                            "first", size=got, n=max_pixels / 1e6))
 
 
 def _source_bytes(src) -> bytes:
@@ -162,20 +163,21 @@ def _source_bytes(src) -> bytes:
     elif isinstance(src, (str, os.PathLike)):
         path = Path(src)
         if not path.is_file():
-            raise UserInputError(f"no such file: {path.name[:40]}")
+            raise UserInputError(_("no such file: {name}", name=path.name[:40]))
         size = path.stat().st_size
         if size == 0:
-            raise UserInputError(f"{path.name[:40]} is empty (0 bytes)")
+            raise UserInputError(_("{name} is empty (0 bytes)", name=path.name[:40]))
         if size > MAX_UPLOAD_BYTES:
-            raise UserInputError(f"{path.name[:40]} is {size / 2**20:.0f} MB; the limit is "
-                                 f"{MAX_UPLOAD_BYTES // 2**20} MB")
+            raise UserInputError(_("{name} is {mb:.0f} MB; the limit is {limit} MB", name=path.name[:40],
+                                   mb=size / 2**20, limit=MAX_UPLOAD_BYTES // 2**20))
         data = path.read_bytes()
     else:
-        raise UserInputError(f"not an image: expected an uploaded file, got {type(src).__name__}")
+        raise UserInputError(_("not an image: expected an uploaded file, got {got}", got=type(src).__name__))
     if not data:
-        raise UserInputError("the file is empty (0 bytes)")
+        raise UserInputError(_("the file is empty (0 bytes)"))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UserInputError(f"the file is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+        raise UserInputError(_("the file is {mb:.0f} MB; the limit is {limit} MB", mb=len(data) / 2**20,
+                               limit=MAX_UPLOAD_BYTES // 2**20))
     return data
 
 
@@ -186,17 +188,17 @@ def _open_header(data: bytes, max_pixels: int) -> Image.Image:
     No global PIL setting is touched (uploads are handled on many threads)."""
     head = data[:512].lstrip().lower()
     if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
-        raise UserInputError("SVG drawings are not supported: export it as PNG or JPEG first")
+        raise UserInputError(_("SVG drawings are not supported: export it as PNG or JPEG first"))
     try:
         im = Image.open(io.BytesIO(data))  # may warn (DecompressionBombWarning) in the log: fine
     except Image.DecompressionBombError:
         raise _too_large(max_pixels) from None
     except UnidentifiedImageError:
-        raise UserInputError("this file is not an image PIL can read (use PNG, JPEG, GIF, BMP or WebP)") from None
+        raise UserInputError(_("this file is not an image PIL can read (use PNG, JPEG, GIF, BMP or WebP)")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise UserInputError(f"the image file is damaged or truncated ({str(err)[:80]})") from None
+        raise UserInputError(_("the image file is damaged or truncated ({why})", why=str(err)[:80])) from None
     if im.width < 1 or im.height < 1:
-        raise UserInputError("the image is empty (0 pixels)")
+        raise UserInputError(_("the image is empty (0 pixels)"))
     if im.width * im.height > max_pixels:
         raise _too_large(max_pixels, im.size)
     return im
@@ -215,7 +217,7 @@ def _open_any(src, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
     elif isinstance(src, np.ndarray):
         a = src
         if a.size == 0:
-            raise UserInputError("the image is empty (0 pixels)")
+            raise UserInputError(_("the image is empty (0 pixels)"))
         if a.ndim >= 2 and a.shape[0] * a.shape[1] > max_pixels:
             raise _too_large(max_pixels, (a.shape[1], a.shape[0]))
         if a.dtype == np.bool_:
@@ -229,7 +231,7 @@ def _open_any(src, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
         if a.ndim == 3 and a.shape[2] == 1:
             a = a[:, :, 0]
         if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-            raise UserInputError(f"an image array must be H×W, H×W×3 or H×W×4, got shape {src.shape}")
+            raise UserInputError(_("an image array must be H×W, H×W×3 or H×W×4, got shape {shape}", shape=src.shape))
         im = Image.fromarray(a)
     else:
         im = _open_header(_source_bytes(src), max_pixels)  # the pixel count is checked before decoding
@@ -239,13 +241,13 @@ def _open_any(src, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
         except Image.DecompressionBombError:
             raise _too_large(max_pixels, im.size) from None
         except (OSError, SyntaxError, ValueError, EOFError) as err:
-            raise UserInputError(f"the image file is damaged or truncated ({str(err)[:80]})") from None
+            raise UserInputError(_("the image file is damaged or truncated ({why})", why=str(err)[:80])) from None
         try:
             im = ImageOps.exif_transpose(im)
         except Exception:  # a broken EXIF block: keep the image as stored
             pass
     if im.width < 1 or im.height < 1:
-        raise UserInputError("the image is empty (0 pixels)")
+        raise UserInputError(_("the image is empty (0 pixels)"))
     if im.width * im.height > max_pixels:
         raise _too_large(max_pixels, im.size)
     return im

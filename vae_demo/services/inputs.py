@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from vae_demo.language import _
 from vae_demo.services.errors import UserInputError
 
 QUOTE_CHARS = 40  # how much of a bad value a message quotes
@@ -45,14 +46,14 @@ def number(value, name: str, whole: bool = False, lo: float | None = None, hi: f
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserInputError(f"{name} must be a number, got {quote(value)}")
+        raise UserInputError(_("{name} must be a number, got {got}", name=name, got=quote(value)))
     v = float(value)
     if whole and not math.isfinite(v):
-        raise UserInputError(f"{name} must be a whole number, got {quote(value)}")
+        raise UserInputError(_("{name} must be a whole number, got {got}", name=name, got=quote(value)))
     if lo is not None and v < lo:
-        raise UserInputError(f"{name} must be at least {lo:g}, got {v:g}")
+        raise UserInputError(_("{name} must be at least {lo:g}, got {v:g}", name=name, lo=lo, v=v))
     if hi is not None and v > hi:
-        raise UserInputError(f"{name} must be at most {hi:g}, got {v:g}")
+        raise UserInputError(_("{name} must be at most {hi:g}, got {v:g}", name=name, hi=hi, v=v))
     return int(round(v)) if whole else v
 
 
@@ -61,8 +62,9 @@ def choice(value, name: str, choices: Sequence):
     if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value in list(choices):
         return value
     listed = ", ".join(str(c) for c in list(choices)[:12]) + (" …" if len(choices) > 12 else "")
-    return _refuse(f"unknown {name} {quote(value)}; " + (f"choose one of {listed}" if listed
-                                                         else "there is nothing to choose from yet"))
+    return _refuse(_("unknown {name} {got}; choose one of {listed}", name=name, got=quote(value), listed=listed)
+                   if listed else _("unknown {name} {got}; there is nothing to choose from yet", name=name,
+                                    got=quote(value)))
 
 
 def text(value, name: str, optional: bool = True):
@@ -71,7 +73,7 @@ def text(value, name: str, optional: bool = True):
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (
             isinstance(value, float) and not math.isfinite(value)):
-        raise UserInputError(f"{name} must be text, got {quote(value)}")
+        raise UserInputError(_("{name} must be text, got {got}", name=name, got=quote(value)))
     return value
 
 
@@ -81,25 +83,26 @@ def flag(value, name: str) -> bool:
         return False
     if value is True or (isinstance(value, (int, float)) and value == 1):
         return True
-    raise UserInputError(f"{name} must be true or false, got {quote(value)}")
+    raise UserInputError(_("{name} must be true or false, got {got}", name=name, got=quote(value)))
 
 
 def arity(got: int, needed: int, names: Sequence[str] = ()) -> str:
     """The message for a call with too few values."""
     listed = f" ({', '.join(names)})" if names else ""
-    return one_line(f"this call takes {needed} input values{listed}, got {got}")
+    return one_line(_("this call takes {n} input values{listed}, got {got}", n=needed, listed=listed, got=got))
 
 
 def unreadable(name: str, err: BaseException) -> str:
     """The message for a value that could not be read as its input's kind (``err`` says why)."""
     kind = type(err).__name__
     if kind == "InvalidPathError" or "not uploaded" in str(err) or "not in the cache" in str(err):
-        return f"{name}: that file was not uploaded to this app (upload it first and pass the path you get back)"
+        return _("{name}: that file was not uploaded to this app (upload it first and pass the path you get back)",
+                 name=name)
     if kind == "ValidationError":  # pydantic: the wrong shape of value
-        return f"{name}: not a value this input accepts (the wrong type or shape)"
+        return _("{name}: not a value this input accepts (the wrong type or shape)", name=name)
     if isinstance(err, (OSError, SyntaxError, EOFError)):  # an image that decoding gave up on
-        return one_line(f"{name}: the image file is damaged or truncated ({str(err)[:80]})")
-    return one_line(f"{name}: could not be read ({kind}: {quote(str(err), 80)})")
+        return one_line(_("{name}: the image file is damaged or truncated ({why})", name=name, why=str(err)[:80]))
+    return one_line(_("{name}: could not be read ({why})", name=name, why=f"{kind}: {quote(str(err), 80)}"))
 
 
 def _refuse(message: str):

@@ -35,6 +35,7 @@ import torch
 
 from vae_demo.checkpoints import CheckpointError
 from vae_demo.data import DataNotFoundError
+from vae_demo.language import _, deferred, translate
 from vae_demo.models import MODELS
 from vae_demo.services import gpu
 from vae_demo.services.errors import UserInputError
@@ -74,23 +75,23 @@ def max_train_images() -> int:
 
 def device_description() -> str:
     if gpu.on_zerogpu():  # CUDA is emulated outside GPU calls there: do not ask torch
-        return (f"ZeroGPU ({gpu.hardware_name()}, lent for each piece of up to {gpu.PIECE_SECONDS:g} s of "
-                "training; the visitor's daily GPU quota applies)")
+        return deferred("ZeroGPU ({gpu}, lent for each piece of up to {s:g} s of training; the visitor's daily GPU "
+                        "quota applies)", gpu=gpu.hardware_name(), s=gpu.PIECE_SECONDS)
     dev = pick_device("auto")
     if dev.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(0)})"
     if dev.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({os.cpu_count()} cores; no GPU found)"
+    return deferred("CPU ({n} cores; no GPU found)", n=os.cpu_count())
 
 
 def _num(value, name: str, lo: float, hi: float, integer: bool = False) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise UserInputError(f"{name} must be a number") from None
+        raise UserInputError(_("{name} must be a number", name=name)) from None
     if not math.isfinite(v):
-        raise UserInputError(f"{name} must be a finite number")
+        raise UserInputError(_("{name} must be a finite number", name=name))
     v = min(max(v, lo), hi)
     return int(round(v)) if integer else v
 
@@ -110,14 +111,15 @@ def make_config(dataset, model, latent_dim, corruption, epochs, batch_size, lr, 
     otherwise (an API call asking for something the kind cannot do)."""
     notes = []
     cap = max_epochs()
-    e = _num(epochs, "epochs", 1, 10_000, integer=True)
+    e = _num(epochs, _("epochs"), 1, 10_000, integer=True)
     if e > cap:
-        notes.append(f"epochs capped at {cap} (set {MAX_EPOCHS_ENV} to change)")
+        notes.append(deferred("epochs capped at {cap} (set {env} to change)", cap=cap, env=MAX_EPOCHS_ENV))
         e = cap
-    limit = _num(train_limit or 0, "training images", 0, 10_000_000, integer=True)
+    limit = _num(train_limit or 0, _("training images"), 0, 10_000_000, integer=True)
     img_cap = max_train_images()
     if img_cap and (limit == 0 or limit > img_cap):
-        notes.append(f"training images capped at {img_cap} (set {MAX_IMAGES_ENV} to change)")
+        notes.append(deferred("training images capped at {cap} (set {env} to change)", cap=img_cap,
+                              env=MAX_IMAGES_ENV))
         limit = img_cap
     taken = MODELS[model].settings() if model in MODELS else {}
     chosen = {}
@@ -132,7 +134,7 @@ def make_config(dataset, model, latent_dim, corruption, epochs, batch_size, lr, 
             chosen[name] = value  # validate() says which kinds take it
             continue
         if s.kind in ("int", "float"):
-            value = _num(value, s.title, s.lo if s.lo is not None else -math.inf,
+            value = _num(value, translate(s.title), s.lo if s.lo is not None else -math.inf,
                          s.hi if s.hi is not None else math.inf, integer=s.kind == "int")
         chosen[name] = value
     try:
@@ -145,13 +147,13 @@ def make_config(dataset, model, latent_dim, corruption, epochs, batch_size, lr, 
 def _config(dataset, model, latent_dim, epochs, batch_size, lr, corruption, limit, seed, hparams) -> TrainConfig:
     return TrainConfig(
         dataset=str(dataset), model=str(model),
-        latent_dim=_num(latent_dim, "latent size", 1, 512, integer=True),
+        latent_dim=_num(latent_dim, _("latent size"), 1, 512, integer=True),
         epochs=epochs,
-        batch_size=_num(batch_size, "batch size", 1, 4096, integer=True),
-        lr=_num(lr, "learning rate", 1e-6, 1.0),
+        batch_size=_num(batch_size, _("batch size"), 1, 4096, integer=True),
+        lr=_num(lr, _("learning rate"), 1e-6, 1.0),
         corruption=str(corruption or "none"),
         train_limit=limit,
-        seed=_num(seed, "seed", 0, 2**31 - 1, integer=True),
+        seed=_num(seed, _("seed"), 0, 2**31 - 1, integer=True),
         hparams=hparams,
     )
 
@@ -226,14 +228,14 @@ class JobManager:
 
         with self._lock:
             if self._state.running:
-                raise UserInputError(f"a training job is already running ({self._state.name}); "
-                                     "wait for it or press Stop")
+                raise UserInputError(_("a training job is already running ({name}); wait for it or press Stop",
+                                       name=self._state.name))
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             name = name or f"{default_name(cfg)}_app{stamp}"
             self._stop.clear()
             self._visitor = visitor_key()
             self._state = JobState(status="running", name=name, config=cfg, device=device_description(),
-                                   message="loading data …", notes=list(notes or []), started=time.time(),
+                                   message=deferred("loading data …"), notes=list(notes or []), started=time.time(),
                                    quota_left_s=QUOTAS.left(self._visitor) if gpu.on_zerogpu() else None)
             # the thread carries the caller's context: on ZeroGPU the GPU calls are then counted against
             # the quota of the visitor who pressed Train (the request lives in a context variable)
@@ -246,15 +248,15 @@ class JobManager:
     def stop_note() -> str:
         """When a Stop takes effect."""
         if gpu.on_zerogpu():
-            return f"after the current GPU call (at most about {gpu.PIECE_SECONDS:g} s)"
-        return "after the current batch"
+            return deferred("after the current GPU call (at most about {s:g} s)", s=gpu.PIECE_SECONDS)
+        return deferred("after the current batch")
 
     def stop(self) -> bool:
         with self._lock:
             if not self._state.running:
                 return False
             self._state.status = "stopping"
-            self._state.message = f"stopping {self.stop_note()} …"
+            self._state.message = deferred("stopping {when} …", when=self.stop_note())
         self._stop.set()
         return True
 
@@ -275,7 +277,7 @@ class JobManager:
         def on_batch(done, total):
             steps = max(1, total // cfg.epochs)
             self._update(done_batches=done, total_batches=total,
-                         message=f"epoch {min(cfg.epochs, (done - 1) // steps + 1)} of {cfg.epochs}")
+                         message=deferred("epoch {i} of {n}", i=min(cfg.epochs, (done - 1) // steps + 1), n=cfg.epochs))
             return self._stop.is_set()
 
         def on_epoch(metrics, model):
@@ -297,7 +299,8 @@ class JobManager:
                 self._state.history.append(dict(metrics))
                 if picture is not None:
                     self._state.grid = picture
-                self._state.message = f"epoch {metrics.get('epoch')} of {cfg.epochs} done, checkpoint saved"
+                self._state.message = deferred("epoch {i} of {n} done, checkpoint saved", i=metrics.get("epoch"),
+                                               n=cfg.epochs)
                 if not self._state.total_batches:  # PCA: no batches
                     self._state.done_batches = self._state.total_batches = 1
             return self._stop.is_set()
@@ -311,29 +314,33 @@ class JobManager:
                              on_epoch=on_epoch, on_batch=on_batch, progress=False)
             if result.stopped or self._stop.is_set():
                 status = "stopped"
-                message = (f"stopped after {result.epochs_done} epoch(s); " +
-                           (f"checkpoint {name} saved" if result.epochs_done else "nothing was saved"))
+                message = (deferred("stopped after {n} epoch(s); checkpoint {name} saved", n=result.epochs_done, name=name)
+                           if result.epochs_done else
+                           deferred("stopped after {n} epoch(s); nothing was saved", n=result.epochs_done))
             else:
-                message = f"finished {result.epochs_done} epoch(s) in {result.wall_time_s:.1f} s; checkpoint {name} saved"
+                message = deferred("finished {n} epoch(s) in {s:.1f} s; checkpoint {name} saved", n=result.epochs_done,
+                                   s=result.wall_time_s, name=name)
         except (torch.OutOfMemoryError, MemoryError):
-            status, message = "failed", (
-                f"training ran out of memory ({cfg.dataset}, {cfg.model}, batch size {cfg.batch_size}): try a "
-                "smaller batch size or model. Checkpoints of earlier epochs and other models are untouched.")
+            status, message = "failed", deferred(
+                "training ran out of memory ({dataset}, {model}, batch size {batch}): try a smaller batch size or "
+                "model. Checkpoints of earlier epochs and other models are untouched.", dataset=cfg.dataset,
+                model=cfg.model, batch=cfg.batch_size)
         except GpuRefused as err:
-            status, message = "failed", str(err)
+            status, message = "failed", err.args[0] if err.args else str(err)  # (a Deferred: in the reader's language)
         except TrainingError as err:
-            status, message = "failed", f"training failed: {err}"
+            status, message = "failed", deferred("training failed: {why}", why=str(err))
         except DataNotFoundError as err:
-            status, message = "failed", f"no training data: {err}"
+            status, message = "failed", deferred("no training data: {why}", why=str(err))
         except (CheckpointError, ValueError) as err:
-            status, message = "failed", f"failed: {err}"
+            status, message = "failed", deferred("failed: {why}", why=str(err))
         except OSError as err:
-            status, message = "failed", (f"could not write the checkpoint to {self.registry.user_directory}: "
-                                         f"{err.strerror or err} (disk full or read-only?); the checkpoint of "
-                                         "the last finished epoch, if any, and every other checkpoint are untouched")
+            status, message = "failed", deferred(
+                "could not write the checkpoint to {folder}: {why} (disk full or read-only?); the checkpoint of the "
+                "last finished epoch, if any, and every other checkpoint are untouched",
+                folder=self.registry.user_directory, why=err.strerror or str(err))
         except Exception as err:  # never let a job take the app down
             log.error("training job crashed:\n%s", traceback.format_exc())
-            status, message = "failed", f"training crashed: {type(err).__name__}: {err}"
+            status, message = "failed", deferred("training crashed: {why}", why=f"{type(err).__name__}: {err}")
         try:
             self.registry.refresh()
         except Exception as err:
@@ -397,8 +404,9 @@ class JobManager:
                 raise TrainingError(f"the GPU call failed: {payload}")
             state, blob = gpu.unpack_state(payload), payload
             self._update(done_batches=state.done_batches, total_batches=state.total_batches,
-                         message=f"epoch {min(cfg.epochs, state.epoch + 1)} of {cfg.epochs} "
-                                 f"({state.done_batches} of {state.total_batches} batches)")
+                         message=deferred("epoch {i} of {n} ({done} of {total} batches)",
+                                          i=min(cfg.epochs, state.epoch + 1), n=cfg.epochs, done=state.done_batches,
+                                          total=state.total_batches))
             if len(state.history) > saved:
                 self._update(phase="saving the checkpoint")
                 model = make_model(cfg, train_set.images.shape[1:])
@@ -435,8 +443,9 @@ class JobManager:
                 elif kind == "progress":
                     st.done_batches, st.total_batches = int(data["done"]), int(data["total"])
                     steps = max(1, st.total_batches // max(1, cfg.epochs))
-                    st.message = (f"epoch {min(cfg.epochs, (st.done_batches - 1) // steps + 1)} of {cfg.epochs} "
-                                  f"({st.done_batches} of {st.total_batches} batches)")
+                    st.message = deferred("epoch {i} of {n} ({done} of {total} batches)",
+                                          i=min(cfg.epochs, (st.done_batches - 1) // steps + 1), n=cfg.epochs,
+                                          done=st.done_batches, total=st.total_batches)
 
         ended = None
         try:
@@ -463,25 +472,28 @@ class JobManager:
         return 1.25 * left * cfg.batch_size / speed + 1.0
 
     def _refusal_text(self, f: gpu.GpuFailure, plan: gpu.PiecePlan, saved: int, name: str) -> str:
-        kept = (f"your {saved} finished epoch(s) are saved as {name}" if saved
-                else "no epoch had finished, so nothing was saved")
-        said = f" (the platform said: {f.message})" if f.message else ""
+        kept = (deferred("your {n} finished epoch(s) are saved as {name}", n=saved, name=name) if saved
+                else deferred("no epoch had finished, so nothing was saved"))
+        said = deferred(" (the platform said: {what})", what=f.message) if f.message else ""
         if f.kind == "quota":
-            left = (f"{f.left_s} s of GPU time left, and a GPU call needs at least {gpu.min_request_s()} s"
-                    if f.left_s is not None else "no GPU time left")
-            wait = f"wait ({f.wait})" if f.wait else "wait (it recharges over the day)"
-            return (f"ZeroGPU refused the next GPU call: your daily GPU quota is used up ({left}); {kept}. "
-                    f"To train on: log in to Hugging Face (a free account gets {_tier_quota(1) // 60} min a day, "
-                    f"{_tier_quota(0) // 60} min without logging in), or {wait}, then press Train again{said}")
+            left = (deferred("{s} s of GPU time left, and a GPU call needs at least {need} s", s=f.left_s,
+                             need=gpu.min_request_s()) if f.left_s is not None else deferred("no GPU time left"))
+            wait = deferred("wait ({when})", when=f.wait) if f.wait else deferred("wait (it recharges over the day)")
+            return deferred("ZeroGPU refused the next GPU call: your daily GPU quota is used up ({left}); {kept}. To "
+                            "train on: log in to Hugging Face (a free account gets {free} min a day, {anon} min "
+                            "without logging in), or {wait}, then press Train again{said}", left=left, kept=kept,
+                            free=_tier_quota(1) // 60, anon=_tier_quota(0) // 60, wait=wait, said=said)
         if f.kind == "illegal":
-            return (f"ZeroGPU refused a GPU call of {plan.request_s} s as longer than it allows, even at the "
-                    f"shortest this app asks ({gpu.min_request_s()} s); {kept}{said}")
+            return deferred("ZeroGPU refused a GPU call of {s} s as longer than it allows, even at the shortest this "
+                            "app asks ({least} s); {kept}{said}", s=plan.request_s, least=gpu.min_request_s(),
+                            kept=kept, said=said)
         if f.kind in ("no_gpu", "queue"):
-            return (f"no GPU was free on ZeroGPU; {kept}. Press Train again in a minute{said}")
+            return deferred("no GPU was free on ZeroGPU; {kept}. Press Train again in a minute{said}", kept=kept,
+                            said=said)
         if f.kind == "aborted":
-            return (f"the GPU call was cut off (the worker stopped: killed, out of memory, or past its "
-                    f"{plan.request_s} s); {kept}. Press Train again to start over{said}")
-        return f"the GPU call failed ({f.message}); {kept}"
+            return deferred("the GPU call was cut off (the worker stopped: killed, out of memory, or past its {s} s); "
+                            "{kept}. Press Train again to start over{said}", s=plan.request_s, kept=kept, said=said)
+        return deferred("the GPU call failed ({what}); {kept}", what=f.message, kept=kept)
 
 
 class GpuRefused(TrainingError):
@@ -558,20 +570,21 @@ def gpu_status(s: JobState, now: float | None = None) -> str:
     now = time.time() if now is None else now
     parts = []
     if s.running and s.phase == "waiting for a GPU":
-        parts.append(f"GPU call {s.gpu_calls}: waiting for a GPU, {max(0.0, now - s.call_asked):.0f} s so far")
+        parts.append(_("GPU call {n}: waiting for a GPU, {s:.0f} s so far", n=s.gpu_calls,
+                       s=max(0.0, now - s.call_asked)))
     elif s.running and s.phase == "training on the GPU":
-        parts.append(f"GPU call {s.gpu_calls}: training, {min(s.call_train_s, max(0.0, now - s.call_started)):.0f} "
-                     f"of {s.call_train_s:.0f} s")
+        parts.append(_("GPU call {n}: training, {done:.0f} of {s:.0f} s", n=s.gpu_calls,
+                       done=min(s.call_train_s, max(0.0, now - s.call_started)), s=s.call_train_s))
     elif s.running and s.phase:
-        parts.append(f"GPU call {s.gpu_calls}: {s.phase}")
+        parts.append(_("GPU call {n}: {phase}", n=s.gpu_calls, phase=_(s.phase)))
     else:
-        parts.append(f"{s.gpu_calls} GPU call(s)")
+        parts.append(_("{n} GPU call(s)", n=s.gpu_calls))
     if s.gpu_wait_s >= 1:
-        parts.append(f"waited {s.gpu_wait_s:.0f} s for GPUs")
-    parts.append(f"GPU time used: {s.gpu_used_s:.0f} s")
+        parts.append(_("waited {s:.0f} s for GPUs", s=s.gpu_wait_s))
+    parts.append(_("GPU time used: {s:.0f} s", s=s.gpu_used_s))
     if s.quota_left_s is not None:
-        parts.append(f"the platform reported about {s.quota_left_s:.0f} s of your quota left"
-                     + (f" (try again in {s.quota_wait})" if s.quota_wait else ""))
+        parts.append(_("the platform reported about {s:.0f} s of your quota left", s=s.quota_left_s)
+                     + (_(" (try again in {when})", when=s.quota_wait) if s.quota_wait else ""))
     return " · ".join(parts)
 
 
@@ -612,17 +625,20 @@ def quota_estimate(cfg: TrainConfig, visitor: str = "") -> QuotaEstimate | None:
         bought, calls = gpu.training_bought(quota, factor)
         tiers.append((who, quota, bought, calls, _epochs_for(bought, speed, cfg)))
     left = QUOTAS.left(visitor) if visitor else None
-    how = "measured here" if measured else "estimated"
-    lines = [f"**GPU quota** (ZeroGPU, per visitor and day): this run needs about **{needed:.0f} s** of GPU "
-             f"training ({cfg.epochs} epoch(s) of {n:,} images at ~{speed:,.0f} images/s, {how})."]
+    how = _("measured here") if measured else _("estimated")
+    lines = [_("**GPU quota** (ZeroGPU, per visitor and day): this run needs about **{s:.0f} s** of GPU training "
+               "({epochs} epoch(s) of {n:,} images at ~{speed:,.0f} images/s, {how}).", s=needed, epochs=cfg.epochs,
+               n=n, speed=speed, how=how)]
     for who, quota, bought, calls, epochs in tiers[:2]:
-        fits = "the whole run" if epochs >= cfg.epochs else f"about {epochs:.1f} of its {cfg.epochs} epochs"
-        lines.append(f"{who.capitalize()} ({quota // 60} min a day): about {bought:.0f} s of training in "
-                     f"{calls} GPU call(s), {fits}.")
+        fits = _("the whole run") if epochs >= cfg.epochs else _("about {k:.1f} of its {n} epochs", k=epochs,
+                                                                   n=cfg.epochs)
+        lines.append(_("{who} ({min} min a day): about {s:.0f} s of training in {calls} GPU call(s), {fits}.",
+                       who=_(who).capitalize(), min=quota // 60, s=bought, calls=calls, fits=fits))
     if left is not None:
-        bought, _ = gpu.training_bought(left, factor)
-        lines.append(f"The platform reported about {left:.0f} s left for you: about {bought:.0f} s of training.")
-    lines.append("If the quota runs out, the finished epochs stay saved.")
+        bought, _secs = gpu.training_bought(left, factor)
+        lines.append(_("The platform reported about {left:.0f} s left for you: about {s:.0f} s of training.",
+                       left=left, s=bought))
+    lines.append(_("If the quota runs out, the finished epochs stay saved."))
     return QuotaEstimate(needed, speed, measured, tiers, left, " ".join(lines))
 
 
@@ -640,8 +656,8 @@ def train_defaults(dataset: str = "mnist") -> dict:
     cfg = TrainConfig(dataset=dataset if dataset in gpu.TRAIN_IMAGES else "mnist", model=out["model"],
                       latent_dim=out["latent_dim"], epochs=1, batch_size=out["batch_size"],
                       train_limit=out["train_limit"])
-    speed, _ = gpu.training_speed(cfg)
-    bought, _ = gpu.training_bought(gpu.QUOTA_TIERS[0][1])
+    speed, _how = gpu.training_speed(cfg)
+    bought, _secs = gpu.training_bought(gpu.QUOTA_TIERS[0][1])
     per_epoch = gpu.train_images(cfg) / speed
     out["epochs"] = int(max(1, min(max_epochs(), math.floor(ESTIMATE_SAFETY * bought / per_epoch))))
     return out

@@ -112,7 +112,7 @@ def _compute_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
 
 # --- sliders ----------------------------------------------------------------------------------------
 
-def clean_values(values, n: int, name: str = "latent values") -> np.ndarray:
+def clean_values(values, n: int, name: str = N_("latent values")) -> np.ndarray:
     """A list from the UI/API → float array of length n, NaN → 0, clamped to ±SLIDER_RANGE."""
     try:
         v = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -143,7 +143,7 @@ def slider_decode(entry: ModelEntry, stats: LatentStats, base, shown_values) -> 
     """The slider handler: ``base`` (all D dims, standard units) with the shown dims replaced by
     ``shown_values`` (in ``stats.shown`` order) → (image, full values)."""
     d = entry.latent_dim
-    v = clean_values(base, d, "base latent")
+    v = clean_values(base, d, N_("base latent"))
     shown = stats.shown
     sv = np.asarray(shown_values, dtype=np.float64).reshape(-1)[: len(shown)]
     sv = np.clip(np.nan_to_num(sv), -SLIDER_RANGE, SLIDER_RANGE)

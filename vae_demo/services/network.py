@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vae_demo.language import _
 from vae_demo.services.errors import UserInputError
 
 
@@ -172,7 +173,7 @@ class Pixel:
 def transposed_pixel(layer: nn.ConvTranspose2d, x: torch.Tensor, o: int, i: int, j: int) -> Pixel:
     """Output pixel (i, j) of channel ``o`` of ``layer`` applied to ``x`` (C_in, H, W), as the sum of its taps."""
     if layer.groups != 1:
-        raise UserInputError("grouped transposed convolutions are not shown")
+        raise UserInputError(_("grouped transposed convolutions are not shown"))
     x = x.detach().double()
     w = layer.weight.detach().double()  # (C_in, C_out, kh, kw)
     taps = transposed_taps(layer, tuple(x.shape[-2:]), i, j)

@@ -245,11 +245,12 @@ class ModelRegistry:
             entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None:
             if not name:
-                raise UserInputError("no model chosen" + (f" (none is available for {dataset})" if dataset and
-                                                          not self.names(dataset) else ""))
-            raise UserInputError(f"unknown model {str(name)[:40]!r}: press ↻ to rescan the checkpoints")
+                raise UserInputError(_("no model chosen (none is available for {dataset})", dataset=dataset)
+                                     if dataset and not self.names(dataset) else _("no model chosen"))
+            raise UserInputError(_("unknown model {name}: press ↻ to rescan the checkpoints", name=repr(str(name)[:40])))
         if dataset is not None and entry.dataset != dataset:
-            raise UserInputError(f"model {name} was trained on {entry.dataset}, not {dataset}")
+            raise UserInputError(_("model {name} was trained on {trained}, not {dataset}", name=name,
+                                   trained=entry.dataset, dataset=dataset))
         if latent_code:
             entry.require_latent_code()
         return entry

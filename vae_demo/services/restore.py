@@ -83,8 +83,9 @@ def make_spec(kind: str, severity, image_size: int = 32) -> str:
     (the page's slider shows that range once the kind is chosen; an API caller may send any kind with
     any severity in one call): outside it → a message with the range; NaN → the kind's default."""
     if not isinstance(kind, str) or kind not in KINDS:
-        raise UserInputError(f"unknown corruption {inputs.quote(kind)}; choose one of {', '.join(KINDS)}")
-    s = inputs.number(severity, "severity")
+        raise UserInputError(_("unknown corruption {got}; choose one of {choices}", got=inputs.quote(kind),
+                               choices=", ".join(KINDS)))
+    s = inputs.number(severity, _("severity"))
     lo, hi, _step = severity_range(kind, image_size)
     if math.isnan(s):
         s = default_severity(kind)
@@ -96,11 +97,11 @@ def make_spec(kind: str, severity, image_size: int = 32) -> str:
 
 def clean_seed(seed) -> int:
     """A seed from the UI/API: a finite number, taken as a whole number modulo 2³¹."""
-    return inputs.number(seed, "seed", whole=True) % (2**31)
+    return inputs.number(seed, _("seed"), whole=True) % (2**31)
 
 
 def _clamp_dims(d, most: int) -> int:
-    v = inputs.number(d, "PCA components")
+    v = inputs.number(d, _("PCA components"))
     return most if not math.isfinite(v) else int(min(max(round(v), 1), most))
 
 
@@ -111,7 +112,7 @@ def check_settings(dataset, kind, severity, seed=0, mask_aware=False, pca_dims=N
 
     make_spec(kind, severity, dataset_info(check_dataset(dataset)).image_shape[-1])
     clean_seed(seed)
-    inputs.flag(mask_aware, "mask-aware")
+    inputs.flag(mask_aware, _("mask-aware"))
     if pca_dims is not None:
         _clamp_dims(pca_dims, 1)
 
@@ -231,7 +232,7 @@ def _clean_source(source) -> str:
     if source is None:
         return DEFAULT_SOURCE
     if not isinstance(source, str):
-        raise UserInputError(f"source must be text, got {type(source).__name__}")
+        raise UserInputError(_("source must be text, got {got}", got=type(source).__name__))
     text = " ".join(source.split())  # one line
     if len(text) > MAX_SOURCE_CHARS:
         text = text[:MAX_SOURCE_CHARS - 1] + "…"
@@ -259,13 +260,13 @@ def restore_row(registry: ModelRegistry, dataset: str, x: torch.Tensor, kind: st
         if isinstance(models, str):
             models = [models]
         if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
-            raise UserInputError("models must be a list of model names")
+            raise UserInputError(_("models must be a list of model names"))
         classical = classical and CLASSICAL in models
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1:
         raise UserInputError(_("pick or upload an image first"))
     spec = make_spec(kind, severity, int(x.shape[-1]))
     seed = clean_seed(seed)
-    mask_aware = inputs.flag(mask_aware, "mask-aware")
+    mask_aware = inputs.flag(mask_aware, _("mask-aware"))
     if pca_dims is not None:
         _clamp_dims(pca_dims, 1)  # a bad value is refused even when no PCA model is in the row
     source = _clean_source(source)

@@ -272,7 +272,7 @@ class SlidersHandlers:
         """The selected cell gets ``code`` and the image is decoded again."""
         e = self.entry(dataset, name)
         if cell is None or len(cell) != 2:
-            raise UserInputError("click a cell of the grid first")
+            raise UserInputError(_("click a cell of the grid first"))
         g = codes.set_cell(e, grid, cell[0], cell[1], code)
         picture = codes.decode_grid(e, g)
         info = self.cell_info(e, g.tolist(), tuple(int(v) for v in cell))

@@ -11,7 +11,7 @@ from vae_demo.app.common import Context, explain, safe
 from vae_demo.app.figures.train import curves_figure
 from vae_demo.app.registry import TAB_FILES, Tab
 from vae_demo.corruptions import KINDS
-from vae_demo.language import N_, _
+from vae_demo.language import N_, _, translate
 from vae_demo.models import MODELS
 from vae_demo.services import gpu
 from vae_demo.services.errors import UserInputError
@@ -52,7 +52,7 @@ CORRUPTION_CHOICES = [(N_("none (trained on clean images)"), "none"), (N_("mix (
 
 def idle_text() -> str:
     return _("No training job from this page yet. Training runs on **{device}**, one job at a time for the whole "
-             "app.", device=device_description())
+             "app.", device=translate(device_description()))
 
 
 def status_text(s: JobState, elsewhere: bool = False) -> str:
@@ -62,12 +62,13 @@ def status_text(s: JobState, elsewhere: bool = False) -> str:
         return idle_text()
     eta = s.eta_s
     parts = [(_("**started in another page**, ") if elsewhere else "")
-             + _("**{status}** · `{name}` on {device}", status=_(s.status), name=s.name, device=s.device), s.message]
+             + _("**{status}** · `{name}` on {device}", status=_(s.status), name=s.name, device=translate(s.device)),
+             translate(s.message)]
     if s.running and s.total_batches:
         parts.append(_("{share:.0%} of the batches", share=s.fraction)
                      + (_(", about {eta:.0f} s left", eta=eta) if eta is not None else ""))
     if s.notes:
-        parts.append("; ".join(s.notes))
+        parts.append("; ".join(translate(n) for n in s.notes))
     parts.append(gpu_status(s))  # on ZeroGPU: the wait for a GPU, each call's progress, quota used and left
     return " — ".join(p for p in parts if p)
 
@@ -211,9 +212,9 @@ class TrainHandlers:
                 progress(None, desc=gpu_status(s))
             elif s.total_batches:
                 eta = s.eta_s
-                progress(s.fraction, desc=s.message + (f" · ETA {eta:.0f} s" if eta is not None else ""))
+                progress(s.fraction, desc=translate(s.message) + (f" · ETA {eta:.0f} s" if eta is not None else ""))
             else:
-                progress(None, desc=s.message)
+                progress(None, desc=translate(s.message))
             if len(s.history) != last_epochs:
                 last_epochs = len(s.history)
                 yield self.state(s, None, elsewhere)
@@ -222,9 +223,9 @@ class TrainHandlers:
             time.sleep(0.5)
             s = jobs.snapshot()
         if watched and s.status == "failed":
-            gr.Warning(s.message)
+            gr.Warning(translate(s.message))
         elif watched and s.status in ("done", "stopped"):
-            gr.Info(s.message)
+            gr.Info(translate(s.message))
         yield self.state(s, self.ctx.registry.version, elsewhere)
 
     def config(self, dataset, model_, z, corr, ep, bs, lr_, lim, settings):
@@ -250,7 +251,7 @@ class TrainHandlers:
 
     def stop_training(self):
         if self.ctx.jobs.stop():
-            gr.Info(_("Stopping {what}; the last finished epoch stays saved.", what=self.ctx.jobs.stop_note()))
+            gr.Info(_("Stopping {what}; the last finished epoch stays saved.", what=translate(self.ctx.jobs.stop_note())))
         else:
             gr.Info(_("No training job is running."))
 

@@ -126,7 +126,7 @@ class StepHandlers:
         names = [e.name for e in vaes]
         plain = [e.name for e in vaes if e.is_plain_vae]
         value = current if current in names else (plain or names or [None])[0]
-        short = [(e.name + (f" (β={e.beta:g})" if e.beta != 1.0 else "") + (" (yours)" if e.yours else ""), e.name)
+        short = [(e.name + (f" (β={e.beta:g})" if e.beta != 1.0 else "") + (_(" (yours)") if e.yours else ""), e.name)
                  for e in vaes]
         return gr.update(choices=short, value=value,
                          info=None if names else f"no VAE for {dataset} yet: train one in the Train tab")
