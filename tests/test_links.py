@@ -30,6 +30,7 @@ def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 
 
 def settle(page, quiet_ms: int = 700) -> None:
+    page.wait_for_function("() => window.vaeViewState")  # the page's scripts load after its first picture
     page.evaluate("(q) => window.vaeViewState.settle(q)", quiet_ms)
 
 

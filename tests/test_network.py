@@ -123,6 +123,7 @@ def test_the_view_shows_a_checkpoints_shape_and_hides_the_convolution_where_ther
     ctx = Context(registry, images, JobManager(registry, images))
     show = tab_handler(ctx, view, "show")
     summary, fig, rows, conv, layer = show("mnist", "mnist_conv_vae_z16")
+    rows = rows.values.tolist()  # a table with its headers (in the visitor's language)
     model = registry.get("mnist_conv_vae_z16", "mnist").model
     assert f"**{sum(p.numel() for p in model.parameters()):,} parameters**" in summary
     assert conv["visible"] is True and layer["value"] == "decoder.0"
@@ -132,7 +133,7 @@ def test_the_view_shows_a_checkpoints_shape_and_hides_the_convolution_where_ther
     _, _, _, conv, layer = show("mnist", "mnist_mlp_vae_z2")
     assert conv["visible"] is False and layer["value"] is None
     summary, fig, rows, conv, _ = show("mnist", "mnist_pca_z64")
-    assert "**0 parameters**" in summary and "fixed values (computed, not trained)" in summary and rows == []
+    assert "**0 parameters**" in summary and "fixed values (computed, not trained)" in summary and rows.empty
     assert conv["visible"] is False
     channel, row, col, taps, output, text = tab_handler(ctx, view, "on_layer")("mnist", "mnist_conv_vae_z16", "decoder.2")
     assert channel["interactive"] is False and (row["maximum"], col["maximum"]) == (27, 27) and (row["value"], col["value"]) == (14, 14)

@@ -10,6 +10,12 @@ A visit's language is chosen once, the same way here and in the page (``vae_demo
 URL's ``?lang=`` when it names one of :data:`LANGUAGES`, else the first of the browser's languages that is
 one, else English. The server learns it from each request (its page's URL, its Accept-Language header) and
 holds it for that request in a context variable, so a handler and the services under it need no argument.
+
+Why not Gradio's own ``gr.I18n`` (6.31): it translates only the static texts of the built page, by the browser's
+locale, in the page; it has no link flag, and most of this app's text is made by handlers with numbers in it
+(summaries, captions, plots, messages), which it cannot reach. Here the built page's texts go out translated at
+load (:mod:`vae_demo.app.localize`) and handlers make theirs in the visitor's language. Gradio's own words (its
+widgets, its footer) still follow the browser's locale.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def layers(model, x: torch.Tensor | None = None) -> Network:
         rows.append(Layer(part["now"], names[module], describe(module),
                           tuple(t.shape[1:]) if t is not None else (), sum(p.numel() for p in own)))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not any(True for _child in m.children())]
     try:
         code = model.embed(x)  # what the decoder gets: z (a VAE's posterior mean), feature maps, a code grid
         part["now"] = "decoder"

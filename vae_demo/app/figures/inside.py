@@ -22,7 +22,7 @@ def posterior_figure(w: Walkthrough, max_dims: int = 16):
                          hovertemplate="%{x}: μ %{y:.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=names, y=w.z[dims], mode="markers", name="z = μ + σ·ε",
                              marker={"symbol": "diamond", "size": 11, "color": "#e45756"}))
-    fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name="KL (nats)", yaxis="y2",
+    fig.add_trace(go.Scatter(x=names, y=w.kl_per_dim[dims], mode="lines+markers", name=_("KL (nats)"), yaxis="y2",
                              line={"color": "#54a24b", "dash": "dot"}))
     fig.update_layout(height=255, template="plotly_white", margin={"l": 40, "r": 40, "t": 36, "b": 30},
                       title={"text": _("posterior q(z | x)"), "x": 0, "xref": "paper", "xanchor": "left", "y": 1,
@@ -30,7 +30,7 @@ def posterior_figure(w: Walkthrough, max_dims: int = 16):
                       legend={"orientation": "h", "y": 1, "yref": "container", "yanchor": "top", "x": 1,
                               "xanchor": "right"},  # in the top margin, beside the title: never over the bars
                       font={"size": 13},
-                      yaxis={"title": "z"}, yaxis2={"title": "KL (nats)", "overlaying": "y", "side": "right",
+                      yaxis={"title": "z"}, yaxis2={"title": _("KL (nats)"), "overlaying": "y", "side": "right",
                                                     "rangemode": "tozero", "showgrid": False})
     return fig
 
