@@ -44,7 +44,9 @@ def test_every_model_learns_and_keeps_the_interface(kind, shape):
             assert torch.allclose(m.decode_codes(codes), m.decode(z), atol=1e-5)  # decode quantises
             assert m.latent_bits() == pytest.approx(h * w * math.log2(m.codebook_size))
         elif m.has_latent_code:
-            assert z.shape == (64, 8) and m.latent_dim == 8 and m.latent_bits() is None
+            # z, then a conditional model's class weights
+            assert z.shape == (64, 8 + m.num_classes) == (64, m.code_length) and m.latent_dim == 8
+            assert m.latent_bits() is None
         else:  # feature maps of every level (U-Net); the coarsest has latent_dim channels
             assert z[-1].shape[:2] == (64, 8) and z[-1].shape[-1] < shape[-1]
         y = m.reconstruct(x)
@@ -54,8 +56,8 @@ def test_every_model_learns_and_keeps_the_interface(kind, shape):
         terms = m.loss(x)
         assert "loss" in terms and "recon" in terms and all(t.ndim == 0 for t in terms.values())
         if isinstance(m, VAE):
-            mu, logvar = m.encode(x)
-            assert mu.shape == logvar.shape == (64, 8) and torch.equal(mu, z)
+            mu, logvar = m.encode(x)[:2]  # a conditional model's encoder also gives its class
+            assert mu.shape == logvar.shape == (64, 8) and torch.equal(mu, z[:, :8])
             assert "kl" in terms and float(terms["kl"]) >= 0
             assert m.generative and m.sample(5).shape == (5, *shape)
         else:
@@ -216,10 +218,13 @@ def test_every_model_says_what_it_is_and_how_its_latent_dims_read(kind):
         assert r.score.shape == (k,) and torch.allclose(r.score, counts / counts.sum())
         assert r.what and r.unit.format(0.5)
         return
-    assert all(t.shape == (6,) for t in (r.mean, r.std, r.score)) and bool((r.std > 0).all())
+    n = model.code_length  # the latent dims, then a conditional model's class weights (scored below any dim)
+    assert all(t.shape == (n,) for t in (r.mean, r.std, r.score)) and bool((r.std > 0).all())
+    assert bool((r.score[6:] < r.score[:6].min()).all())
+    r = r._replace(mean=r.mean[:6], std=r.std[:6], score=r.score[:6])
     assert r.what and r.unit.format(1.0)
     if model.generative:  # the prior's units, and the mean KL per dim in closed form
-        mu, logvar = model.encode(x)
+        mu, logvar = model.encode(x)[:2]
         kl = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).double().mean(0)
         assert torch.allclose(r.score, kl) and torch.equal(r.mean, torch.zeros(6, dtype=torch.float64))
         assert model.latent_scores(None, codes).what.startswith("variance of the posterior means")
@@ -227,7 +232,7 @@ def test_every_model_says_what_it_is_and_how_its_latent_dims_read(kind):
         assert torch.allclose(r.score, model.variances[:6].double())
     else:
         assert torch.allclose(r.score, codes.double().var(0, unbiased=False))
-    assert model.latent_scores(None, None).score.shape == (6,) or kind == "pca"
+    assert model.latent_scores(None, None).score.shape == (n,) or kind == "pca"
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))

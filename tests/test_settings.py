@@ -64,5 +64,5 @@ def test_a_setting_is_checked_against_the_kind_and_its_range(widened):
         make_config("mnist", "widened", 3, "none", 1, 32, 1e-3, hparams={"beta": 4.0})
     # an old recorded command wrote --beta 1 for every kind: at its default it changes nothing
     assert config_from_args(build_parser().parse_args(["--model", "conv_ae", "--beta", "1"])).hparams == {}
-    with pytest.raises(ValueError, match="for conv_vae, mlp_vae"):
+    with pytest.raises(ValueError, match="for conv_vae, conv_cvae, mlp_vae"):
         config_from_args(build_parser().parse_args(["--model", "conv_ae", "--beta", "2"])).validate()

@@ -57,12 +57,12 @@ def register(ctx: Context) -> None:
 
     @answers
     def decode(dataset: str, model: str, z: list[float]) -> list:
-        """Decode a code z (as long as the model's latent) → the image's pixels in [0, 1]: rows (grey) or rows of RGB."""
+        """Decode a code z (as long as the model's code: its latent, then a conditional model's class weights) → the image's pixels in [0, 1]: rows (grey) or rows of RGB."""
         e = ctx.registry.get(model, dataset, latent_code=True)
         if e.model.discrete:
             raise UserInputError(_("{model} has a discrete code: use its code grid (set_code)", model=model))
-        if not isinstance(z, list) or len(z) != e.latent_dim:
-            raise UserInputError(_("z must be a list of {n} numbers for {model}", n=e.latent_dim, model=model))
+        if not isinstance(z, list) or len(z) != e.code_length:
+            raise UserInputError(_("z must be a list of {n} numbers for {model}", n=e.code_length, model=model))
         values = [number(v, "z", lo=-1e6, hi=1e6) for v in z]
         if not all(math.isfinite(v) for v in values):
             raise UserInputError(_("z must hold finite numbers"))

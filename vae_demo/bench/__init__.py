@@ -12,8 +12,11 @@ Sections (``--only`` picks some; the others are kept from an earlier ``benchmark
   input, of each tuned classical restorer, of the PCA projection and of every learned checkpoint;
   the best classical, the best learned and the margin, the quality bars, and a PNG grid per dataset.
 - ``losses``: test-set loss terms (recon, KL, loss) of every VAE checkpoint.
+- ``rate``: the β family of VAEs (one architecture, several β) on the rate–distortion plane: rate, distortion,
+  −ELBO and active units on the whole test split.
+- ``classes``: each conditional model's "same z, every class" judged by a classifier trained here.
 - ``codes``: each latent code's size (float dims, or bits for a discrete code), its clean test
-  reconstruction PSNR/SSIM, and for a discrete code the codebook's perplexity and use.
+  reconstruction PSNR/SSIM, and for a discrete code the codebook's perplexity and use, and the codebook vectors' variance by principal component.
 - ``anomaly``: the ROC AUC of each clean model's reconstruction error for telling another dataset's
   test images (same size) from its own: Fashion-MNIST for the MNIST models and back.
 - ``sweep``: reconstruction error against latent size, PCA against a conv AE trained just for this
@@ -39,7 +42,7 @@ Only ``figures[].name``, ``unit`` and ``median`` are required. Add a figure by a
 :func:`vae_demo.bench.app_speed.render_app` shows every entry, with PASS/FAIL where a bar is given.
 """
 
-from vae_demo.bench import tune, restore, losses, codes, anomaly, sweep, nll, speed, app_speed, load  # noqa: E402, F401, I001  (run order)
+from vae_demo.bench import tune, restore, losses, rate, classes, codes, anomaly, sweep, nll, speed, app_speed, load  # noqa: E402, F401, I001  (run order)
 from vae_demo.bench.cli import build_parser, main, make_ctx  # noqa: E402
 from vae_demo.bench.core import REGISTRY, Ctx  # noqa: E402
 

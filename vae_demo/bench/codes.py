@@ -24,6 +24,7 @@ from vae_demo.bench.core import (
     section_head,
 )
 from vae_demo.models.base import code_usage
+from vae_demo.services.codes import explained_variance
 
 
 def run_codes(ctx: Ctx) -> dict:
@@ -43,7 +44,8 @@ def run_codes(ctx: Ctx) -> dict:
                 h, w = m.code_grid
                 row.update(bits=rounded(m.latent_bits()), grid=[h, w], codebook_size=m.codebook_size,
                            perplexity=rounded(u.perplexity), codes_used=rounded(u.used),
-                           bits_per_dim=rounded(m.latent_bits() / math.prod(m.image_shape), 5))
+                           bits_per_dim=rounded(m.latent_bits() / math.prod(m.image_shape), 5),
+                           code_dim=int(m.codebook().shape[1]), codebook_variance=[rounded(v) for v in explained_variance(m.codebook().cpu())[:4]])
             else:
                 row["float_dims"] = m.latent_dim
             rows.append(row)
@@ -78,6 +80,13 @@ def render_codes(sec: dict) -> str:
         if ds == "cifar10":
             lines += [JPEG_NOTE, ""]
         lines += [md_table(["checkpoint", "family", "code size", "PSNR", "SSIM", "perplexity", "codes used"], rows), ""]
+        books = [r for r in res["rows"] if r.get("codebook_variance")]
+        if books:
+            lines += ["The codebook's vectors by principal component (the share of their variance along each of the "
+                      "first four):", "",
+                      md_table(["checkpoint", "code dim D", "PC1", "PC2", "PC3", "PC4"],
+                               [[f"`{r['checkpoint']}`", r.get("code_dim", "—"),
+                                 *(f"{v:.1%}" for v in r["codebook_variance"])] for r in books]), ""]
     lines += ["**Likelihood.** The VQ-VAE paper reports 4.67 bits/dim on CIFAR-10 (its VAE 4.51). That number "
               "needs a *learned prior* over the codes (the paper fits a PixelCNN) and a discrete 256-level "
               "pixel likelihood; the VQ-VAE here has neither (a uniform prior, a Bernoulli/BCE decoder on "

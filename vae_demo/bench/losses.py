@@ -28,7 +28,8 @@ def run_losses(ctx: Ctx) -> dict:
                 continue
             corruption = c.meta.get("corruption", "none")
             torch.manual_seed(0)  # the loss samples z once per image
-            ev = evaluate(c.model, x.to(ctx.device), corruption)
+            labels = ctx.load(ds, "test").labels[:len(x)].to(ctx.device)  # a conditional model is told them
+            ev = evaluate(c.model, x.to(ctx.device), corruption, labels=labels)
             recorded = c.meta.get("metrics", {}).get("test_loss")
             terms = {k: rounded(v) for k, v in ev.items() if k != "psnr"}  # whatever terms the model returns
             rows.append({"name": c.name, "model": c.meta["model"], "latent_dim": c.meta["latent_dim"],

@@ -4,7 +4,7 @@ A model registers itself with ``@register("name")`` in its own file; importing t
 it appear in the training CLI, the benchmark and every tab of the app.
 """
 
-from vae_demo.models import conv, mlp, pca, unet, vqvae  # noqa: F401  (registers the models)
+from vae_demo.models import conv, cvae, mlp, pca, unet, vqvae  # noqa: F401  (registers the models)
 from vae_demo.models.base import MODELS, Autoencoder, build_model, register
 
 __all__ = ["MODELS", "Autoencoder", "build_model", "register"]

@@ -16,6 +16,9 @@
   (``None``) that channel is zeros: "nothing known to be missing". Other models ignore it.
 - ``sample(n)``: draws from the prior (generative models only).
 - ``family``: what the model is, in a word, for the UI ("autoencoder", "VAE", "PCA", ...).
+- A *conditional* model (``num_classes`` K > 0, a cVAE) is told the class: its code is z followed by K class
+  weights, ``loss(..., labels=y)`` trains with the true class, ``with_class(code, classes)`` sets a code's class
+  and ``classify(x)`` reads an image's class. Every other model ignores labels.
 - ``latent_scores(x, codes)``: how its latent dims read in the app, from test images ``x`` and/or
   their codes: the dims' standard units (mean, std) and how much each carries (the sliders' order),
   as the model defines it (VAE: mean KL per dim; PCA: eigenvalue; autoencoder: code variance).
@@ -57,6 +60,11 @@ class Posterior:
 
     def kl(self) -> torch.Tensor | None:
         return None
+
+    def code(self, z: torch.Tensor) -> torch.Tensor:
+        """The whole code ``decode`` takes for latent values ``z`` drawn from this posterior: ``z`` itself, or
+        with what else the code carries (a conditional model's class)."""
+        return z
 
 
 class PointPosterior(Posterior):
@@ -162,6 +170,10 @@ class Autoencoder(nn.Module):
     codebook_size = 0  # discrete models: K
     channels_last = False  # True: train with channels-last weights (~25% faster for full-size convs)
     mask_input = False
+    # conditional models: the number of classes the decoder is told. Their code (what ``embed`` gives and
+    # ``decode`` takes) is the latent z followed by K class weights; ``loss`` takes ``labels=``, and
+    # ``with_class(code, classes)`` sets a code's class (labels (N,) or weights (N, K))
+    num_classes = 0
     description = ""
     family = "autoencoder"  # a word for the UI
     # the hyperparameters, declared once (see vae_demo.settings): the CLI, the Train tab, the default
@@ -200,6 +212,14 @@ class Autoencoder(nn.Module):
         return {"recon": self.recon}
 
     # --- shared ---
+    @property
+    def code_length(self) -> int:
+        """The length of the flat code ``embed`` gives and ``decode`` takes: ``latent_dim``, then a conditional
+        model's class weights; a discrete model's whole grid of vectors (h·w·D)."""
+        if self.discrete:
+            return self.code_grid[0] * self.code_grid[1] * self.latent_dim
+        return self.latent_dim + self.num_classes
+
     @property
     def device(self) -> torch.device:
         for t in self.parameters():

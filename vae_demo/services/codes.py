@@ -193,6 +193,13 @@ def codes_by_use(use: CodebookUse) -> list[int]:
 
 
 @torch.no_grad()
+def explained_variance(vectors) -> np.ndarray:
+    """The share of the variance of ``vectors`` (N, D) along each principal component, largest first."""
+    v = np.asarray(vectors, dtype=np.float64)
+    s = np.linalg.svd(v - v.mean(0), compute_uv=False)
+    return s ** 2 / max(float((s ** 2).sum()), 1e-12)
+
+
 def codebook_points(entry: ModelEntry) -> tuple[np.ndarray, str]:
     """(K, 2) PCA projection of the code vectors, and what the axes are."""
     book = entry.model.codebook().double().cpu().numpy()

@@ -74,7 +74,7 @@ def walkthrough(entry: ModelEntry, x: torch.Tensor, eps=None, seed: int = 0) -> 
     if len(e) != d or not np.all(np.isfinite(e)):
         raise UserInputError(_("ε must be {d} finite numbers (the model's latent size)", d=d))
     z = mu + std * torch.from_numpy(e)
-    logits = model.decode_logits(z.float().unsqueeze(0))
+    logits = model.decode_logits(q.code(z.float().unsqueeze(0)))
     recon = float(model.recon_loss(logits, x)[0])
     uninformed = float(model.recon_loss(torch.zeros_like(logits), x)[0])  # sigmoid(0) = 0.5 everywhere
     kl = q.kl_per_dim()[0].double().numpy()
@@ -99,7 +99,7 @@ def matching_pair(entries: list[ModelEntry], latent_dim: int | None = None) -> t
     """An autoencoder and a VAE of one dataset with the same latent size, both trained on clean images
     (a β = 1 VAE preferred), or None."""
     clean = [e for e in entries if e.has_latent_code and not e.is_restorer and e.model.trainable
-             and not e.model.discrete]
+             and not e.model.discrete and not e.is_conditional]  # an AE is not told the class: not like for like
     vaes = sorted((e for e in clean if e.is_vae), key=lambda e: (e.beta != 1.0, e.yours, e.name))
     aes = [e for e in clean if not e.is_vae]
     for v in vaes:

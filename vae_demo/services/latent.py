@@ -51,7 +51,7 @@ def encodings(entry: ModelEntry, images: TestImages | None) -> tuple[np.ndarray,
 
     def compute():
         ex = entry.ckpt.extras
-        if "test_latents" in ex and ex["test_latents"].ndim == 2 and ex["test_latents"].shape[1] == entry.latent_dim:
+        if "test_latents" in ex and ex["test_latents"].ndim == 2 and ex["test_latents"].shape[1] == entry.code_length:
             z = ex["test_latents"].float().numpy()
             labels = ex.get("test_labels")
             y = labels.long().numpy() if labels is not None and len(labels) == len(z) else np.zeros(len(z), int)
@@ -76,9 +76,12 @@ class LatentStats:
     what: str  # what the score is, for the UI
     unit: str = ""  # how one dim's score reads on its slider, e.g. "KL {:.2f} nats"
 
+    latent_dim: int = 0  # the dims a slider may move (a conditional model's code goes on with its class)
+
     @property
     def shown(self) -> np.ndarray:
-        return self.order[:MAX_SLIDERS]
+        order = self.order if not self.latent_dim else self.order[self.order < self.latent_dim]
+        return order[:MAX_SLIDERS]
 
 
 def latent_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
@@ -107,7 +110,7 @@ def _compute_stats(entry: ModelEntry, images: TestImages | None) -> LatentStats:
     r = entry.model.latent_scores(x, codes)
     score = r.score.double().cpu().numpy()
     return LatentStats(r.mean.double().cpu().numpy(), r.std.double().cpu().numpy(), score,
-                       np.argsort(-score, kind="stable"), r.what, r.unit)
+                       np.argsort(-score, kind="stable"), r.what, r.unit, entry.latent_dim)
 
 
 # --- sliders ----------------------------------------------------------------------------------------
@@ -142,8 +145,7 @@ def decode(entry: ModelEntry, z: torch.Tensor, size: int = 224) -> np.ndarray:
 def slider_decode(entry: ModelEntry, stats: LatentStats, base, shown_values) -> tuple[np.ndarray, np.ndarray]:
     """The slider handler: ``base`` (all D dims, standard units) with the shown dims replaced by
     ``shown_values`` (in ``stats.shown`` order) → (image, full values)."""
-    d = entry.latent_dim
-    v = clean_values(base, d, N_("base latent"))
+    v = clean_values(base, entry.code_length, N_("base latent"))
     shown = stats.shown
     sv = np.asarray(shown_values, dtype=np.float64).reshape(-1)[: len(shown)]
     sv = np.clip(np.nan_to_num(sv), -SLIDER_RANGE, SLIDER_RANGE)
@@ -151,10 +153,25 @@ def slider_decode(entry: ModelEntry, stats: LatentStats, base, shown_values) -> 
     return decode(entry, to_latent(stats, v)), v
 
 
-def random_values(entry: ModelEntry, seed=None) -> np.ndarray:
-    """A draw from the prior (VAE) or from N(0, 1) in standard units (AE/PCA: a Gaussian fit)."""
+def random_values(entry: ModelEntry, seed=None, base=None) -> np.ndarray:
+    """A draw from the prior (VAE) or from N(0, 1) in standard units (AE/PCA: a Gaussian fit); the rest of the
+    code (a conditional model's class) kept from ``base``."""
     rng = np.random.default_rng(None if seed is None else int(seed))
-    return np.clip(rng.standard_normal(entry.latent_dim), -SLIDER_RANGE, SLIDER_RANGE)
+    v = zero_values(entry, base)
+    v[:entry.latent_dim] = np.clip(rng.standard_normal(entry.latent_dim), -SLIDER_RANGE, SLIDER_RANGE)
+    return v
+
+
+def zero_values(entry: ModelEntry, base=None) -> np.ndarray:
+    """Every latent dim at 0 standard units; the rest of the code (a conditional model's class) from ``base``
+    (default: the first class)."""
+    v = np.zeros(entry.code_length)
+    if entry.is_conditional:
+        if base is not None and len(base) == entry.code_length:
+            v[entry.latent_dim:] = np.asarray(base, dtype=np.float64)[entry.latent_dim:]
+        else:
+            v[entry.latent_dim] = 1.0
+    return v
 
 
 @torch.no_grad()
@@ -245,9 +262,13 @@ def _compute_map(entry: ModelEntry, images, method: str) -> LatentMap:
         xy = z[:, :2] if z.shape[1] >= 2 else np.concatenate([z, np.zeros_like(z)], 1)
         return LatentMap(xy.astype(np.float64), y, z, "native", None, None, source)
     if method == "pca":
+        d = entry.latent_dim  # a conditional model's code goes on with its class: the map is of z alone
         center = z.mean(0)
-        _u, s, vt = np.linalg.svd((z - center).astype(np.float64), full_matrices=False)
-        axes = vt[:2]
+        _u, s, vt = np.linalg.svd((z[:, :d] - center[:d]).astype(np.float64), full_matrices=False)
+        axes = np.concatenate([vt[:2], np.zeros((len(vt[:2]), z.shape[1] - d))], 1)
+        if z.shape[1] > d:  # decoded as one class (the most common), not a blend of all of them
+            center[d:] = 0.0
+            center[d + int(np.bincount(np.argmax(z[:, d:], 1)).argmax())] = 1.0
         xy = (z - center) @ axes.T
         explained = (s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12)
         return LatentMap(xy, y, z, "pca", center, axes, source, float(explained))

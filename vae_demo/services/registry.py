@@ -88,6 +88,16 @@ class ModelEntry:
                                    name=self.name))
 
     @property
+    def code_length(self) -> int:
+        """What ``embed`` gives and ``decode`` takes: the latent dims, then a conditional model's class weights."""
+        return int(self.model.code_length)
+
+    @property
+    def is_conditional(self) -> bool:
+        """Told the class (a cVAE): its code ends with the class, set by a picker, not a slider."""
+        return bool(self.model.num_classes)
+
+    @property
     def is_vae(self) -> bool:
         return bool(self.model.generative)
 
@@ -99,7 +109,7 @@ class ModelEntry:
     @property
     def is_plain_vae(self) -> bool:
         """The textbook VAE: β = 1, trained on clean images (what the latent and Inside views prefer)."""
-        return self.is_vae and self.beta == 1.0 and not self.is_restorer
+        return self.is_vae and self.beta == 1.0 and not self.is_restorer and not self.is_conditional
 
     @property
     def is_pca(self) -> bool:

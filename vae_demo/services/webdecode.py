@@ -76,12 +76,14 @@ def _takes_codes(path: str) -> bool:
 
 def page_decoder(entry: ModelEntry, stats: latent.LatentStats, values) -> dict | None:
     """What the page needs to decode slider values itself: the graph's URL, the standard units (z = mean +
-    value·std per dim), which dim each shown slider moves, and the current values of all dims."""
+    value·std per dim), which dim each shown slider moves, the current values of all dims, and whether the code
+    ends with a class (the page then asks the server for the class grids after a move)."""
     path = graph_file(entry)
     if path is None:
         return None
     return {"url": file_url(path), "mean": [float(v) for v in stats.mean], "std": [float(v) for v in stats.std],
-            "shown": [int(i) for i in stats.shown], "base": [float(v) for v in values], "model": entry.name}
+            "shown": [int(i) for i in stats.shown], "base": [float(v) for v in values], "model": entry.name,
+            "classes": entry.is_conditional}
 
 
 def page_map(entry: ModelEntry, m) -> dict | None:

@@ -97,13 +97,30 @@ def make_model(cfg: TrainConfig, image_shape):
     return build_model(cfg.model, image_shape, cfg.latent_dim, **cfg.model_settings())
 
 
+def told(model, labels: torch.Tensor | None) -> dict:
+    """What ``model.loss`` is told besides the images: the labels, for a conditional model only."""
+    return {"labels": labels} if model.num_classes and labels is not None else {}
+
+
+def check_labels(model, labels: torch.Tensor | None) -> None:
+    """A conditional model needs labels within its classes."""
+    if not model.num_classes:
+        return
+    if labels is None or not len(labels):
+        raise ValueError(f"{model.kind} is told the class: it needs labelled images")
+    if int(labels.max()) >= model.num_classes or int(labels.min()) < 0:
+        raise ValueError(f"{model.kind} has {model.num_classes} classes, but the labels run "
+                         f"{int(labels.min())}..{int(labels.max())}: set --classes")
+
+
 @torch.no_grad()
 def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int = 1000,
-             bf16: bool = False) -> dict:
+             bf16: bool = False, labels: torch.Tensor | None = None) -> dict:
     """Mean loss terms and reconstruction PSNR on ``x_clean`` (inputs corrupted if a spec is given).
 
     ``bf16``: run under bf16 autocast, as training does when asked (the per-epoch test numbers of a
-    bf16 run; the benchmark always measures in float32)."""
+    bf16 run; the benchmark always measures in float32). ``labels``: the images' classes (a conditional
+    model's loss decodes with them; its reconstruction reads the class from the image itself)."""
     model.eval()
     spec = parse_spec(corruption)
     gen = torch.Generator().manual_seed(TEST_CORRUPTION_SEED)
@@ -113,7 +130,7 @@ def evaluate(model, x_clean: torch.Tensor, corruption: str = "none", batch: int 
         target = x_clean[i:i + batch]
         x_in, mask = (target, None) if spec.kind == "none" else corrupt(target, spec, gen)
         with torch.autocast(x_in.device.type, dtype=torch.bfloat16, enabled=bf16):
-            terms = model.loss(x_in, target, mask)
+            terms = model.loss(x_in, target, mask, **told(model, None if labels is None else labels[i:i + batch]))
             recon = model.reconstruct(x_in, mask).float()
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(target)
@@ -185,8 +202,11 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         images = train_set.images[: cfg.train_limit or None]
         self.x_train = images.to(device).float().div_(255.0)
+        self.y_train = train_set.labels[: cfg.train_limit or None].to(device)
         self.x_test = test_set.floats(device=device) if test_set is not None else None
+        self.y_test = test_set.labels.to(device) if test_set is not None else None
         model = make_model(cfg, tuple(self.x_train.shape[1:])).to(device)
+        check_labels(model, self.y_train)
         if model.channels_last:  # measured: a U-Net's training step ~25% faster on a CPU
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -255,9 +275,11 @@ class Trainer:
             if not model.trainable:  # closed form (PCA): one "epoch"
                 if self.epoch == 0:
                     model.fit(self.x_train)
-                    metrics = {"epoch": 1, **_prefixed(evaluate(model, self.x_train[:10000], cfg.corruption), "train")}
+                    metrics = {"epoch": 1, **_prefixed(evaluate(model, self.x_train[:10000], cfg.corruption,
+                                                                 labels=self.y_train[:10000]), "train")}
                     if self.x_test is not None:
-                        metrics.update(_prefixed(evaluate(model, self.x_test, cfg.corruption), "test"))
+                        metrics.update(_prefixed(evaluate(model, self.x_test, cfg.corruption, labels=self.y_test),
+                                                 "test"))
                     metrics["time_s"] = round(elapsed(), 3)
                     self.history.append(metrics)
                     self.last_good = copy.deepcopy(model.state_dict())
@@ -295,7 +317,7 @@ class Trainer:
                     target = self.x_train[idx]
                     x_in, mask = (target, None) if self.spec.kind == "none" else corrupt(target, self.spec, self.gen)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-                        terms = model.loss(x_in, target, mask)
+                        terms = model.loss(x_in, target, mask, **told(model, self.y_train[idx]))
                     loss = terms["loss"]
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -320,7 +342,8 @@ class Trainer:
                         "try a smaller learning rate. Nothing was saved from this epoch."
                     )
                 if self.x_test is not None:
-                    metrics.update(_prefixed(evaluate(model, self.x_test, cfg.corruption, bf16=self.use_bf16), "test"))
+                    metrics.update(_prefixed(evaluate(model, self.x_test, cfg.corruption, bf16=self.use_bf16,
+                                                             labels=self.y_test), "test"))
                 metrics["time_s"] = round(elapsed(), 3)
                 self.last_good = copy.deepcopy(model.state_dict())
                 self.history.append(metrics)

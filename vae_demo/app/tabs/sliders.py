@@ -9,6 +9,8 @@ import numpy as np
 
 from vae_demo.app.common import Context, as_tensor, explain, keep_in_page, safe
 from vae_demo.app.registry import TAB_FILES, Tab
+from vae_demo.app.tabs import class_controls
+from vae_demo.app.tabs.class_controls import ClassUI
 from vae_demo.language import _
 from vae_demo.services import codes, latent, webdecode
 from vae_demo.services.errors import UserInputError
@@ -53,12 +55,15 @@ class SlidersUI:
     reset: gr.Button
     from_image: gr.Button
     base: gr.State  # all D values (standard units) of the current code
+    classes: ClassUI  # a conditional model's class controls
+    class_refresh: gr.Button  # what the page clicks after a slider move of a conditional model (its grids)
 
     @property
     def new_code(self) -> list:
         """What a whole new code sets (every button's outputs)."""
         return [*self.sliders, self.base, self.image, self.slider_row, self.codes_col, self.grid_state,
-                self.cell_state, self.grid_img, self.cell_code, self.code_info, self.web, self.codes_web]
+                self.cell_state, self.grid_img, self.cell_code, self.code_info, self.web, self.codes_web,
+                *self.classes.outputs]
 
 
 def _slider_grid() -> tuple[list, gr.Row]:
@@ -100,6 +105,7 @@ def _picture_column() -> dict:
         parts["grid_state"] = gr.JSON(None, elem_id="codes-grid-state", show_label=False)
         parts["cell_state"] = gr.JSON(None, elem_id="codes-cell", show_label=False)
         parts["server_code"] = gr.Button("decode the code grid on the server", elem_id="codes-server-decode")
+        parts["class_refresh"] = gr.Button("draw the class grids again", elem_id="sliders-class-refresh")
         with gr.Row():
             parts["sample"] = gr.Button("Sample from the prior", elem_id="sliders-sample")
             parts["reset"] = gr.Button("Reset to 0", elem_id="sliders-reset")
@@ -116,10 +122,11 @@ def layout() -> SlidersUI:
             info = gr.Markdown("", elem_id="sliders-info")
             sliders, slider_row = _slider_grid()
             editor = _code_editor()
+            class_ui = class_controls.layout()
         picture = _picture_column()
     explain(EXPLAIN)
     return SlidersUI(model=model, info=info, sliders=sliders, slider_row=slider_row, base=gr.State(None),
-                     **editor, **picture)
+                     classes=class_ui, **editor, **picture)
 
 
 def decode_sliders(ctx: Context, dataset, name, base_values, *values):
@@ -128,7 +135,7 @@ def decode_sliders(ctx: Context, dataset, name, base_values, *values):
     e = ctx.registry.get(name, dataset, latent_code=True)
     stats = latent.latent_stats(e, ctx.images)
     if base_values is None:
-        base_values = np.zeros(e.latent_dim)
+        base_values = latent.zero_values(e)
     img, _z = latent.slider_decode(e, stats, base_values, values)
     return img
 
@@ -150,7 +157,7 @@ class SlidersHandlers:
         self.ctx, self.ui = ctx, ui
 
     # --- what a whole new code shows --------------------------------------------------------------------
-    def show_values(self, e, stats, values) -> dict:
+    def show_values(self, e, stats, values, to_class=None) -> dict:
         """A continuous code: every slider, the base, the image, the page's copy; the code editor hidden."""
         ui, shown = self.ui, stats.shown
         values = np.round(np.asarray(values, dtype=np.float64), 2)  # the sliders show 2 decimals: decode those
@@ -161,6 +168,7 @@ class SlidersHandlers:
                     ui.slider_row: gr.update(visible=True), ui.codes_col: gr.update(visible=False),
                     ui.grid_state: None, ui.cell_state: None,
                     ui.web: webdecode.page_decoder(e, stats, values), ui.codes_web: None})
+        out.update(class_controls.show(ui.classes, e, stats, values, self.ctx.images, to_class))
         return out
 
     def cell_info(self, e, grid, cell) -> dict:
@@ -183,6 +191,7 @@ class SlidersHandlers:
         cell = (h // 2, w // 2)
         picture = codes.decode_grid(e, grid)
         out = {s: gr.update(visible=False) for s in ui.sliders}
+        out[ui.classes.column] = gr.update(visible=False)
         out.update({ui.base: None, ui.image: latent.display(picture, 224), ui.slider_row: gr.update(visible=False),
                     ui.codes_col: gr.update(visible=True), ui.grid_state: grid.tolist(), ui.cell_state: list(cell),
                     ui.grid_img: codes.grid_view(e, picture, grid, cell), ui.web: None,
@@ -229,24 +238,46 @@ class SlidersHandlers:
             _("not generative: random codes may decode to garbage (there is no prior)"))
         text = _("**{name}**: {d} latent dims, {n} shown, ordered by {what}. {kind}.", name=e.name, d=e.latent_dim,
                  n=min(e.latent_dim, latent.MAX_SLIDERS), what=_(stats.what), kind=kind)
+        if e.is_conditional:
+            text += " " + _("It is also told the class: pick it below the sliders.")
         # only a VAE has a prior to sample from; for the others the button draws a random code
         button = _("Sample from the prior") if e.is_vae else _("Random code (no prior)")
-        return {**self.show_values(e, stats, np.zeros(e.latent_dim)), ui.info: text,
+        return {**self.show_values(e, stats, latent.zero_values(e)), ui.info: text,
                 ui.sample: gr.update(value=button), ui.reset: gr.update(value=_("Reset to 0"))}
 
     @safe
-    def sample_prior(self, dataset, name):
+    def sample_prior(self, dataset, name, base=None):
         e = self.entry(dataset, name)
         if e.model.discrete:
             return self.show_grid(e, codes.random_grid(e))
-        return self.show_values(e, latent.latent_stats(e, self.ctx.images), latent.random_values(e))
+        return self.show_values(e, latent.latent_stats(e, self.ctx.images), latent.random_values(e, base=base))
 
     @safe
-    def reset(self, dataset, name, x=None):
+    def reset(self, dataset, name, x=None, base=None):
         e = self.entry(dataset, name)
         if e.model.discrete:
             return self.show_grid(e, self.start_grid(e, x))
-        return self.show_values(e, latent.latent_stats(e, self.ctx.images), np.zeros(e.latent_dim))
+        return self.show_values(e, latent.latent_stats(e, self.ctx.images), latent.zero_values(e, base))
+
+    def current_values(self, e, base, shown) -> tuple:
+        """(stats, every value) of the code on screen: ``base`` with the shown sliders' values."""
+        stats = latent.latent_stats(e, self.ctx.images)
+        return stats, latent.slider_decode(e, stats, latent.zero_values(e) if base is None else base, shown)[1]
+
+    @safe
+    def set_class(self, dataset, name, base, label, to_class, *shown):
+        """A class picked: the code on screen with that class, decoded (a conditional model)."""
+        e = self.entry(dataset, name)
+        stats, v = self.current_values(e, base, shown)
+        return self.show_values(e, stats, class_controls.with_class(e, v, label), to_class)
+
+    @safe
+    def class_grids(self, dataset, name, base, to_class, *shown):
+        """The class grids of the code on screen (after a slider move, or another "to" class)."""
+        e = self.entry(dataset, name)
+        stats, v = self.current_values(e, base, shown)
+        out = class_controls.show(self.ui.classes, e, stats, v, self.ctx.images, to_class)
+        return [out[self.ui.classes.every], out[self.ui.classes.path]]
 
     @safe
     def from_image(self, dataset, name, x):
@@ -298,9 +329,16 @@ def wire(ctx: Context, ui: SlidersUI, h: SlidersHandlers) -> None:
                            trigger_mode="always_last", concurrency_limit=None, queue=False, api_name="slide",
                            api_description="The sliders decoded: dataset, model, every dim's value (standard "
                                            "units), then the shown sliders' values → the image.", **quiet)
-    ui.sample.click(h.sample_prior, [ctx.dataset, ui.model], ui.new_code, api_name="sample_prior",
+    ui.sample.click(h.sample_prior, [ctx.dataset, ui.model, ui.base], ui.new_code, api_name="sample_prior",
                     api_description="A random code (from the prior for a VAE), its sliders and its image.", **quiet)
-    ui.reset.click(h.reset, [ctx.dataset, ui.model, ctx.current], ui.new_code, **quiet)
+    ui.reset.click(h.reset, [ctx.dataset, ui.model, ctx.current, ui.base], ui.new_code, **quiet)
+    c = ui.classes
+    c.klass.input(h.set_class, [ctx.dataset, ui.model, ui.base, c.klass, c.to_class, *ui.sliders], ui.new_code,
+                  **quiet)
+    # after a slider move the page clicks the hidden button (sliders.js) when the model is told the class
+    gr.on([ui.class_refresh.click, c.to_class.input], h.class_grids,
+          [ctx.dataset, ui.model, ui.base, c.to_class, *ui.sliders], [c.every, c.path], trigger_mode="always_last",
+          **quiet)
     ui.grid_img.select(h.select_cell, [ctx.dataset, ui.model, ui.grid_state],
                        [ui.cell_state, ui.grid_img, ui.cell_code, ui.code_info], **quiet)
     # a code picked for the selected cell: set and decoded in the page (sliders.js pickCode), else the server

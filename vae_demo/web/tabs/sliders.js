@@ -88,5 +88,10 @@
     const r = await D.decodeOrAsk(web && web.url, z, document.querySelector('#sliders-image img'),
                                   '#sliders-server-decode');
     say(r, t('slider move'));
+    if (web && web.classes) {  // a model told the class: its grids of the same z follow the code, from the server
+      await new Promise((ok) => requestAnimationFrame(ok));  // Gradio's copies of the sliders have the move then
+      const b = document.querySelector('#sliders-class-refresh');
+      if (b) b.click();
+    }
   });
 })();

@@ -6,7 +6,7 @@ import gradio as gr
 
 from vae_demo.app.common import Context
 from vae_demo.app.registry import Registry, Tab
-from vae_demo.app.tabs.inside import anomaly, blurry, filters, network, pair, step
+from vae_demo.app.tabs.inside import anomaly, blurry, filters, network, pair, rate, step
 
 
 def build(ctx: Context) -> None:
@@ -19,6 +19,7 @@ def build(ctx: Context) -> None:
 VIEWS = Registry()
 VIEWS.register(step.VIEW)
 VIEWS.register(pair.VIEW)
+VIEWS.register(rate.VIEW)
 VIEWS.register(blurry.VIEW)
 VIEWS.register(filters.VIEW)
 VIEWS.register(anomaly.VIEW)

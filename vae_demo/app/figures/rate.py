@@ -1,0 +1,59 @@
+"""Plots of the rate–distortion view: the plane with the family's points and the ELBO's iso-lines, and the KL
+per dim of one model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vae_demo.language import _
+from vae_demo.services.rate import ACTIVE_KL, RatePoint
+
+PICKED, OTHER = "#e45756", "#4c78a8"
+
+
+def plane_figure(points: list[RatePoint], picked: str | None = None):
+    """Plotly: each model at (rate, distortion), labelled by β, the picked one in red; dashed lines D + R = c (one
+    ELBO each, −c). A point's ``customdata`` is its model's name (the page's click picks it)."""
+    import plotly.graph_objects as go
+
+    r = np.array([p.rate for p in points])
+    d = np.array([p.distortion for p in points])
+    fig = go.Figure()
+    lo, hi = float((r + d).min()), float((r + d).max())
+    r_max, d_lo, d_hi = float(r.max()) * 1.15 + 1, float(d.min()) * 0.95, float(d.max()) * 1.05
+    for c in np.linspace(lo, hi, 4):  # the iso-ELBO lines through the family's span
+        fig.add_trace(go.Scatter(x=[0, r_max], y=[c, c - r_max], mode="lines", hoverinfo="skip", showlegend=False,
+                                 line={"color": "#bab0ac", "dash": "dash", "width": 1}))
+        fig.add_annotation(x=max(0.0, min(r_max, c - d_hi)), y=min(d_hi, c), text=_("ELBO {v:.0f}", v=-c),
+                           showarrow=False, font={"size": 11, "color": "#79706e"}, xanchor="left", yanchor="bottom")
+    colors = [PICKED if p.name == picked else OTHER for p in points]
+    fig.add_trace(go.Scatter(
+        x=r, y=d, mode="markers+text", text=[f"β = {p.beta:g}" for p in points], textposition="top right",
+        customdata=[p.name for p in points], marker={"size": 14, "color": colors, "line": {"width": 1, "color": "white"}},
+        showlegend=False,
+        hovertemplate=_("%{text}<br>rate %{x:.1f} nats<br>distortion %{y:.1f} nats") + "<extra></extra>"))
+    fig.update_layout(height=330, template="plotly_white", font={"size": 13}, clickmode="event",
+                      margin={"l": 60, "r": 20, "t": 36, "b": 45},
+                      title={"text": _("rate–distortion plane (click a point)"), "x": 0, "xref": "paper",
+                             "font": {"size": 13}},
+                      xaxis={"title": _("rate R = KL(q(z | x) ‖ p(z)), nats"), "range": [0, r_max]},
+                      yaxis={"title": _("distortion D = −log p(x | z), nats"), "range": [d_lo, d_hi]})
+    return fig
+
+
+def kl_figure(p: RatePoint):
+    """Plotly: mean KL per dim, most first; the active-unit threshold as a line."""
+    import plotly.graph_objects as go
+
+    order = np.argsort(-p.kl_per_dim, kind="stable")
+    names = [f"z[{int(i)}]" for i in order]
+    fig = go.Figure(go.Bar(x=names, y=p.kl_per_dim[order], marker={"color": OTHER},
+                           hovertemplate="%{x}: %{y:.3f} " + _("nats") + "<extra></extra>"))
+    fig.add_hline(y=ACTIVE_KL, line={"color": PICKED, "dash": "dot", "width": 1})
+    fig.update_layout(height=220, template="plotly_white", font={"size": 13},
+                      margin={"l": 50, "r": 10, "t": 36, "b": 40},
+                      title={"text": _("KL per dim (β = {beta:g}): {n} of {d} dims active (KL > {t:g} nats)",
+                                       beta=p.beta, n=p.active, d=len(p.kl_per_dim), t=ACTIVE_KL),
+                             "x": 0, "xref": "paper", "font": {"size": 13}},
+                      yaxis={"title": _("KL (nats)"), "type": "log"})
+    return fig
