@@ -200,6 +200,33 @@ def explained_variance(vectors) -> np.ndarray:
     return s ** 2 / max(float((s ** 2).sum()), 1e-12)
 
 
+SPREAD_IMAGES = 200  # test images whose encoder outputs the codebook's spread is compared with
+
+
+def spread_text(entry: ModelEntry, images: TestImages | None) -> str:
+    """How many directions of its D the codebook uses (the variance along its first principal components), the
+    same for the encoder's outputs over some test images' cells, and why a codebook can lie on a plane."""
+    require_discrete(entry)
+    book = explained_variance(entry.model.codebook().cpu())
+    d = entry.model.codebook().shape[1]
+    s = images.get(entry.dataset) if images is not None else None
+    if s is None or not len(s):
+        return _("Its {d}-D code vectors spread along few directions: the first two principal components hold "
+                 "{a:.1%} and {b:.1%} of their variance.", d=d, a=book[0], b=book[1])
+    with torch.no_grad():
+        x = s.floats(slice(0, SPREAD_IMAGES)).to(entry.model.device)
+        outputs = entry.model.embed(x).reshape(len(x), d, -1).permute(0, 2, 1).reshape(-1, d)
+    enc = explained_variance(outputs.cpu())
+    return _("**Why the codebook lies on a plane.** Its {d}-D code vectors spread along few directions: the first two "
+             "principal components hold {a:.1%} and {b:.1%} of their variance, and the encoder's outputs too "
+             "({c:.1%} + {e:.1%} over {n} test images' cells). Nothing in the loss asks for more directions: the "
+             "codebook term pulls each code towards the outputs it is nearest to, the commitment term pulls the "
+             "outputs towards their codes, and {k} codes can be told apart on a plane as well as in {d} dimensions. "
+             "So the encoder's outputs settle on a plane and the codes, started on those outputs, stay there: the "
+             "other dimensions are width the decoder reads but nothing fills.", d=d, a=book[0], b=book[1], c=enc[0],
+             e=enc[1], n=len(x), k=entry.model.codebook_size)
+
+
 def codebook_points(entry: ModelEntry) -> tuple[np.ndarray, str]:
     """(K, 2) PCA projection of the code vectors, and what the axes are."""
     book = entry.model.codebook().double().cpu().numpy()

@@ -37,11 +37,17 @@ class ClassUI:
 def layout() -> ClassUI:
     with gr.Column(visible=False, elem_id="sliders-classes") as column:
         klass = gr.Radio(choices=[], label="Class the decoder is told", elem_id="sliders-class")
-        every = gr.Image(label="The same z, every class", type="numpy", interactive=False, format="png",
-                         buttons=[], elem_id="sliders-every-class")
+        # headings above the pictures, none over them
+        gr.Markdown("**The same z, every class**: a column per class; the first row is the code on screen (the "
+                    "sliders), each row after it a test image's code (the image at its left)",
+                    elem_id="sliders-every-class-head")
+        every = gr.Image(label="The same z, every class", show_label=False, type="numpy", interactive=False,
+                         format="png", buttons=[], elem_id="sliders-every-class")
         to_class = gr.Dropdown(choices=[], label="From the picked class to", elem_id="sliders-to-class")
-        path = gr.Image(label="The same z, from one class to another", type="numpy", interactive=False,
-                        format="png", buttons=[], elem_id="sliders-class-path")
+        gr.Markdown("**The same z, from one class to another**: the class weights blend, (1 − t)·y_A + t·y_B",
+                    elem_id="sliders-class-path-head")
+        path = gr.Image(label="The same z, from one class to another", show_label=False, type="numpy",
+                        interactive=False, format="png", buttons=[], elem_id="sliders-class-path")
         gr.Markdown(EXPLAIN, latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
                                                {"left": "$", "right": "$", "display": False}],
                     elem_classes=["explain"])

@@ -108,7 +108,7 @@ class MapHandlers:
             g = codes.image_codes(e, s.floats(slice(0, 1)))
             example = codes.grid_view(e, codes.decode_grid(e, g), g)
         hidden = gr.update(visible=False)
-        return {ui.plot: figures.codebook_figure(e, use), ui.info: codes.use_text(e, use), ui.x: hidden, ui.y: hidden,
+        return {ui.plot: figures.codebook_figure(e, use), ui.info: codes.use_text(e, use) + "\n\n" + codes.spread_text(e, self.ctx.images), ui.x: hidden, ui.y: hidden,
                 ui.decoded: gr.update(value=example, label=_("Test image #0 as codes")),
                 ui.manifold: gr.update(value=None, visible=False), ui.manifold_note: hidden, ui.method: hidden,
                 ui.web: None}
