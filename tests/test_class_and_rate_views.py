@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.browser import move_slider, pixels, require_browser, srcs, wait_change
-from tests.helpers.classroom import browser, server  # noqa: F401  (fixtures)
+from tests.helpers.classroom import browser, open_page, server  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -15,13 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture
 def page(browser, server):  # noqa: F811
     require_browser()
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
-    pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
-    pg.goto(server["url"])
-    pg.locator("#restore-row img").first.wait_for()
+    pg = open_page(browser, server["url"])
     yield pg
-    ctx.close()
+    pg.close()
 
 
 def _cvae(server):

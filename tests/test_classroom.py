@@ -145,10 +145,13 @@ INSIDE_VIEWS = {  # sub-tab: (what shows it is drawn, the main picture's parts, 
                                     ["#anomaly-input img", "#anomaly-recon img"]),
     "The network's shape": ("#network-shape .js-plotly-plot", ["#network-summary", "#network-shape", "#network-taps img"],
                             ["#network-taps img", "#network-output img"]),
+    "β and the rate–distortion plane": ("#rate-kl .js-plotly-plot", ["#rate-plane", "#rate-model", "#rate-summary",
+                                                                      "#rate-kl"], []),
 }
 SHOT_NAMES = {"One image, step by step": "inside_step", "AE vs VAE": "inside_pair",
               "Why restorations are blurry": "inside_blurry", "What the network learned": "inside_filters",
-              "Not like the training data?": "inside_anomaly", "The network's shape": "inside_network"}
+              "Not like the training data?": "inside_anomaly", "The network's shape": "inside_network",
+              "β and the rate–distortion plane": "inside_rate"}
 
 BOXES = """sels => sels.map(s => { const el = document.querySelector(s); if (!el) return null;
     const r = el.getBoundingClientRect(); return {sel: s, top: r.top, bottom: r.bottom, width: r.width,
@@ -171,7 +174,7 @@ def test_each_inside_view_fits_one_1280x800_screen_with_its_explanation(browser,
     assert page.evaluate("() => window.scrollY") == 0
     explain = "#" + {"One image, step by step": "step", "AE vs VAE": "pair", "Why restorations are blurry": "blurry",
                      "What the network learned": "filters", "Not like the training data?": "anomaly",
-                     "The network's shape": "network"}[view] + "-explain"
+                     "The network's shape": "network", "β and the rate–distortion plane": "rate"}[view] + "-explain"
     boxes = page.evaluate(BOXES, [explain, *parts])
     assert all(boxes), boxes  # every part is on the page
     for b in boxes:

@@ -149,3 +149,51 @@ def test_same_result_on_gpu():
     x = images(8, (3, 32, 32))
     for spec in ("gaussian:0.3", "erasure:0.5", "block:10", "mix"):
         assert torch.allclose(corrupt(x, spec, 5)[0], corrupt(x.cuda(), spec, 5)[0].cpu(), atol=1e-5)
+
+
+# --- blur as other libraries implement it ---------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [1.3, 2.0, 4.0])
+def test_blur_variants_are_the_libraries_own_blur(sigma):
+    """blur:σ:scipy / opencv / skimage equal SciPy's, OpenCV's and scikit-image's Gaussian blur (their kernel's
+    truncation and their border), measured against the libraries themselves."""
+    import cv2
+    import numpy as np
+    import skimage.filters
+    from scipy import ndimage
+
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    a = x.numpy().astype(np.float64)
+    refs = {
+        "scipy": ndimage.gaussian_filter(a, (0, 0, sigma, sigma), mode="reflect", truncate=4.0),
+        "opencv": np.stack([cv2.GaussianBlur(im[0].astype(np.float32), (0, 0), sigma) for im in x.numpy()])[:, None],
+        "skimage": np.stack([skimage.filters.gaussian(im[0], sigma=sigma) for im in a])[:, None],
+    }
+    ours, _ = corrupt(x, f"blur:{sigma:g}", 0)
+    for variant, ref in refs.items():
+        y, mask = corrupt(x, f"blur:{sigma:g}:{variant}", 0)
+        assert mask is None and float(np.abs(y.numpy() - ref).max()) < 1e-5, variant
+        assert float((y - ours).abs().max()) > 1e-4  # another kernel or border than this project's
+
+
+def test_the_blur_family_draws_a_radius_and_border_per_image():
+    from vae_demo.corruptions import BLUR_VARIANTS
+
+    x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    y1, _ = corrupt(x, "blur:2:family", 5)
+    y2, _ = corrupt(x, "blur:2:family", 5)
+    assert torch.equal(y1, y2)  # a seed gives the same draws
+    named = {v: corrupt(x, f"blur:2:{v}" if v else "blur:2", 5)[0] for v in BLUR_VARIANTS}
+    closest = torch.stack([(y1 - y).flatten(1).abs().max(1).values for y in named.values()]).min(0).values
+    assert float(closest.max()) < 0.05  # each image blurred by some library-like operator ...
+    assert len({tuple(v.tolist()) for v in (y1 - named[""]).flatten(1).abs().max(1).values.round(decimals=4)
+                .unsqueeze(1)}) > 5  # ... not all by the same one
+
+
+def test_only_blur_takes_a_variant():
+    assert str(parse_spec("blur:2:scipy")) == "blur:2:scipy" and parse_spec("blur:2:scipy").variant == "scipy"
+    assert str(parse_spec("blur:2,blur:2:family")) == "blur:2,blur:2:family"
+    with pytest.raises(ValueError, match="only blur takes a variant"):
+        parse_spec("gaussian:0.3:scipy")
+    with pytest.raises(ValueError, match="only blur takes a variant"):
+        parse_spec("blur:2:matlab")

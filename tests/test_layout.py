@@ -185,6 +185,7 @@ INSIDE = {  # sub-tab: (what shows it is drawn, the main picture)
     "Not like the training data?": ("#anomaly-hist .js-plotly-plot",
                                     "#anomaly-input img, #anomaly-recon img, #anomaly-hist"),
     "The network's shape": ("#network-taps img", "#network-shape"),
+    "β and the rate–distortion plane": ("#rate-kl .js-plotly-plot", "#rate-plane"),
 }
 
 

@@ -22,7 +22,7 @@ def registry():
 
 @pytest.fixture(scope="module")
 def images():
-    return TestImages(data_dir=Path("__no_data__"), download=False)
+    return TestImages(Path("__no_data__"))  # the shipped sample (get() never downloads)
 
 
 @pytest.fixture(scope="module")

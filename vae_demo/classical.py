@@ -55,7 +55,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vae_demo.corruptions import Corruption, corrupt, gaussian_kernels, parse_spec
+from vae_demo.corruptions import BLUR_VARIANTS, Corruption, blur_radius, corrupt, gaussian_kernels, parse_spec
 from vae_demo.files import atomic_write
 from vae_demo.metrics import psnr_from_mse
 
@@ -168,8 +168,9 @@ def _unsharp_mask(y, mask, spec, radius, amount):
 
 
 def blur_psf(spec: Corruption, h: int, w: int) -> np.ndarray:
-    """The 2-D Gaussian PSF that ``blur:σ`` applied (same kernel and radius as the corruption)."""
-    radius = int(math.ceil(3 * spec.severity))
+    """The 2-D Gaussian PSF that ``blur:σ`` applied (same kernel and radius as the corruption; a library's
+    variant, ``blur:σ:scipy`` ..., its own radius: the deconvolutions know the kernel that was applied)."""
+    radius = blur_radius(spec.severity, spec.variant if spec.variant in BLUR_VARIANTS else "")
     radius = max(0, min(radius, h - 1, w - 1))
     k = gaussian_kernels(torch.tensor([float(spec.severity)]), radius)[0].numpy().astype(np.float64)
     return np.outer(k, k)

@@ -7,7 +7,10 @@ spec            what it does                                           mask
 ==============  =====================================================  ==========
 gaussian:σ      add N(0, σ²) noise to every value                       —
 erasure:p       each pixel set to 0 with probability p                  erased
-blur:σ          Gaussian blur, σ in pixels                              —
+blur:σ          Gaussian blur, σ in pixels (kernel radius ⌈3σ⌉, mirrored     —
+                border); ``blur:σ:variant`` as another library blurs:
+                scipy, opencv, skimage (BLUR_VARIANTS), or family: per
+                image a random radius and border (training)
 block:s         one s×s square, uniformly placed, set to 0              the square
 saltpepper:p    each pixel set to 0 or 1 (half each) with probability p  hit pixels
 lowres:f        average-pool by f, then upsample back (nearest)         —
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vae_demo.language import _
+from vae_demo.language import N_, _
 
 KINDS = ("gaussian", "erasure", "blur", "block", "saltpepper", "lowres")
 
@@ -56,18 +59,33 @@ MIX_RANGES = {
 MIX_CLEAN_FRACTION = 0.05  # a blind restorer should also leave clean images alone
 
 
+# Gaussian blur as libraries implement it: the kernel's radius (from σ) and how the border is extended
+# ("reflect": d c b | a b c, OpenCV's default and this project's; "symmetric": c b a | a b c, SciPy's "reflect";
+# "replicate": a a a | a b c). The kernel is the same normalised exp(−t²/2σ²) in all of them.
+BLUR_VARIANTS = {
+    "": (lambda s: math.ceil(3 * s), "reflect"),  # this project's (blur:σ)
+    "scipy": (lambda s: int(4 * s + 0.5), "symmetric"),  # scipy.ndimage.gaussian_filter (truncate=4, mode reflect)
+    "opencv": (lambda s: (round(8 * s + 1) | 1) // 2, "reflect"),  # cv2.GaussianBlur on float images, ksize 0
+    "skimage": (lambda s: int(4 * s + 0.5), "replicate"),  # skimage.filters.gaussian (truncate 4, mode nearest)
+}
+BLUR_FAMILY = ((2.5, 4.5), ("reflect", "symmetric", "replicate"))  # blur:σ:family: radius/σ range, borders
+BLUR_NAMES = {"": N_("this project's"), "scipy": N_("SciPy's"), "opencv": N_("OpenCV's"),
+              "skimage": N_("scikit-image's"), "family": N_("a random library's")}
+
+
 @dataclass(frozen=True)
 class Corruption:
     kind: str  # one of KINDS, "none", "mix" or "oneof" (a list of specs)
     severity: float = 0.0
     options: tuple[Corruption, ...] = ()  # "oneof": the specs each image draws one of
+    variant: str = ""  # blur: another library's kernel and border (BLUR_VARIANTS) or "family"
 
     def __str__(self) -> str:
         if self.kind in ("none", "mix"):
             return self.kind
         if self.kind == "oneof":
             return ",".join(str(o) for o in self.options)
-        return f"{self.kind}:{self.severity:g}"
+        return f"{self.kind}:{self.severity:g}" + (f":{self.variant}" if self.variant else "")
 
 
 def parse_spec(spec: str | Corruption | None) -> Corruption:
@@ -82,6 +100,7 @@ def parse_spec(spec: str | Corruption | None) -> Corruption:
     if "," in text:
         return _parse_list(text)
     kind, sep, value = text.partition(":")
+    value, _sep, variant = value.partition(":")
     if kind not in KINDS:
         raise ValueError(
             f"unknown corruption {kind!r} in {spec!r}; use one of "
@@ -98,7 +117,10 @@ def parse_spec(spec: str | Corruption | None) -> Corruption:
         raise ValueError(f"{kind} severity ({what}) must be in [{lo:g}, {hi:g}], got {value}")
     if kind in ("block", "lowres"):
         severity = float(round(severity))
-    return Corruption(kind, severity)
+    if variant and (kind != "blur" or variant not in (*BLUR_VARIANTS, "family")):
+        raise ValueError(f"{spec!r}: only blur takes a variant, one of "
+                         + ", ".join(v for v in (*BLUR_VARIANTS, "family") if v))
+    return Corruption(kind, severity, variant=variant)
 
 
 def _parse_list(text: str) -> Corruption:
@@ -131,13 +153,15 @@ def corrupt(
     if c.kind == "oneof":
         return _oneof(x, c.options, gen)
     sev = torch.full((n,), c.severity)
-    return _apply(c.kind, x, sev, gen)
+    return _apply(c.kind, x, sev, gen, c.variant)
 
 
-def _apply(kind: str, x: torch.Tensor, sev: torch.Tensor, gen: torch.Generator):
-    """Apply ``kind`` with a per-image severity ``sev`` (N,) (a CPU tensor)."""
-    fn = _KIND_FNS[kind]
-    y, mask = fn(x, sev, gen)
+def _apply(kind: str, x: torch.Tensor, sev: torch.Tensor, gen: torch.Generator, variant: str = ""):
+    """Apply ``kind`` with a per-image severity ``sev`` (N,) (a CPU tensor); a blur ``variant``."""
+    if kind == "blur":
+        y, mask = _blur(x, sev, gen, variant)
+    else:
+        y, mask = _KIND_FNS[kind](x, sev, gen)
     return y.clamp_(0.0, 1.0), mask
 
 
@@ -191,19 +215,61 @@ def gaussian_kernels(sigma: torch.Tensor, radius: int) -> torch.Tensor:
     return k / k.sum(dim=1, keepdim=True)
 
 
-def _blur(x, sigma, gen):
+def blur_radius(sigma: float, variant: str = "") -> int:
+    """The kernel radius a blur variant uses for ``sigma`` (0: no blur)."""
+    return int(BLUR_VARIANTS[variant][0](float(sigma))) if sigma > 0 else 0
+
+
+def border_index(n: int, r: int, mode: str) -> torch.Tensor:
+    """Indices into a length-``n`` axis of that axis extended by ``r`` on each side with ``mode``."""
+    i = torch.arange(-r, n + r)
+    if mode == "replicate" or n == 1:
+        return i.clamp(0, n - 1)
+    if mode == "symmetric":  # c b a | a b c: period 2n
+        i = i % (2 * n)
+        return torch.where(i < n, i, 2 * n - 1 - i)
+    i = i % (2 * n - 2)  # reflect, d c b | a b c: period 2n − 2
+    return torch.where(i < n, i, 2 * n - 2 - i)
+
+
+def _blur(x, sigma, gen, variant: str = ""):
+    """Separable Gaussian blur, σ per image. A variant sets the radius and border (``family``: per image, a radius
+    drawn from BLUR_FAMILY's range of multiples of σ and one of its borders); each kernel is normalised over its
+    own radius."""
     n, c, h, w = x.shape
-    radius = int(math.ceil(3 * float(sigma.max()))) if len(sigma) else 0
-    radius = max(0, min(radius, h - 1, w - 1))  # reflect padding needs radius < size
+    sig = sigma.float()
+    if variant == "family":
+        (lo, hi), borders = BLUR_FAMILY
+        mult = lo + (hi - lo) * torch.rand(n, generator=gen)
+        radii = torch.ceil(mult * sig).long()
+        border = torch.randint(0, len(borders), (n,), generator=gen)
+    elif variant:
+        radii = torch.tensor([blur_radius(float(s), variant) for s in sig], dtype=torch.long)
+        borders = (BLUR_VARIANTS[variant][1],)
+        border = torch.zeros(n, dtype=torch.long)
+    else:  # this project's: every image's kernel over the largest σ's radius (as its checkpoints were trained)
+        r = min(blur_radius(float(sig.max())), h - 1, w - 1) if n else 0  # (its border needs r < the size)
+        radii = torch.full((n,), r, dtype=torch.long)
+        borders = ("reflect",)
+        border = torch.zeros(n, dtype=torch.long)
+    radius = int(radii.max()) if n else 0
     if radius == 0:
         return x.clone(), None
-    k = gaussian_kernels(sigma, radius).to(x.device, x.dtype)  # (N, K)
-    k = k.repeat_interleave(c, dim=0)  # one kernel per (image, channel)
-    y = x.reshape(1, n * c, h, w)
-    y = F.pad(y, (radius, radius, radius, radius), mode="reflect")
-    y = F.conv2d(y, k.view(n * c, 1, 1, -1), groups=n * c)
-    y = F.conv2d(y, k.view(n * c, 1, -1, 1), groups=n * c)
-    return y.reshape(n, c, h, w), None
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sig.clamp_min(1e-6).view(-1, 1)) ** 2) * (t.abs() <= radii.view(-1, 1))
+    k = (k / k.sum(dim=1, keepdim=True)).to(x.device, x.dtype).repeat_interleave(c, dim=0)  # per (image, channel)
+    y = torch.empty_like(x)
+    for b, mode in enumerate(borders):
+        idx = (border == b).nonzero().view(-1)
+        if not len(idx):
+            continue
+        rows, cols = (border_index(size, radius, mode).to(x.device) for size in (h, w))
+        xb = x[idx.to(x.device)].reshape(1, len(idx) * c, h, w)[:, :, rows][:, :, :, cols]
+        kb = k.view(n, c, -1)[idx.to(x.device)].reshape(len(idx) * c, 1, -1)
+        yb = F.conv2d(xb, kb.view(-1, 1, 1, 2 * radius + 1), groups=len(idx) * c)
+        yb = F.conv2d(yb, kb.view(-1, 1, 2 * radius + 1, 1), groups=len(idx) * c)
+        y[idx.to(x.device)] = yb.reshape(len(idx), c, h, w)
+    return y, None
 
 
 def _lowres(x, f, gen):
@@ -253,12 +319,13 @@ def _oneof(x: torch.Tensor, options: tuple[Corruption, ...], gen: torch.Generato
     """Per image: one of ``options``, uniformly."""
     choice = torch.randint(0, len(options), (x.shape[0],), generator=gen)
     kinds = [c.kind for c in options]
-    return _by_group(x, choice, kinds, lambda i, idx: torch.full((len(idx),), options[i].severity), gen)
+    return _by_group(x, choice, kinds, lambda i, idx: torch.full((len(idx),), options[i].severity), gen,
+                     [c.variant for c in options])
 
 
-def _by_group(x, choice, kinds, severity, gen):
-    """Apply ``kinds[i]`` to the images whose ``choice`` is i (others stay clean), with per-image
-    severities ``severity(i, idx)``; one mask for the whole batch."""
+def _by_group(x, choice, kinds, severity, gen, variants=None):
+    """Apply ``kinds[i]`` (with ``variants[i]``, a blur's) to the images whose ``choice`` is i (others stay clean),
+    with per-image severities ``severity(i, idx)``; one mask for the whole batch."""
     n, _c, h, w = x.shape
     y = x.clone()
     mask = torch.zeros(n, 1, h, w, device=x.device, dtype=x.dtype)
@@ -267,7 +334,7 @@ def _by_group(x, choice, kinds, severity, gen):
         if len(idx) == 0:
             continue
         didx = idx.to(x.device)
-        yi, mi = _apply(kind, x[didx], severity(i, idx), gen)
+        yi, mi = _apply(kind, x[didx], severity(i, idx), gen, variants[i] if variants else "")
         y[didx] = yi
         if mi is not None:
             mask[didx] = mi
@@ -286,7 +353,8 @@ def describe(spec: str | Corruption) -> str:
     labels = {
         "gaussian": _("Gaussian noise σ={v:g}", v=c.severity),
         "erasure": _("pixel erasure p={v:g}", v=c.severity),
-        "blur": _("Gaussian blur σ={v:g}", v=c.severity),
+        "blur": _("Gaussian blur σ={v:g}", v=c.severity) if not c.variant else
+        _("Gaussian blur σ={v:g}, {how} kernel and border", v=c.severity, how=_(BLUR_NAMES[c.variant])),
         "block": _("block mask {v:g}px", v=c.severity),
         "saltpepper": _("salt-and-pepper p={v:g}", v=c.severity),
         "lowres": _("low resolution ×{v:g}", v=c.severity),

@@ -31,6 +31,15 @@ def app_with(tmp_path_factory, images: TestImages):
     return demo, launch(demo), registry
 
 
+def open_page(browser, url: str, width: int = 1280, height: int = 720):
+    """A new page of the app at ``url``, a projector's size by default, once the restore row is drawn."""
+    pg = browser.new_page(viewport={"width": width, "height": height})
+    pg.set_default_timeout(60_000)
+    pg.goto(url)
+    pg.locator("#restore-row img").first.wait_for()
+    return pg
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as b:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vae_demo.bench.core import Ctx, fmt, md_table, register, rounded, section_head
 from vae_demo.services import rate
 from vae_demo.services.registry import ModelRegistry
@@ -9,7 +11,7 @@ from vae_demo.services.registry import ModelRegistry
 
 def run_rate(ctx: Ctx) -> dict:
     out = {"datasets": {}}
-    registry = ModelRegistry(ctx.ckpt_dir, user_directory=ctx.ckpt_dir / "__none__")
+    registry = ModelRegistry(Path(ctx.ckpt_dir), user_directory=Path(ctx.ckpt_dir) / "__none__")
     for ds, x in ctx.test_splits(out):
         family = rate.beta_family(registry.entries(ds, latent_code=True))
         rows = []

@@ -6,27 +6,27 @@ import os
 import time
 
 from vae_demo import classical
-from vae_demo.bench.core import CORRUPTIONS, REPO_ROOT, Ctx, fmt, md_table, now, register, section_head
+from vae_demo.bench.core import REPO_ROOT, Ctx, corruptions_for, fmt, md_table, now, register, section_head
 from vae_demo.data import DataNotFoundError
 
 # --- section: tune -------------------------------------------------------------------------------
 
-def tuned_for(ctx: Ctx, dataset: str, progress=None, write: bool = False) -> dict:
-    """Tune every classical restorer for every corruption on ``dataset``'s held-out train images.
+def tuned_for(ctx: Ctx, dataset: str, progress=None, write: bool = False, specs=None) -> dict:
+    """Tune every classical restorer for every corruption (or ``specs``) on ``dataset``'s held-out train images.
 
     Only the ``tune`` section (``write``) rewrites the parameters file the app reads; ``restore``
     alone tunes the same way (same images, same seed) but leaves that file alone."""
-    if dataset not in ctx.tuned:
+    wanted = list(corruptions_for(dataset) if specs is None else specs)
+    if any(spec not in ctx.tuned.get(dataset, {}) for spec in wanted):
         held = ctx.heldout(dataset)
-        results = {}
-        for spec in CORRUPTIONS:
+        results = ctx.tuned.setdefault(dataset, {})
+        for spec in (s for s in wanted if s not in results):
             t0 = time.perf_counter()
             results[spec] = classical.tune_spec(spec, held, seed=classical.TUNE_SEED,
                                                 workers=ctx.args.workers, progress=True,
                                                 names=ctx.classical_names)
             if progress is not None:
                 progress.set_postfix_str(f"tuned {dataset} {spec} in {time.perf_counter() - t0:.1f} s")
-        ctx.tuned[dataset] = results
     if write:
         held, results = ctx.heldout(dataset), ctx.tuned[dataset]
         entries = {spec: classical.params_entry(spec, res) for spec, res in results.items()}

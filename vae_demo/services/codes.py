@@ -197,7 +197,8 @@ def explained_variance(vectors) -> np.ndarray:
     """The share of the variance of ``vectors`` (N, D) along each principal component, largest first."""
     v = np.asarray(vectors, dtype=np.float64)
     s = np.linalg.svd(v - v.mean(0), compute_uv=False)
-    return s ** 2 / max(float((s ** 2).sum()), 1e-12)
+    share = s ** 2 / max(float((s ** 2).sum()), 1e-12)
+    return np.pad(share, (0, max(0, v.shape[1] - len(share), 2 - len(share))))  # one per dim, at least two
 
 
 SPREAD_IMAGES = 200  # test images whose encoder outputs the codebook's spread is compared with

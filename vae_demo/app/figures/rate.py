@@ -21,18 +21,22 @@ def plane_figure(points: list[RatePoint], picked: str | None = None):
     fig = go.Figure()
     lo, hi = float((r + d).min()), float((r + d).max())
     r_max, d_lo, d_hi = float(r.max()) * 1.15 + 1, float(d.min()) * 0.95, float(d.max()) * 1.05
-    for c in np.linspace(lo, hi, 4):  # the iso-ELBO lines through the family's span
-        fig.add_trace(go.Scatter(x=[0, r_max], y=[c, c - r_max], mode="lines", hoverinfo="skip", showlegend=False,
+    cs = np.linspace(lo, hi, 4)
+    for i, c in enumerate(cs):  # the iso-ELBO lines through the family's span; the outer two labelled
+        fig.add_trace(go.Scatter(x=[0, r_max], y=[c, c - r_max], mode="lines", showlegend=False,
+                                 hovertemplate=_("D + R = {c:.0f}: ELBO {v:.0f}", c=c, v=-c) + "<extra></extra>",
                                  line={"color": "#bab0ac", "dash": "dash", "width": 1}))
-        fig.add_annotation(x=max(0.0, min(r_max, c - d_hi)), y=min(d_hi, c), text=_("ELBO {v:.0f}", v=-c),
-                           showarrow=False, font={"size": 11, "color": "#79706e"}, xanchor="left", yanchor="bottom")
+        if i in (0, len(cs) - 1):
+            x = min(r_max, c - d_lo)  # where the line leaves the plot: its bottom edge, else its right edge
+            fig.add_annotation(x=x, y=c - x, text=_("ELBO {v:.0f}", v=-c), showarrow=False,
+                               font={"size": 11, "color": "#79706e"}, xanchor="right", yanchor="bottom")
     colors = [PICKED if p.name == picked else OTHER for p in points]
     fig.add_trace(go.Scatter(
         x=r, y=d, mode="markers+text", text=[f"β = {p.beta:g}" for p in points], textposition="top right",
         customdata=[p.name for p in points], marker={"size": 14, "color": colors, "line": {"width": 1, "color": "white"}},
         showlegend=False,
         hovertemplate=_("%{text}<br>rate %{x:.1f} nats<br>distortion %{y:.1f} nats") + "<extra></extra>"))
-    fig.update_layout(height=330, template="plotly_white", font={"size": 13}, clickmode="event",
+    fig.update_layout(height=320, template="plotly_white", font={"size": 13}, clickmode="event",
                       margin={"l": 60, "r": 20, "t": 36, "b": 45},
                       title={"text": _("rate–distortion plane (click a point)"), "x": 0, "xref": "paper",
                              "font": {"size": 13}},
@@ -50,10 +54,10 @@ def kl_figure(p: RatePoint):
     fig = go.Figure(go.Bar(x=names, y=p.kl_per_dim[order], marker={"color": OTHER},
                            hovertemplate="%{x}: %{y:.3f} " + _("nats") + "<extra></extra>"))
     fig.add_hline(y=ACTIVE_KL, line={"color": PICKED, "dash": "dot", "width": 1})
-    fig.update_layout(height=220, template="plotly_white", font={"size": 13},
-                      margin={"l": 50, "r": 10, "t": 36, "b": 40},
+    fig.update_layout(height=185, template="plotly_white", font={"size": 12},
+                      margin={"l": 50, "r": 10, "t": 30, "b": 36},
                       title={"text": _("KL per dim (β = {beta:g}): {n} of {d} dims active (KL > {t:g} nats)",
                                        beta=p.beta, n=p.active, d=len(p.kl_per_dim), t=ACTIVE_KL),
                              "x": 0, "xref": "paper", "font": {"size": 13}},
-                      yaxis={"title": _("KL (nats)"), "type": "log"})
+                      yaxis={"title": _("KL (nats)"), "type": "log", "dtick": 1})
     return fig

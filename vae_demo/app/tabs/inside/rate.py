@@ -95,8 +95,8 @@ class RateHandlers:
         grid, dims = rate.traversal(e, p)
         return {ui.plane: figures.plane_figure(points, e.name), ui.kl: figures.kl_figure(p),
                 ui.summary: _("**β = {beta:g}** (`{name}`): rate **{r:.1f}** nats, distortion **{d:.1f}** nats, "
-                              "−ELBO = D + R = {s:.1f}; **{a}** of {n} dims active. Measured on {k} test images "
-                              "(one z per image, as the loss draws it).", beta=p.beta, name=e.name, r=p.rate,
+                              "−ELBO = D + R = {s:.1f}; **{a}** of {n} dims active; on {k} test images "
+                              "(one z per image).", beta=p.beta, name=e.name, r=p.rate,
                               d=p.distortion, s=p.rate + p.distortion, a=p.active, n=len(p.kl_per_dim), k=p.images),
                 ui.recon: rate.reconstructions(e, self.ctx.images), ui.samples: rate.prior_samples(e),
                 ui.traversal: grid,
