@@ -66,13 +66,14 @@ def test_report_has_every_section_and_bar(world):
     for heading in ("## Restoration quality", "## VAE test-set loss terms", "## Codes: their size", "## Anomaly scores",
                     "## Reconstruction error vs latent",
                     "## Importance-weighted test NLL", "## Training speed bar", "## App speed",
-                    "## Classical restorers: tuned parameters", "## Load test"):
+                    "## Classical restorers: tuned parameters", "## Load test", "## β and the rate–distortion plane",
+                    "## Conditional models"):
         assert heading in md
     assert "Quick mode" in md and report["quick"] is True
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
     bars = report["sections"]["restore"]["bars"]
-    assert [b["dataset"] for b in bars] == ["mnist", "fashion-mnist", "cifar10"]
-    assert bars[1]["status"] == "NOT RUN"  # not asked for
+    assert [b["dataset"] for b in bars] == ["mnist", "mnist", "mnist", "fashion-mnist", "cifar10"]
+    assert bars[3]["status"] == "NOT RUN"  # not asked for
     for b in bars:
         assert f"**{b['status']}** — {b['text']}" in md
     assert "JPEG" in md.split("### cifar10", 1)[1]

@@ -20,7 +20,8 @@ def plane_figure(points: list[RatePoint], picked: str | None = None):
     d = np.array([p.distortion for p in points])
     fig = go.Figure()
     lo, hi = float((r + d).min()), float((r + d).max())
-    r_max, d_lo, d_hi = float(r.max()) * 1.15 + 1, float(d.min()) * 0.95, float(d.max()) * 1.05
+    span = float(d.max() - d.min()) or 1.0  # room above the top point for its label, below for the ELBO labels
+    r_max, d_lo, d_hi = float(r.max()) * 1.15 + 1, float(d.min()) - 0.1 * span, float(d.max()) + 0.14 * span
     cs = np.linspace(lo, hi, 4)
     for i, c in enumerate(cs):  # the iso-ELBO lines through the family's span; the outer two labelled
         fig.add_trace(go.Scatter(x=[0, r_max], y=[c, c - r_max], mode="lines", showlegend=False,
@@ -31,8 +32,8 @@ def plane_figure(points: list[RatePoint], picked: str | None = None):
             fig.add_annotation(x=x, y=c - x, text=_("ELBO {v:.0f}", v=-c), showarrow=False,
                                font={"size": 11, "color": "#79706e"}, xanchor="right", yanchor="bottom")
     colors = [PICKED if p.name == picked else OTHER for p in points]
-    fig.add_trace(go.Scatter(
-        x=r, y=d, mode="markers+text", text=[f"β = {p.beta:g}" for p in points], textposition="top right",
+    fig.add_trace(go.Scatter(  # plain lists, not arrays: the page reads the points (inside_rate.js)
+        x=[float(v) for v in r], y=[float(v) for v in d], mode="markers+text", text=[f"β = {p.beta:g}" for p in points], textposition="top right",
         customdata=[p.name for p in points], marker={"size": 14, "color": colors, "line": {"width": 1, "color": "white"}},
         showlegend=False,
         hovertemplate=_("%{text}<br>rate %{x:.1f} nats<br>distortion %{y:.1f} nats") + "<extra></extra>"))
