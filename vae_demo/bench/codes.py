@@ -83,7 +83,8 @@ def render_codes(sec: dict) -> str:
         books = [r for r in res["rows"] if r.get("codebook_variance")]
         if books:
             lines += ["The codebook's vectors by principal component (the share of their variance along each of the "
-                      "first four):", "",
+                      "first four). The encoder's own outputs lie along the same few directions: nothing in the loss asks "
+                      "the codes to spread over all D dims (the app's codebook map says why, with the numbers).", "",
                       md_table(["checkpoint", "code dim D", "PC1", "PC2", "PC3", "PC4"],
                                [[f"`{r['checkpoint']}`", r.get("code_dim", "—"),
                                  *(f"{v:.1%}" for v in r["codebook_variance"])] for r in books]), ""]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from vae_demo.bench.core import Ctx, fmt, md_table, register, rounded, section_head
+from vae_demo.checkpoints import checkpoint_dir
 from vae_demo.services import rate
 from vae_demo.services.registry import ModelRegistry
 
 
 def run_rate(ctx: Ctx) -> dict:
     out = {"datasets": {}}
-    registry = ModelRegistry(Path(ctx.ckpt_dir), user_directory=Path(ctx.ckpt_dir) / "__none__")
+    directory = checkpoint_dir(ctx.ckpt_dir)  # --checkpoint-dir, else the default
+    registry = ModelRegistry(directory, user_directory=directory / "__none__")
     for ds, x in ctx.test_splits(out):
         family = rate.beta_family(registry.entries(ds, latent_code=True))
         rows = []

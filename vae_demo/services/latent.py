@@ -234,6 +234,14 @@ class LatentMap:
         return torch.from_numpy(np.asarray(z, dtype=np.float32)).unsqueeze(0)
 
 
+def map_class(entry: ModelEntry, m: LatentMap) -> int | None:
+    """The class a conditional model's PCA map decodes with (the code's class part at the map's centre), else
+    None."""
+    if not entry.is_conditional or m.center is None:
+        return None
+    return int(np.argmax(m.center[entry.latent_dim:]))
+
+
 MAP_METHODS = ("auto", "pca", "tsne")
 
 

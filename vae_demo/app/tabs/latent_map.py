@@ -108,7 +108,8 @@ class MapHandlers:
             g = codes.image_codes(e, s.floats(slice(0, 1)))
             example = codes.grid_view(e, codes.decode_grid(e, g), g)
         hidden = gr.update(visible=False)
-        return {ui.plot: figures.codebook_figure(e, use), ui.info: codes.use_text(e, use) + "\n\n" + codes.spread_text(e, self.ctx.images), ui.x: hidden, ui.y: hidden,
+        info = codes.use_text(e, use) + "\n\n" + codes.spread_text(e, self.ctx.images)
+        return {ui.plot: figures.codebook_figure(e, use), ui.info: info, ui.x: hidden, ui.y: hidden,
                 ui.decoded: gr.update(value=example, label=_("Test image #0 as codes")),
                 ui.manifold: gr.update(value=None, visible=False), ui.manifold_note: hidden, ui.method: hidden,
                 ui.web: None}
@@ -130,6 +131,12 @@ class MapHandlers:
         text = (_("{note}. {n} points, one per test image (codes {source}); click the map or drag x/y to move the "
                   "crosshair", note=m.note, n=len(m.xy), source=_(m.source))
                 + (_("; the manifold on the right decodes a 15×15 grid over this extent.") if show_grid else "."))
+        c = latent.map_class(e, m)
+        if c is not None:  # a conditional model's map decodes with one class
+            names = dataset_info(dataset).class_names
+            text += " " + _("A conditional VAE's z holds no class (it is told the class), so the classes overlap; "
+                            "the crosshair and the manifold decode as class {name}, the most common.",
+                            name=_(names[c]) if c < len(names) else c)
         # round steps: the number boxes show 2 decimals, not -1.841394140625
         return {ui.plot: self.figure(dataset, e, m, cx, cy), ui.info: text,
                 ui.x: gr.update(minimum=round(x0, 2), maximum=round(x1, 2), value=cx, step=0.01, visible=True),
