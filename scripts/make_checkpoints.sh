@@ -20,15 +20,24 @@ run mnist_mlp_ae_z2_gaussian --dataset mnist --model mlp_ae --latent-dim 2 --cor
 run mnist_conv_ae_z16      --dataset mnist --model conv_ae --latent-dim 16 --epochs 12 --save-precision fp16
 run mnist_conv_vae_z16     --dataset mnist --model conv_vae --latent-dim 16 --epochs 12 --save-precision fp16
 run mnist_conv_vae_z10_b4  --dataset mnist --model conv_vae --latent-dim 10 --beta 4 --epochs 12
+# the β family (with mnist_conv_vae_z16 at β = 1): the rate–distortion view
+run mnist_conv_vae_z16_b0.1 --dataset mnist --model conv_vae --latent-dim 16 --beta 0.1 --epochs 12 --save-precision fp16
+run mnist_conv_vae_z16_b0.5 --dataset mnist --model conv_vae --latent-dim 16 --beta 0.5 --epochs 12 --save-precision fp16
+run mnist_conv_vae_z16_b2 --dataset mnist --model conv_vae --latent-dim 16 --beta 2 --epochs 12 --save-precision fp16
+run mnist_conv_vae_z16_b4 --dataset mnist --model conv_vae --latent-dim 16 --beta 4 --epochs 12 --save-precision fp16
+run mnist_conv_vae_z16_b8 --dataset mnist --model conv_vae --latent-dim 16 --beta 8 --epochs 12 --save-precision fp16
+run mnist_conv_cvae_z16    --dataset mnist --model conv_cvae --latent-dim 16 --epochs 12 --save-precision fp16
 run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 15
 run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12
 run mnist_unet_blur2       --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
+run mnist_unet_blur2_family --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2:family --recon bce --lr-schedule cosine --precision bf16 --epochs 6
 run mnist_inpainter        --dataset mnist --model unet --latent-dim 128 --channels 32,64,96 --mask-input --corruption erasure:0.9,block:16 --recon bce --lr-schedule cosine --precision bf16 --epochs 8
 run mnist_vqvae            --dataset mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10
 # Fashion-MNIST
 run fashion-mnist_pca_z64      --dataset fashion-mnist --model pca --latent-dim 64 --epochs 1
 run fashion-mnist_conv_ae_z16  --dataset fashion-mnist --model conv_ae --latent-dim 16 --epochs 12 --save-precision fp16
 run fashion-mnist_conv_vae_z16 --dataset fashion-mnist --model conv_vae --latent-dim 16 --epochs 12
+run fashion-mnist_conv_cvae_z16 --dataset fashion-mnist --model conv_cvae --latent-dim 16 --epochs 12 --save-precision fp16
 run fashion-mnist_restorer     --dataset fashion-mnist --model conv_ae --latent-dim 128 --channels 64,128 --corruption mix --epochs 8
 run fashion-mnist_unet_restorer --dataset fashion-mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 10
 run fashion-mnist_vqvae        --dataset fashion-mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10

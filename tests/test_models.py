@@ -246,8 +246,10 @@ def test_every_model_gives_its_posterior_as_an_object(kind):
     q = model.posterior(x)
     assert torch.equal(q.mode(), model.embed(x))
     a = q.sample(torch.Generator().manual_seed(3))
-    width = 5 * math.prod(model.code_grid) if model.discrete else 5
-    assert a.shape == q.mode().shape == (7, width)
+    width = 5 * math.prod(model.code_grid) if model.discrete else 5 + model.num_classes  # a cVAE's code: z, class
+    assert a.shape == q.mode().shape == (7, width) == (7, model.code_length)
+    if not model.discrete:  # a draw's whole code carries the same class as the mode's
+        assert torch.equal(q.code(a[:, :5])[:, 5:], q.mode()[:, 5:])
     if model.generative:
         assert torch.equal(a, q.sample(torch.Generator().manual_seed(3))) and not torch.equal(a, q.mode())
         assert torch.allclose(q.kl(), type(model).kl(q.mu, q.logvar)) and q.kl().shape == (7,)

@@ -41,7 +41,7 @@ def test_the_layer_table_counts_every_parameter_of_every_committed_checkpoint(na
         assert parts == sorted(parts, key=("encoder", "decoder").index)
         assert math.prod(hooked[-1].shape) == math.prod(model.image_shape)  # an MLP reshapes 784 after
     if model.has_latent_code and not model.discrete:
-        assert net.code_shape == (model.latent_dim,)
+        assert net.code_shape == (model.code_length,)  # z, and a conditional model's class after it
     assert network.parameter_bytes(model) == sum(t.numel() * t.element_size()
                                                  for t in [*model.parameters(), *model.buffers()])
 
