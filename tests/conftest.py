@@ -40,3 +40,12 @@ def shared_data() -> Path:
     if os.environ.get("CI"):
         pytest.fail("CI is set but the real datasets (../shared/data) are missing")
     pytest.skip("real datasets not found: set VAE_DEMO_DATA or put ../shared/data beside the repo")
+
+
+@pytest.fixture(scope="module")
+def committed_registry():
+    """The committed checkpoints only (no models trained in the app on this machine)."""
+    from vae_demo.services.registry import ModelRegistry
+
+    ckpt = Path(__file__).resolve().parents[1] / "checkpoints"
+    return ModelRegistry(ckpt, user_directory=ckpt / "__none__")

@@ -20,7 +20,7 @@ def page(browser, server):  # noqa: F811
     pg.close()
 
 
-def _cvae(server):
+def _cvae(server):  # noqa: F811
     return next(e for e in server["registry"].entries("mnist", latent_code=True) if e.is_conditional)
 
 

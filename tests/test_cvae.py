@@ -2,7 +2,6 @@
 told the labels, and the committed models change the class while keeping the style (a classifier trained here on
 the real data agrees with the asked-for class)."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,15 +13,12 @@ from vae_demo.data import load_dataset
 from vae_demo.models import MODELS, build_model
 from vae_demo.services import classes, latent
 from vae_demo.services.errors import UserInputError
-from vae_demo.services.registry import ModelRegistry
 from vae_demo.training import TrainConfig, train
-
-CKPT = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return ModelRegistry(CKPT, user_directory=CKPT / "__none__")
+def registry(committed_registry):
+    return committed_registry
 
 
 def _cvae(d=4, k=10):

@@ -20,8 +20,8 @@ CKPT = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return ModelRegistry(CKPT, user_directory=CKPT / "__none__")
+def registry(committed_registry):
+    return committed_registry
 
 
 @pytest.fixture(scope="module")

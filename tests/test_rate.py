@@ -9,15 +9,12 @@ import torch
 
 from vae_demo.app.figures import rate as figures
 from vae_demo.services import rate
-from vae_demo.services.registry import ModelRegistry
 from vae_demo.services.testdata import TestImages
-
-CKPT = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return ModelRegistry(CKPT, user_directory=CKPT / "__none__")
+def registry(committed_registry):
+    return committed_registry
 
 
 @pytest.fixture(scope="module")
