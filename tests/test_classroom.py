@@ -216,8 +216,8 @@ def test_an_idle_page_learns_of_a_new_checkpoint_without_a_timer_event(browser, 
         shutil.copy(ROOT / "checkpoints" / f"mnist_pca_z64.{ext}", user / f"mnist_pca_z64_copy.{ext}")
     try:
         registry.refresh()  # what a finished training job does
-        page.wait_for_function("() => document.querySelector('#models-note').innerText.includes('mnist 13')",
-                               timeout=20_000)
+        page.wait_for_function("n => document.querySelector('#models-note').innerText.includes('mnist ' + n + ',')",
+                               arg=len(registry.entries("mnist")), timeout=20_000)  # one more than before
         events = [u for u in calls if "versions-" not in u]
         assert 2 <= sum("/queue/join" in u for u in events) <= 20, events  # the check, then each tab re-lists
     finally:

@@ -171,6 +171,7 @@ def test_the_page_in_german_from_the_link_or_the_browser(browser, server, how):
     names = page.locator("#restore-row .vd-name").all_inner_texts()
     assert names[:2] == ["Original", "gestört"], names
     # the lesson in German, its view opened by its (English) link: the Inside tab's German view
+    page.wait_for_function("() => window.vaeLesson")  # the lesson's script loads after every tab's and view's
     page.locator("#lesson-start").click()
     page.wait_for_function("() => document.body.dataset.lessonStep === '1'")
     assert page.locator(".vd-lesson-count").inner_text() == "Schritt 1 von 10"
