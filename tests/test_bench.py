@@ -171,13 +171,17 @@ def test_quality_bar_thresholds():
     ok = {s: 4.3 for s in core.corruptions_for("mnist")}
     bars = restore_section.quality_bars({"mnist": ds(ok), "fashion-mnist": ds({s: 0.01 for s in core.CORRUPTIONS}),
                                "cifar10": ds({**ok, "lowres:2": 0.0})})
-    # MNIST: ≥ 4 dB on the 8, ≥ 4 dB on blur as libraries do it, ≥ 4.3 dB on every blur row; strictly beats; a tie
+    # MNIST: ≥ 4 dB on the 8, ≥ 4 dB on blur as libraries do it, ≥ 4.3 dB on every row; strictly beats; a tie
     assert [b["status"] for b in bars] == ["PASS", "PASS", "PASS", "PASS", "FAIL"]
     assert list(bars[1]["per_corruption"]) == list(core.BLUR_VARIANT_SPECS)
     bars = restore_section.quality_bars({"mnist": ds({**ok, "block:16": 3.99, "blur:2:scipy": 4.1})})
     assert bars[0]["status"] == "FAIL" and not bars[0]["per_corruption"]["block:16"]["pass"]
     assert bars[1]["status"] == "PASS" and bars[2]["status"] == "FAIL"  # 4.1 dB: the bar, not the headroom
-    assert not bars[2]["per_corruption"]["blur:2:scipy"]["pass"] and "block:16" not in bars[2]["per_corruption"]
+    assert list(bars[2]["per_corruption"]) == list(core.MNIST_BAR_SPECS + core.BLUR_VARIANT_SPECS)  # not saltpepper, lowres
+    assert not bars[2]["per_corruption"]["blur:2:scipy"]["pass"] and not bars[2]["per_corruption"]["block:16"]["pass"]
+    assert bars[2]["per_corruption"]["gaussian:0.3"]["pass"]  # exactly 4.3 dB holds the headroom
+    bars = restore_section.quality_bars({"mnist": ds({**ok, "erasure:0.9": 4.29})})
+    assert bars[0]["status"] == "PASS" and bars[2]["status"] == "FAIL"  # 4.29 dB: the bar, not the headroom
     assert bars[3]["status"] == bars[4]["status"] == "NOT RUN"
 
 
