@@ -31,7 +31,7 @@ run mnist_restorer         --dataset mnist --model conv_ae --latent-dim 128 --ch
 run mnist_unet_restorer    --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption mix --recon bce --lr-schedule cosine --precision bf16 --epochs 12
 run mnist_unet_blur2       --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2 --recon bce --lr-schedule cosine --precision bf16 --epochs 3
 run mnist_unet_blur2_family --dataset mnist --model unet --latent-dim 128 --channels 32,64 --corruption blur:2:family --recon bce --lr-schedule cosine --precision bf16 --epochs 6
-run mnist_inpainter        --dataset mnist --model unet --latent-dim 128 --channels 32,64,96 --mask-input --corruption erasure:0.9,block:16 --recon bce --lr-schedule cosine --precision bf16 --epochs 8
+run mnist_inpainter        --dataset mnist --model unet --latent-dim 160 --channels 48,96,128 --mask-input --corruption erasure:0.9,block:16 --recon bce --lr-schedule cosine --precision fp32 --epochs 12
 run mnist_vqvae            --dataset mnist --model vqvae --latent-dim 16 --codebook-size 128 --epochs 10
 # Fashion-MNIST
 run fashion-mnist_pca_z64      --dataset fashion-mnist --model pca --latent-dim 64 --epochs 1
