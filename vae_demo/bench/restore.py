@@ -219,8 +219,8 @@ def quality_bars(datasets: dict) -> list[dict]:
           "MNIST, blur as other libraries implement it (SciPy, OpenCV, scikit-image kernels and borders): best "
           "learned ≥ best classical + 4 dB PSNR")
     check("mnist", MNIST_BAR_SPECS + BLUR_VARIANT_SPECS, MNIST_HEADROOM_DB, False,
-          f"MNIST, every row (the 8 seed corruptions and blur as the libraries do it): best learned ≥ best "
-          f"classical + {MNIST_HEADROOM_DB:g} dB PSNR (headroom)")
+          "MNIST, every row of both bars above (the 8 seed corruptions and blur as the libraries do it): best "
+          f"learned ≥ best classical + {MNIST_HEADROOM_DB:g} dB PSNR (headroom)")
     check("fashion-mnist", CORRUPTIONS, 0.0, True,
           "Fashion-MNIST: best learned beats best classical (PSNR) on every corruption")
     check("cifar10", CORRUPTIONS, 0.0, True,
